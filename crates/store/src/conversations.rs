@@ -1,0 +1,198 @@
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::{Store, StoreError, new_id};
+
+/// A conversation on any channel. Its content lives in the event log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub id: String,
+    pub tenant_id: String,
+    /// `phone`, `web`, `wechat`, `api`, ...
+    pub channel: String,
+    /// The channel's own id for it (a SIP Call-ID, a WeChat openid, ...).
+    pub external_ref: Option<String>,
+    pub created_at: i64,
+    /// Sequence number of the last event; 0 when there is none.
+    pub last_seq: i64,
+    pub metadata: serde_json::Value,
+}
+
+pub struct NewConversation<'a> {
+    pub tenant_id: &'a str,
+    pub channel: &'a str,
+    pub external_ref: Option<&'a str>,
+    pub metadata: &'a serde_json::Value,
+}
+
+/// One entry of a conversation's event log.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EventRecord {
+    pub conversation_id: String,
+    /// 1, 2, 3, ... without gaps within a conversation.
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+fn row_to_conversation(r: &SqliteRow) -> Result<Conversation, StoreError> {
+    let metadata: String = r.try_get("metadata")?;
+    Ok(Conversation {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        channel: r.try_get("channel")?,
+        external_ref: r.try_get("external_ref")?,
+        created_at: r.try_get("created_at")?,
+        last_seq: r.try_get("last_seq")?,
+        metadata: serde_json::from_str(&metadata)
+            .map_err(|e| StoreError::Corrupt(format!("conversation metadata is not JSON: {e}")))?,
+    })
+}
+
+fn row_to_event(r: &SqliteRow) -> Result<EventRecord, StoreError> {
+    let payload: String = r.try_get("payload")?;
+    Ok(EventRecord {
+        conversation_id: r.try_get("conversation_id")?,
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("event payload is not JSON: {e}")))?,
+    })
+}
+
+impl Store {
+    pub async fn create_conversation(
+        &self,
+        new: NewConversation<'_>,
+        now: i64,
+    ) -> Result<Conversation, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO conversations (id, tenant_id, channel, external_ref, created_at, metadata)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&id)
+        .bind(new.tenant_id)
+        .bind(new.channel)
+        .bind(new.external_ref)
+        .bind(now)
+        .bind(new.metadata.to_string())
+        .execute(&self.pool)
+        .await?;
+        self.conversation(new.tenant_id, &id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("conversation {id}"),
+            })
+    }
+
+    pub async fn conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let row = sqlx::query("SELECT * FROM conversations WHERE tenant_id = ?1 AND id = ?2")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_conversation).transpose()
+    }
+
+    /// Conversations of a tenant, newest first.
+    pub async fn conversations(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM conversations WHERE tenant_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(tenant_id)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_conversation).collect()
+    }
+
+    /// Appends one event and returns it with its sequence number. The event is
+    /// durable when this returns `Ok` (see the crate's invariants), so a
+    /// channel may act on it afterwards. `None` when the tenant has no such
+    /// conversation.
+    pub async fn append_event(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        now: i64,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Taking the next number by bumping the conversation row serialises
+        // concurrent appenders on that row, so numbers never repeat or skip.
+        let row = sqlx::query(
+            "UPDATE conversations SET last_seq = last_seq + 1 WHERE tenant_id = ?1 AND id = ?2 RETURNING last_seq",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let seq: i64 = row.try_get("last_seq")?;
+        sqlx::query(
+            "INSERT INTO conversation_events (conversation_id, seq, tenant_id, at, kind, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(tenant_id)
+        .bind(now)
+        .bind(kind)
+        .bind(payload.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(EventRecord {
+            conversation_id: conversation_id.to_string(),
+            seq,
+            at: now,
+            kind: kind.to_string(),
+            payload: payload.clone(),
+        }))
+    }
+
+    /// Events of a conversation after `after_seq`, in order. `None` when the
+    /// tenant has no such conversation.
+    pub async fn events(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Option<Vec<EventRecord>>, StoreError> {
+        if self
+            .conversation(tenant_id, conversation_id)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT conversation_id, seq, at, kind, payload FROM conversation_events
+             WHERE tenant_id = ?1 AND conversation_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(after_seq)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}

@@ -1,0 +1,368 @@
+//! Store behaviour against a real SQLite file in a temporary directory.
+
+use serde_json::json;
+use store::{
+    AuditQuery, NewAuditEntry, NewConversation, NewUser, Role, Store, StoreError, UserUpdate,
+};
+
+async fn fresh() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("open");
+    (dir, store)
+}
+
+#[tokio::test]
+async fn migrations_apply_on_an_empty_database_and_are_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_without_migrating(dir.path())
+        .await
+        .expect("open");
+    let before = store.migration_status().await.expect("status");
+    assert!(before.iter().all(|m| m.applied_at.is_none()));
+    assert_eq!(
+        store.migrate().await.expect("migrate"),
+        store::MIGRATIONS.len()
+    );
+    assert_eq!(store.migrate().await.expect("migrate again"), 0);
+    let after = store.migration_status().await.expect("status");
+    assert!(after.iter().all(|m| m.applied_at.is_some()));
+    assert!(store.tenants().await.expect("tenants").is_empty());
+}
+
+#[tokio::test]
+async fn reopening_an_existing_database_keeps_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).await.expect("open");
+        store
+            .create_tenant("acme", "Acme", 1)
+            .await
+            .expect("tenant");
+        store.close().await;
+    }
+    let store = Store::open(dir.path()).await.expect("reopen");
+    let tenants = store.tenants().await.expect("tenants");
+    assert_eq!(tenants.len(), 1);
+    assert_eq!(tenants[0].slug, "acme");
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_version_is_refused_with_a_clear_error() {
+    let (dir, store) = fresh().await;
+    sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'from_the_future', 'x', 0)")
+        .execute(store.pool())
+        .await
+        .expect("insert");
+    store.close().await;
+    let err = Store::open(dir.path()).await.expect_err("must refuse");
+    assert!(
+        matches!(err, StoreError::UnknownMigration { version: 999, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer version"), "{err}");
+}
+
+#[tokio::test]
+async fn an_edited_migration_is_detected() {
+    let (dir, store) = fresh().await;
+    sqlx::query("UPDATE schema_migrations SET checksum = 'tampered' WHERE version = 1")
+        .execute(store.pool())
+        .await
+        .expect("update");
+    store.close().await;
+    let err = Store::open(dir.path()).await.expect_err("must refuse");
+    assert!(
+        matches!(err, StoreError::ChangedMigration { version: 1, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_tenant_and_user_names_are_conflicts() {
+    let (_dir, store) = fresh().await;
+    let t = store
+        .create_tenant("acme", "Acme", 1)
+        .await
+        .expect("tenant");
+    assert!(matches!(
+        store.create_tenant("acme", "Other", 2).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let new = |name| NewUser {
+        tenant_id: &t.id,
+        username: name,
+        display_name: name,
+        role: Role::Agent,
+        password_hash: "h",
+    };
+    store.create_user(new("li"), 1).await.expect("user");
+    assert!(matches!(
+        store.create_user(new("li"), 2).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+#[tokio::test]
+async fn rows_of_one_tenant_are_invisible_to_another() {
+    let (_dir, store) = fresh().await;
+    let a = store.create_tenant("a", "A", 1).await.expect("a");
+    let b = store.create_tenant("b", "B", 1).await.expect("b");
+    let user = store
+        .create_user(
+            NewUser {
+                tenant_id: &a.id,
+                username: "wang",
+                display_name: "王",
+                role: Role::Admin,
+                password_hash: "h",
+            },
+            1,
+        )
+        .await
+        .expect("user");
+    let conv = store
+        .create_conversation(
+            NewConversation {
+                tenant_id: &a.id,
+                channel: "web",
+                external_ref: None,
+                metadata: &json!({}),
+            },
+            1,
+        )
+        .await
+        .expect("conv");
+    assert!(store.user(&b.id, &user.id).await.expect("query").is_none());
+    assert!(
+        store
+            .conversation(&b.id, &conv.id)
+            .await
+            .expect("query")
+            .is_none()
+    );
+    assert!(
+        store
+            .append_event(&b.id, &conv.id, "x", &json!({}), 2)
+            .await
+            .expect("append")
+            .is_none()
+    );
+    assert!(
+        store
+            .events(&b.id, &conv.id, 0, 10)
+            .await
+            .expect("events")
+            .is_none()
+    );
+    assert!(
+        store
+            .update_user(
+                &b.id,
+                &user.id,
+                &UserUpdate {
+                    disabled: Some(true),
+                    ..Default::default()
+                },
+                2
+            )
+            .await
+            .expect("update")
+            .is_none()
+    );
+    assert!(
+        !store
+            .set_password(&b.id, &user.id, "x", 2)
+            .await
+            .expect("set")
+    );
+    // And A's rows were not changed by those attempts.
+    let still = store
+        .user(&a.id, &user.id)
+        .await
+        .expect("query")
+        .expect("exists");
+    assert!(!still.disabled);
+    assert_eq!(still.password_hash, "h");
+    assert_eq!(
+        store
+            .conversation(&a.id, &conv.id)
+            .await
+            .expect("q")
+            .expect("c")
+            .last_seq,
+        0
+    );
+}
+
+#[tokio::test]
+async fn events_are_numbered_without_gaps_even_when_appended_concurrently() {
+    let (_dir, store) = fresh().await;
+    let t = store.create_tenant("t", "T", 1).await.expect("tenant");
+    let conv = store
+        .create_conversation(
+            NewConversation {
+                tenant_id: &t.id,
+                channel: "phone",
+                external_ref: Some("call-1"),
+                metadata: &json!({"k": 1}),
+            },
+            1,
+        )
+        .await
+        .expect("conv");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let tid = t.id.clone();
+        let cid = conv.id.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_event(&tid, &cid, "user_said", &json!({"i": i}), 10 + i)
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("join").expect("append").expect("exists");
+    }
+    let events = store
+        .events(&t.id, &conv.id, 0, 1000)
+        .await
+        .expect("events")
+        .expect("exists");
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+    let mut seen: Vec<i64> = events
+        .iter()
+        .map(|e| e.payload["i"].as_i64().expect("i"))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, (0..40).collect::<Vec<_>>());
+    let after = store
+        .events(&t.id, &conv.id, 38, 10)
+        .await
+        .expect("events")
+        .expect("exists");
+    assert_eq!(
+        after.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![39, 40]
+    );
+}
+
+#[tokio::test]
+async fn the_event_log_and_audit_log_refuse_updates_and_deletes() {
+    let (_dir, store) = fresh().await;
+    let t = store.create_tenant("t", "T", 1).await.expect("tenant");
+    let conv = store
+        .create_conversation(
+            NewConversation {
+                tenant_id: &t.id,
+                channel: "web",
+                external_ref: None,
+                metadata: &json!({}),
+            },
+            1,
+        )
+        .await
+        .expect("conv");
+    store
+        .append_event(&t.id, &conv.id, "k", &json!({"a": 1}), 2)
+        .await
+        .expect("append");
+    store
+        .append_audit(
+            &NewAuditEntry {
+                tenant_id: Some(t.id.clone()),
+                actor_kind: "system".into(),
+                action: "x".into(),
+                outcome: "ok".into(),
+                ..Default::default()
+            },
+            3,
+        )
+        .await
+        .expect("audit");
+    for sql in [
+        "UPDATE conversation_events SET payload = '{}'",
+        "DELETE FROM conversation_events",
+        "UPDATE audit_log SET action = 'y'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = sqlx::query(sql).execute(store.pool()).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(
+        store
+            .events(&t.id, &conv.id, 0, 10)
+            .await
+            .expect("e")
+            .expect("c")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .audit_entries(
+                &t.id,
+                &AuditQuery {
+                    limit: 10,
+                    ..Default::default()
+                }
+            )
+            .await
+            .expect("a")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn lockout_counts_failures_and_success_resets() {
+    let (_dir, store) = fresh().await;
+    let t = store.create_tenant("t", "T", 1).await.expect("tenant");
+    let u = store
+        .create_user(
+            NewUser {
+                tenant_id: &t.id,
+                username: "u",
+                display_name: "u",
+                role: Role::Agent,
+                password_hash: "h",
+            },
+            1,
+        )
+        .await
+        .expect("user");
+    assert_eq!(
+        store.record_login_failure(&u.id, 3, 500).await.expect("f"),
+        1
+    );
+    assert_eq!(
+        store.record_login_failure(&u.id, 3, 500).await.expect("f"),
+        2
+    );
+    assert_eq!(
+        store
+            .user(&t.id, &u.id)
+            .await
+            .expect("q")
+            .expect("u")
+            .locked_until,
+        None
+    );
+    assert_eq!(
+        store.record_login_failure(&u.id, 3, 500).await.expect("f"),
+        3
+    );
+    assert_eq!(
+        store
+            .user(&t.id, &u.id)
+            .await
+            .expect("q")
+            .expect("u")
+            .locked_until,
+        Some(500)
+    );
+    store.record_login_success(&u.id).await.expect("ok");
+    let u2 = store.user(&t.id, &u.id).await.expect("q").expect("u");
+    assert_eq!((u2.failed_logins, u2.locked_until), (0, None));
+}
