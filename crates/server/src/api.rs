@@ -1,0 +1,164 @@
+//! The API's route table, written once and used three ways: to generate the
+//! OpenAPI document served at `/api/openapi.json`, to check in tests that every
+//! documented route exists, and to drive the cross-tenant and role tests over
+//! every route.
+
+use serde_json::{Value, json};
+use store::Role;
+
+use crate::auth::Permission;
+
+/// One documented API operation.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// `None`: public. `Some(None)`: any signed-in user. `Some(Some(p))`: needs `p`.
+    pub auth: Option<Option<Permission>>,
+    /// Name of the request body schema in `components.schemas`.
+    pub body: Option<&'static str>,
+    /// Whether it changes state (and so must write an audit entry).
+    pub changes_state: bool,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    tag: &'static str,
+    auth: Option<Option<Permission>>,
+    body: Option<&'static str>,
+) -> RouteDoc {
+    let changes_state = !matches!(method.as_bytes(), b"GET");
+    RouteDoc { method, path, summary, tag, auth, body, changes_state }
+}
+
+const ANYONE: Option<Option<Permission>> = Some(None);
+const fn needs(p: Permission) -> Option<Option<Permission>> {
+    Some(Some(p))
+}
+
+pub const ROUTES: &[RouteDoc] = &[
+    route("GET", "/healthz", "Liveness: the process answers", "system", None, None),
+    route("GET", "/readyz", "Readiness: the database answers", "system", None, None),
+    route("GET", "/metrics", "Prometheus metrics", "system", None, None),
+    route("GET", "/api/openapi.json", "This document", "system", None, None),
+    route("POST", "/api/v1/auth/login", "Log in with a password; sets the session cookie", "auth", None, Some("LoginRequest")),
+    route("POST", "/api/v1/auth/logout", "End the current session", "auth", ANYONE, None),
+    route("GET", "/api/v1/me", "The signed-in user, tenant and permissions", "auth", ANYONE, None),
+    route("POST", "/api/v1/me/password", "Change one's own password", "auth", ANYONE, Some("ChangePassword")),
+    route("GET", "/api/v1/tenant", "The caller's tenant", "auth", ANYONE, None),
+    route("GET", "/api/v1/users", "List users of the tenant", "users", needs(Permission::ViewUsers), None),
+    route("POST", "/api/v1/users", "Create a user", "users", needs(Permission::ManageUsers), Some("CreateUser")),
+    route("GET", "/api/v1/users/{id}", "Read a user (anyone may read themselves)", "users", needs(Permission::ViewUsers), None),
+    route("PATCH", "/api/v1/users/{id}", "Change a user's name, role or disabled flag", "users", needs(Permission::ManageUsers), Some("UpdateUser")),
+    route("POST", "/api/v1/users/{id}/password", "Set a user's password (also unlocks the account)", "users", needs(Permission::ManageUsers), Some("ResetPassword")),
+    route("GET", "/api/v1/tokens", "List API tokens (own; admins: all of the tenant)", "tokens", ANYONE, None),
+    route("POST", "/api/v1/tokens", "Create an API token acting as the caller; the secret is shown once", "tokens", ANYONE, Some("CreateToken")),
+    route("DELETE", "/api/v1/tokens/{id}", "Revoke an API token (own; admins: any)", "tokens", ANYONE, None),
+    route("GET", "/api/v1/audit", "The tenant's audit log, newest first", "audit", needs(Permission::ViewAudit), None),
+    route("GET", "/api/v1/conversations", "List conversations, newest first", "conversations", needs(Permission::ReadConversations), None),
+    route("POST", "/api/v1/conversations", "Start a conversation record", "conversations", needs(Permission::WriteConversations), Some("CreateConversation")),
+    route("GET", "/api/v1/conversations/{id}", "Read a conversation", "conversations", needs(Permission::ReadConversations), None),
+    route("GET", "/api/v1/conversations/{id}/events", "Read a conversation's event log", "conversations", needs(Permission::ReadConversations), None),
+    route("POST", "/api/v1/conversations/{id}/events", "Append to a conversation's event log (durable when answered)", "conversations", needs(Permission::WriteConversations), Some("AppendEvent")),
+];
+
+/// Permission names a role has, for `/api/v1/me` and the console.
+pub fn permissions_of(role: Role) -> Vec<&'static str> {
+    use Permission::*;
+    [ManageUsers, ViewUsers, ManageAllTokens, ViewAudit, ReadConversations, WriteConversations]
+        .into_iter()
+        .filter(|p| p.granted_to(role))
+        .map(Permission::name)
+        .collect()
+}
+
+fn schemas() -> Value {
+    let role = json!({ "type": "string", "enum": ["admin", "supervisor", "agent", "analyst"] });
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": { "error": {
+                "type": "object",
+                "required": ["code", "message", "message_en"],
+                "properties": {
+                    "code": { "type": "string", "description": "Stable, machine-readable reason" },
+                    "message": { "type": "string", "description": "For people, in Chinese" },
+                    "message_en": { "type": "string", "description": "For people, in English" },
+                    "request_id": { "type": "string", "description": "Quote it when reporting a problem" }
+                }
+            }}
+        },
+        "LoginRequest": { "type": "object", "required": ["tenant", "username", "password"], "additionalProperties": false,
+            "properties": { "tenant": { "type": "string" }, "username": { "type": "string" }, "password": { "type": "string", "format": "password" } } },
+        "ChangePassword": { "type": "object", "required": ["current_password", "new_password"], "additionalProperties": false,
+            "properties": { "current_password": { "type": "string", "format": "password" }, "new_password": { "type": "string", "format": "password", "minLength": 8 } } },
+        "CreateUser": { "type": "object", "required": ["username", "role", "password"], "additionalProperties": false,
+            "properties": { "username": { "type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$" }, "display_name": { "type": "string" }, "role": role, "password": { "type": "string", "format": "password", "minLength": 8 } } },
+        "UpdateUser": { "type": "object", "additionalProperties": false,
+            "properties": { "display_name": { "type": "string" }, "role": role, "disabled": { "type": "boolean" } } },
+        "ResetPassword": { "type": "object", "required": ["password"], "additionalProperties": false,
+            "properties": { "password": { "type": "string", "format": "password", "minLength": 8 } } },
+        "CreateToken": { "type": "object", "required": ["name"], "additionalProperties": false,
+            "properties": { "name": { "type": "string", "maxLength": 100 }, "expires_in_days": { "type": "integer", "minimum": 0 } } },
+        "CreateConversation": { "type": "object", "required": ["channel"], "additionalProperties": false,
+            "properties": { "channel": { "type": "string", "examples": ["phone", "web", "wechat", "api"] }, "external_ref": { "type": "string" }, "metadata": { "type": "object" } } },
+        "AppendEvent": { "type": "object", "required": ["kind"], "additionalProperties": false,
+            "properties": { "kind": { "type": "string", "examples": ["user_said", "say"] }, "payload": {} } }
+    })
+}
+
+/// The OpenAPI 3.1 document for [`ROUTES`].
+pub fn openapi() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES {
+        let mut op = json!({
+            "summary": r.summary,
+            "tags": [r.tag],
+            "operationId": format!("{}_{}", r.method.to_lowercase(), r.path.trim_start_matches('/').replace(['/', '{', '}', '.'], "_")),
+            "responses": {
+                "2XX": { "description": "Success", "content": { "application/json": { "schema": { "type": "object" } } } },
+                "default": { "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        match r.auth {
+            None => op["security"] = json!([]),
+            Some(p) => {
+                if let Some(p) = p {
+                    op["description"] = json!(format!("Requires permission `{}`.", p.name()));
+                }
+            }
+        }
+        if let Some(body) = r.body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": {
+                "schema": { "$ref": format!("#/components/schemas/{body}") } } } });
+        }
+        if r.path.contains("{id}") {
+            op["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tonghua API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Tonghua (通话): self-hosted AI phone robot and customer-service platform. Errors share one shape (components.schemas.Error)."
+        },
+        "servers": [{ "url": "/" }],
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE },
+                "token": { "type": "http", "scheme": "bearer", "description": "An API token (th_…) from POST /api/v1/tokens" }
+            }
+        },
+        "security": [{ "session": [] }, { "token": [] }],
+        "paths": paths
+    })
+}

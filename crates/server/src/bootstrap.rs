@@ -1,0 +1,85 @@
+//! First start: with an empty database and the demo enabled, create a demo
+//! tenant and its admin so a person can log in right after `make run`.
+
+use serde_json::json;
+use store::{NewAuditEntry, NewUser, Role, Store, StoreError};
+
+use crate::accounts;
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// What the first start created; the password is shown once.
+#[derive(Debug, Clone)]
+pub struct DemoCreated {
+    pub tenant: String,
+    pub username: String,
+    pub password: String,
+    pub password_from_config: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("demo.admin_password (TONGHUA_ADMIN_PASSWORD): {0}")]
+    Password(#[from] accounts::PasswordError),
+}
+
+/// Creates the demo tenant and admin when the database has no tenant at all.
+pub async fn ensure_demo(store: &Store, config: &Config, clock: &Clock) -> Result<Option<DemoCreated>, BootstrapError> {
+    if !config.demo.enabled || !store.tenants().await?.is_empty() {
+        return Ok(None);
+    }
+    let from_config = !config.demo.admin_password.is_empty();
+    let password = if from_config { config.demo.admin_password.clone() } else { accounts::random_secret(12) };
+    let hash = accounts::hash_password(&password)?;
+    let now = clock.now_ms();
+    let tenant = store.create_tenant(&config.demo.tenant, "演示租户 Demo", now).await?;
+    let user = store
+        .create_user(
+            NewUser {
+                tenant_id: &tenant.id,
+                username: &config.demo.admin_user,
+                display_name: "管理员 Admin",
+                role: Role::Admin,
+                password_hash: &hash,
+            },
+            now,
+        )
+        .await?;
+    store
+        .append_audit(
+            &NewAuditEntry {
+                tenant_id: Some(tenant.id.clone()),
+                actor_kind: "system".into(),
+                action: "tenant.bootstrap".into(),
+                target: Some(user.id.clone()),
+                outcome: "ok".into(),
+                detail: json!({ "tenant": tenant.slug, "admin": user.username }),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+    Ok(Some(DemoCreated {
+        tenant: tenant.slug,
+        username: user.username,
+        password,
+        password_from_config: from_config,
+    }))
+}
+
+/// Prints the first-start banner (to stdout, once).
+pub fn announce(created: &DemoCreated, http: std::net::SocketAddr) {
+    let password = if created.password_from_config {
+        "(from TONGHUA_ADMIN_PASSWORD / demo.admin_password)".to_string()
+    } else {
+        created.password.clone()
+    };
+    println!(
+        "\n首次启动：已创建演示租户和管理员 / First start: demo tenant and admin created\n  \
+         console  http://{}\n  tenant   {}\n  username {}\n  password {}\n  \
+         (shown only this once; reset with: tonghua admin reset-password --tenant {} {})\n",
+        http, created.tenant, created.username, password, created.tenant, created.username
+    );
+}

@@ -1,0 +1,350 @@
+//! Configuration: defaults, then a TOML file, then `TONGHUA_*` environment
+//! variables, then command-line flags (each overriding the one before).
+//!
+//! Unknown keys are errors rather than being ignored, because a misspelt key
+//! that silently does nothing is worse than a refusal to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::{Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+/// Name of the config file looked for in the working directory when neither
+/// `--config` nor `TONGHUA_CONFIG` names one.
+pub const DEFAULT_CONFIG_FILE: &str = "tonghua.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database, recordings and caches live.
+    pub data_dir: PathBuf,
+    /// HTTP listen address for the API and console.
+    pub http: SocketAddr,
+    /// SIP listen address (UDP and TCP) for the telephony adapter.
+    pub sip: SocketAddr,
+    /// Where speech and language models are installed.
+    pub models: PathBuf,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `info,server=debug`.
+    pub log_level: String,
+    pub auth: AuthConfig,
+    pub demo: DemoConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// How long a console login lasts.
+    pub session_ttl_secs: u64,
+    /// Consecutive wrong passwords before an account is locked.
+    pub max_failed_logins: u32,
+    /// How long a locked account stays locked.
+    pub lockout_secs: u64,
+    /// Login attempts allowed per client address per minute (any account).
+    pub login_attempts_per_minute: u32,
+    /// Mark the session cookie `Secure` (set when served behind HTTPS).
+    pub cookie_secure: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy
+    /// you control, or clients can spoof it).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// On first start with an empty database, create a demo tenant and admin.
+    pub enabled: bool,
+    pub tenant: String,
+    pub admin_user: String,
+    /// The demo admin's password; generated and printed once when empty.
+    /// Also read from `TONGHUA_ADMIN_PASSWORD`.
+    pub admin_password: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            sip: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            models: default_models_dir(),
+            log_format: LogFormat::Text,
+            log_level: "info".to_string(),
+            auth: AuthConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_secs: 12 * 3600,
+            max_failed_logins: 5,
+            lockout_secs: 15 * 60,
+            login_attempts_per_minute: 30,
+            cookie_secure: false,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tenant: "demo".to_string(),
+            admin_user: "admin".to_string(),
+            admin_password: String::new(),
+        }
+    }
+}
+
+fn default_models_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("tonghua").join("models")
+}
+
+/// Values given on the command line; `None` leaves the layer below in force.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+}
+
+/// A configuration problem, worded as what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} cannot be read: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Where configuration comes from, besides the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// An explicit file (`--config`); it must exist.
+    pub file: Option<PathBuf>,
+    pub overrides: Overrides,
+}
+
+impl Config {
+    /// Loads the layered configuration using the process environment.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(sources, &env)
+    }
+
+    /// Loads the layered configuration with an explicit environment (tests).
+    pub fn load_with_env(sources: &Sources, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let lookup = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+
+        let file = sources
+            .file
+            .clone()
+            .or_else(|| lookup("TONGHUA_CONFIG").map(PathBuf::from));
+        match file {
+            Some(path) => {
+                check_readable(&path)?;
+                figment = figment.merge(Toml::file_exact(&path));
+            }
+            None => {
+                let default = Path::new(DEFAULT_CONFIG_FILE);
+                if default.exists() {
+                    check_readable(default)?;
+                    figment = figment.merge(Toml::file_exact(default));
+                }
+            }
+        }
+
+        // TONGHUA_AUTH__LOCKOUT_SECS sets auth.lockout_secs. TONGHUA_CONFIG
+        // names the file (handled above); TONGHUA_ADMIN_PASSWORD is a
+        // short alias for demo.admin_password.
+        let env_pairs: Vec<(String, String)> = env
+            .iter()
+            .filter_map(|(k, v)| {
+                let rest = k.strip_prefix("TONGHUA_")?;
+                match rest {
+                    "CONFIG" => None,
+                    "ADMIN_PASSWORD" => Some(("DEMO__ADMIN_PASSWORD".to_string(), v.clone())),
+                    _ => Some((rest.to_string(), v.clone())),
+                }
+            })
+            .collect();
+        let mut env_dict = figment::value::Dict::new();
+        for (key, value) in &env_pairs {
+            insert_env(&mut env_dict, key, value);
+        }
+        figment = figment.merge(NamedLayer {
+            name: "TONGHUA_* environment variables",
+            dict: env_dict,
+        });
+        let flags = figment::value::Value::serialize(&sources.overrides)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(dict) = flags.into_dict() {
+            figment = figment.merge(NamedLayer { name: "command-line flags", dict });
+        }
+
+        let config: Config = figment.extract_lossy().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.auth.max_failed_logins == 0 {
+            return Err(ConfigError::Invalid("auth.max_failed_logins must be at least 1".into()));
+        }
+        if self.auth.login_attempts_per_minute == 0 {
+            return Err(ConfigError::Invalid("auth.login_attempts_per_minute must be at least 1".into()));
+        }
+        if self.auth.session_ttl_secs < 60 {
+            return Err(ConfigError::Invalid("auth.session_ttl_secs must be at least 60".into()));
+        }
+        if self.demo.enabled && !crate::accounts::valid_slug(&self.demo.tenant) {
+            return Err(ConfigError::Invalid(format!(
+                "demo.tenant '{}' must be 1-63 lowercase letters, digits or '-'",
+                self.demo.tenant
+            )));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "log_level '{}' is not a valid filter (try 'info' or 'info,server=debug')",
+                self.log_level
+            )));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with secrets masked, for
+    /// `tonghua serve --print-config`.
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        if !shown.demo.admin_password.is_empty() {
+            shown.demo.admin_password = "********".to_string();
+        }
+        toml_string(&shown)
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    // figment depends on `toml`, but does not re-export a serializer; write the
+    // few sections by hand from the JSON form, which keeps key order stable.
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut top = String::new();
+    let mut sections = String::new();
+    if let serde_json::Value::Object(map) = value {
+        for (key, v) in map {
+            match v {
+                serde_json::Value::Object(inner) => {
+                    sections.push_str(&format!("\n[{key}]\n"));
+                    for (k, v) in inner {
+                        sections.push_str(&format!("{k} = {}\n", toml_scalar(&v)));
+                    }
+                }
+                other => top.push_str(&format!("{key} = {}\n", toml_scalar(&other))),
+            }
+        }
+    }
+    top + &sections
+}
+
+fn toml_scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => serde_json::Value::String(s.clone()).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Puts `A__B` = value into a nested dictionary as `a.b`.
+fn insert_env(dict: &mut figment::value::Dict, key: &str, raw: &str) {
+    let path: Vec<String> = key.split("__").map(|s| s.to_ascii_lowercase()).collect();
+    // Kept as a string: `extract_lossy` converts it when the key wants a
+    // number or a boolean, and a password of digits stays a string.
+    let value: figment::value::Value = raw.into();
+    let mut cursor = dict;
+    let Some((last, parents)) = path.split_last() else { return };
+    for part in parents {
+        let entry = cursor
+            .entry(part.clone())
+            .or_insert_with(|| figment::value::Dict::new().into());
+        match entry {
+            figment::value::Value::Dict(_, inner) => cursor = inner,
+            _ => return,
+        }
+    }
+    cursor.insert(last.clone(), value);
+}
+
+fn check_readable(path: &Path) -> Result<(), ConfigError> {
+    std::fs::read_to_string(path).map(|_| ()).map_err(|e| ConfigError::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Turns figment's error into one line that names the key and its source.
+fn describe(err: figment::Error) -> String {
+    let mut parts = Vec::new();
+    for e in err {
+        let key = match (&e.kind, e.path.is_empty()) {
+            (figment::error::Kind::UnknownField(..), _) | (_, true) => String::new(),
+            _ => format!("`{}`: ", e.path.join(".")),
+        };
+        let origin = e
+            .metadata
+            .as_ref()
+            .map(|m| match &m.source {
+                Some(figment::Source::File(p)) => format!(" (in {})", p.display()),
+                _ => format!(" (from {})", m.name),
+            })
+            .unwrap_or_default();
+        let kind = match &e.kind {
+            figment::error::Kind::UnknownField(field, expected) => {
+                format!("unknown key `{field}`; known keys here: {}", expected.join(", "))
+            }
+            other => other.to_string(),
+        };
+        parts.push(format!("{key}{kind}{origin}"));
+    }
+    parts.join("; ")
+}
+
+/// A layer of already-collected values with a name that error messages show.
+struct NamedLayer {
+    name: &'static str,
+    dict: figment::value::Dict,
+}
+
+impl Provider for NamedLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name)
+    }
+
+    fn data(&self) -> Result<figment::value::Map<Profile, figment::value::Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}

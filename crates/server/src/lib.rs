@@ -1,0 +1,126 @@
+//! The server shell of Tonghua: configuration, the HTTP API, accounts and
+//! roles, audit, metrics, and (as the other crates land) the orchestration that
+//! binds channels to the conversation core.
+//!
+//! Invariants:
+//! - Every handler derives the tenant from the authenticated caller, never from
+//!   the request, and passes it to every store call.
+//! - Every state-changing endpoint writes an audit entry; every refusal of a
+//!   signed-in caller writes an `access.denied` entry.
+//! - Every error a client sees has the shape of [`error::ErrorBody`] with a
+//!   request id.
+
+pub mod accounts;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use app::router;
+pub use clock::Clock;
+pub use config::Config;
+pub use state::AppState;
+use store::Store;
+
+/// Why the server could not start, worded as what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the database in {dir}: {source}")]
+    Store { dir: String, source: store::StoreError },
+    #[error(
+        "cannot listen for HTTP on {addr}: address already in use; stop the program using that port or choose another with --http HOST:PORT"
+    )]
+    PortInUse { addr: SocketAddr },
+    #[error("cannot listen for HTTP on {addr}: {source}; choose another address with --http HOST:PORT")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("creating the demo tenant failed: {0}")]
+    Bootstrap(String),
+    #[error("the HTTP server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the store in the configured data directory (applying migrations).
+pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
+    Store::open(&config.data_dir).await.map_err(|source| ServeError::Store {
+        dir: config.data_dir.display().to_string(),
+        source,
+    })
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    // Bind first: if the port is taken, fail before a one-time demo
+    // password is printed and lost.
+    let listener = tokio::net::TcpListener::bind(config.http).await.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            ServeError::PortInUse { addr: config.http }
+        } else {
+            ServeError::Bind { addr: config.http, source }
+        }
+    })?;
+    let local = listener.local_addr().map_err(ServeError::Serve)?;
+    let store = open_store(&config).await?;
+    let clock = Clock::system();
+    if let Some(created) = bootstrap::ensure_demo(&store, &config, &clock)
+        .await
+        .map_err(|e| ServeError::Bootstrap(e.to_string()))?
+    {
+        bootstrap::announce(&created, local);
+    }
+    tracing::info!(http = %local, data_dir = %config.data_dir.display(), "tonghua is serving");
+    println!("tonghua {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+
+    let state = AppState::new(store.clone(), config, clock.clone());
+    spawn_housekeeping(store.clone(), clock);
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServeError::Serve)?;
+    store.close().await;
+    tracing::info!("tonghua stopped");
+    Ok(())
+}
+
+fn spawn_housekeeping(store: Store, clock: Clock) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match store.purge_expired_sessions(clock.now_ms()).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

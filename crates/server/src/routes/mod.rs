@@ -1,0 +1,18 @@
+//! HTTP handlers, one module per resource. Each handler checks the caller's
+//! permission first, confines every store call to the caller's tenant, and
+//! writes an audit entry for every change it makes.
+
+pub mod audit;
+pub mod auth;
+pub mod conversations;
+pub mod system;
+pub mod tokens;
+pub mod users;
+
+/// Runs blocking work (password hashing) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, crate::error::ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        crate::error::ApiError::internal()
+    })
+}

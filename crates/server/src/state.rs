@@ -1,0 +1,82 @@
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use store::{NewAuditEntry, Store};
+
+use crate::auth::Caller;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiResult;
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: Config,
+    clock: Clock,
+    login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, clock: Clock) -> Self {
+        let per_minute = NonZeroU32::new(config.auth.login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+                config,
+                clock,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// `Err(seconds to wait)` when this address has used up its login attempts.
+    pub fn check_login_rate(&self, ip: IpAddr) -> Result<(), u64> {
+        self.inner.login_limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            wait.as_secs().max(1)
+        })
+    }
+
+    /// Records a successful state-changing action by a signed-in caller.
+    pub async fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> ApiResult<()> {
+        let entry = NewAuditEntry {
+            tenant_id: Some(caller.tenant_id.clone()),
+            actor_kind: caller.actor_kind().to_string(),
+            actor_id: Some(caller.actor_id().to_string()),
+            actor_name: Some(caller.username.clone()),
+            action: action.to_string(),
+            target: target.map(str::to_string),
+            outcome: "ok".to_string(),
+            client_ip: caller.client.ip.map(|ip| ip.to_string()),
+            request_id: caller.client.request_id.clone(),
+            detail,
+        };
+        self.store().append_audit(&entry, self.now_ms()).await?;
+        Ok(())
+    }
+}
