@@ -30,6 +30,14 @@ pub struct Query<T>(pub T);
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let detail = r.body_text();
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("请求体过大（上限 {} KB）", crate::app::MAX_BODY_BYTES / 1024),
+                format!("the request body is too large (limit {} KB)", crate::app::MAX_BODY_BYTES / 1024),
+            );
+        }
         match r {
             JsonRejection::MissingJsonContentType(_) => ApiError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,

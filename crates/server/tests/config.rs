@@ -1,0 +1,99 @@
+//! Configuration layering and its errors.
+
+use std::io::Write;
+
+use server::config::{Config, LogFormat, Overrides, Sources};
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().expect("tmp");
+    f.write_all(text.as_bytes()).expect("write");
+    f
+}
+
+fn sources(path: Option<&std::path::Path>) -> Sources {
+    Sources { file: path.map(|p| p.to_path_buf()), overrides: Overrides::default() }
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = Config::load_with_env(&Sources::default(), &[]).expect("defaults");
+    assert_eq!(c.http.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.sip.to_string(), "0.0.0.0:5060");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("./data"));
+    assert_eq!(c.log_format, LogFormat::Text);
+}
+
+#[test]
+fn file_then_environment_then_flags_each_override_the_one_before() {
+    let f = file("http = \"127.0.0.1:9001\"\nlog_level = \"debug\"\n[auth]\nlockout_secs = 60\nmax_failed_logins = 9\n");
+    let e = env(&[("TONGHUA_HTTP", "127.0.0.1:9002"), ("TONGHUA_AUTH__LOCKOUT_SECS", "120"), ("TONGHUA_LOG_FORMAT", "json")]);
+    let c = Config::load_with_env(&sources(Some(f.path())), &e).expect("load");
+    assert_eq!(c.http.to_string(), "127.0.0.1:9002", "env beats file");
+    assert_eq!(c.auth.lockout_secs, 120, "nested env key");
+    assert_eq!(c.auth.max_failed_logins, 9, "file beats default");
+    assert_eq!(c.log_level, "debug");
+    assert_eq!(c.log_format, LogFormat::Json);
+
+    let mut s = sources(Some(f.path()));
+    s.overrides.http = Some("127.0.0.1:9003".parse().expect("addr"));
+    s.overrides.data_dir = Some("/srv/tonghua".into());
+    let c = Config::load_with_env(&s, &e).expect("load");
+    assert_eq!(c.http.to_string(), "127.0.0.1:9003", "flag beats env");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("/srv/tonghua"));
+}
+
+#[test]
+fn the_config_file_can_be_named_by_environment() {
+    let f = file("sip = \"127.0.0.1:5070\"\n");
+    let path = f.path().to_str().expect("utf8").to_string();
+    let c = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_CONFIG", &path)])).expect("load");
+    assert_eq!(c.sip.to_string(), "127.0.0.1:5070");
+}
+
+#[test]
+fn a_misspelt_key_is_an_error_naming_key_and_file() {
+    let f = file("htp = \"127.0.0.1:9001\"\n");
+    let err = Config::load_with_env(&sources(Some(f.path())), &[]).expect_err("must fail").to_string();
+    assert!(err.contains("unknown key `htp`"), "{err}");
+    assert!(err.contains("http"), "lists the known keys: {err}");
+    assert!(err.contains(&f.path().display().to_string()), "{err}");
+
+    let err = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_AUTH__LOCKOUTSECS", "5")])).expect_err("env too").to_string();
+    assert!(err.contains("lockoutsecs") && err.contains("environment"), "{err}");
+}
+
+#[test]
+fn wrong_types_and_values_are_errors_that_say_where() {
+    let f = file("[auth]\nlockout_secs = \"soon\"\n");
+    let err = Config::load_with_env(&sources(Some(f.path())), &[]).expect_err("type").to_string();
+    assert!(err.contains("auth.lockout_secs"), "{err}");
+    let err = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_HTTP", "not-an-address")])).expect_err("addr").to_string();
+    assert!(err.contains("http"), "{err}");
+    let err = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_AUTH__MAX_FAILED_LOGINS", "0")])).expect_err("zero").to_string();
+    assert!(err.contains("max_failed_logins"), "{err}");
+    let f = file("this is [not toml");
+    assert!(Config::load_with_env(&sources(Some(f.path())), &[]).is_err());
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let err = Config::load_with_env(&sources(Some(std::path::Path::new("/nonexistent/tonghua.toml"))), &[])
+        .expect_err("missing")
+        .to_string();
+    assert!(err.contains("/nonexistent/tonghua.toml") && err.contains("cannot be read"), "{err}");
+}
+
+#[test]
+fn print_config_masks_secrets_and_digit_passwords_stay_strings() {
+    let e = env(&[("TONGHUA_ADMIN_PASSWORD", "12345678")]);
+    let c = Config::load_with_env(&Sources::default(), &e).expect("load");
+    assert_eq!(c.demo.admin_password, "12345678");
+    let shown = c.to_masked_toml();
+    assert!(!shown.contains("12345678"), "{shown}");
+    assert!(shown.contains("admin_password = \"********\""), "{shown}");
+    assert!(shown.contains("[auth]") && shown.contains("http = \"127.0.0.1:8080\""), "{shown}");
+}
