@@ -1,8 +1,8 @@
 //! Secrets and names: password hashing, session and API-token secrets, and the
 //! validation rules for the names people choose.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -50,7 +50,9 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     if password.len() > MAX_PASSWORD_BYTES {
         return false;
     }
-    Argon2::default().verify_password(password.as_bytes(), stored).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), stored)
+        .is_ok()
 }
 
 /// A hash of a well-formed password that nobody knows, verified against when
@@ -80,14 +82,18 @@ pub fn token_display_prefix(secret: &str) -> String {
 /// SHA-256 hex of a secret. Session cookies and API tokens are random and
 /// long, so a fast unsalted hash is enough to make a stolen table useless.
 pub fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Tenant slugs: 1-63 of `a-z 0-9 -`, not starting or ending with `-`.
 pub fn valid_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -96,7 +102,8 @@ pub fn valid_slug(s: &str) -> bool {
 pub fn valid_username(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
 }
 
 #[cfg(test)]
@@ -114,8 +121,14 @@ mod tests {
 
     #[test]
     fn password_policy_bounds() {
-        assert!(matches!(hash_password("short"), Err(PasswordError::TooShort)));
-        assert!(matches!(hash_password(&"x".repeat(2000)), Err(PasswordError::TooLong)));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort)
+        ));
+        assert!(matches!(
+            hash_password(&"x".repeat(2000)),
+            Err(PasswordError::TooLong)
+        ));
         assert!(check_password_policy("八个汉字的密码呀").is_ok());
     }
 

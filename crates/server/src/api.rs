@@ -32,7 +32,15 @@ const fn route(
     body: Option<&'static str>,
 ) -> RouteDoc {
     let changes_state = !matches!(method.as_bytes(), b"GET");
-    RouteDoc { method, path, summary, tag, auth, body, changes_state }
+    RouteDoc {
+        method,
+        path,
+        summary,
+        tag,
+        auth,
+        body,
+        changes_state,
+    }
 }
 
 const ANYONE: Option<Option<Permission>> = Some(None);
@@ -41,39 +49,207 @@ const fn needs(p: Permission) -> Option<Option<Permission>> {
 }
 
 pub const ROUTES: &[RouteDoc] = &[
-    route("GET", "/healthz", "Liveness: the process answers", "system", None, None),
-    route("GET", "/readyz", "Readiness: the database answers", "system", None, None),
-    route("GET", "/metrics", "Prometheus metrics", "system", None, None),
-    route("GET", "/api/openapi.json", "This document", "system", None, None),
-    route("POST", "/api/v1/auth/login", "Log in with a password; sets the session cookie", "auth", None, Some("LoginRequest")),
-    route("POST", "/api/v1/auth/logout", "End the current session", "auth", ANYONE, None),
-    route("GET", "/api/v1/me", "The signed-in user, tenant and permissions", "auth", ANYONE, None),
-    route("POST", "/api/v1/me/password", "Change one's own password", "auth", ANYONE, Some("ChangePassword")),
-    route("GET", "/api/v1/tenant", "The caller's tenant", "auth", ANYONE, None),
-    route("GET", "/api/v1/users", "List users of the tenant", "users", needs(Permission::ViewUsers), None),
-    route("POST", "/api/v1/users", "Create a user", "users", needs(Permission::ManageUsers), Some("CreateUser")),
-    route("GET", "/api/v1/users/{id}", "Read a user (anyone may read themselves)", "users", needs(Permission::ViewUsers), None),
-    route("PATCH", "/api/v1/users/{id}", "Change a user's name, role or disabled flag", "users", needs(Permission::ManageUsers), Some("UpdateUser")),
-    route("POST", "/api/v1/users/{id}/password", "Set a user's password (also unlocks the account)", "users", needs(Permission::ManageUsers), Some("ResetPassword")),
-    route("GET", "/api/v1/tokens", "List API tokens (own; admins: all of the tenant)", "tokens", ANYONE, None),
-    route("POST", "/api/v1/tokens", "Create an API token acting as the caller; the secret is shown once", "tokens", ANYONE, Some("CreateToken")),
-    route("DELETE", "/api/v1/tokens/{id}", "Revoke an API token (own; admins: any)", "tokens", ANYONE, None),
-    route("GET", "/api/v1/audit", "The tenant's audit log, newest first", "audit", needs(Permission::ViewAudit), None),
-    route("GET", "/api/v1/conversations", "List conversations, newest first", "conversations", needs(Permission::ReadConversations), None),
-    route("POST", "/api/v1/conversations", "Start a conversation record", "conversations", needs(Permission::WriteConversations), Some("CreateConversation")),
-    route("GET", "/api/v1/conversations/{id}", "Read a conversation", "conversations", needs(Permission::ReadConversations), None),
-    route("GET", "/api/v1/conversations/{id}/events", "Read a conversation's event log", "conversations", needs(Permission::ReadConversations), None),
-    route("POST", "/api/v1/conversations/{id}/events", "Append to a conversation's event log (durable when answered)", "conversations", needs(Permission::WriteConversations), Some("AppendEvent")),
+    route(
+        "GET",
+        "/healthz",
+        "Liveness: the process answers",
+        "system",
+        None,
+        None,
+    ),
+    route(
+        "GET",
+        "/readyz",
+        "Readiness: the database answers",
+        "system",
+        None,
+        None,
+    ),
+    route(
+        "GET",
+        "/metrics",
+        "Prometheus metrics",
+        "system",
+        None,
+        None,
+    ),
+    route(
+        "GET",
+        "/api/openapi.json",
+        "This document",
+        "system",
+        None,
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/login",
+        "Log in with a password; sets the session cookie",
+        "auth",
+        None,
+        Some("LoginRequest"),
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/logout",
+        "End the current session",
+        "auth",
+        ANYONE,
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/me",
+        "The signed-in user, tenant and permissions",
+        "auth",
+        ANYONE,
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/me/password",
+        "Change one's own password",
+        "auth",
+        ANYONE,
+        Some("ChangePassword"),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenant",
+        "The caller's tenant",
+        "auth",
+        ANYONE,
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/users",
+        "List users of the tenant",
+        "users",
+        needs(Permission::ViewUsers),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/users",
+        "Create a user",
+        "users",
+        needs(Permission::ManageUsers),
+        Some("CreateUser"),
+    ),
+    route(
+        "GET",
+        "/api/v1/users/{id}",
+        "Read a user (anyone may read themselves)",
+        "users",
+        needs(Permission::ViewUsers),
+        None,
+    ),
+    route(
+        "PATCH",
+        "/api/v1/users/{id}",
+        "Change a user's name, role or disabled flag",
+        "users",
+        needs(Permission::ManageUsers),
+        Some("UpdateUser"),
+    ),
+    route(
+        "POST",
+        "/api/v1/users/{id}/password",
+        "Set a user's password (also unlocks the account)",
+        "users",
+        needs(Permission::ManageUsers),
+        Some("ResetPassword"),
+    ),
+    route(
+        "GET",
+        "/api/v1/tokens",
+        "List API tokens (own; admins: all of the tenant)",
+        "tokens",
+        ANYONE,
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/tokens",
+        "Create an API token acting as the caller; the secret is shown once",
+        "tokens",
+        ANYONE,
+        Some("CreateToken"),
+    ),
+    route(
+        "DELETE",
+        "/api/v1/tokens/{id}",
+        "Revoke an API token (own; admins: any)",
+        "tokens",
+        ANYONE,
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/audit",
+        "The tenant's audit log, newest first",
+        "audit",
+        needs(Permission::ViewAudit),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/conversations",
+        "List conversations, newest first",
+        "conversations",
+        needs(Permission::ReadConversations),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/conversations",
+        "Start a conversation record",
+        "conversations",
+        needs(Permission::WriteConversations),
+        Some("CreateConversation"),
+    ),
+    route(
+        "GET",
+        "/api/v1/conversations/{id}",
+        "Read a conversation",
+        "conversations",
+        needs(Permission::ReadConversations),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/conversations/{id}/events",
+        "Read a conversation's event log",
+        "conversations",
+        needs(Permission::ReadConversations),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/conversations/{id}/events",
+        "Append to a conversation's event log (durable when answered)",
+        "conversations",
+        needs(Permission::WriteConversations),
+        Some("AppendEvent"),
+    ),
 ];
 
 /// Permission names a role has, for `/api/v1/me` and the console.
 pub fn permissions_of(role: Role) -> Vec<&'static str> {
     use Permission::*;
-    [ManageUsers, ViewUsers, ManageAllTokens, ViewAudit, ReadConversations, WriteConversations]
-        .into_iter()
-        .filter(|p| p.granted_to(role))
-        .map(Permission::name)
-        .collect()
+    [
+        ManageUsers,
+        ViewUsers,
+        ManageAllTokens,
+        ViewAudit,
+        ReadConversations,
+        WriteConversations,
+    ]
+    .into_iter()
+    .filter(|p| p.granted_to(role))
+    .map(Permission::name)
+    .collect()
 }
 
 fn schemas() -> Value {

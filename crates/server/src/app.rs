@@ -8,7 +8,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use store::NewAuditEntry;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
@@ -23,7 +25,9 @@ struct NewRequestId;
 
 impl MakeRequestId for NewRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string()).ok().map(RequestId::new)
+        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -41,9 +45,15 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/audit", get(audit::list))
-        .route("/conversations", get(conversations::list).post(conversations::create))
+        .route(
+            "/conversations",
+            get(conversations::list).post(conversations::create),
+        )
         .route("/conversations/{id}", get(conversations::get))
-        .route("/conversations/{id}/events", get(conversations::events).post(conversations::append));
+        .route(
+            "/conversations/{id}/events",
+            get(conversations::events).post(conversations::append),
+        );
 
     Router::new()
         .route("/healthz", get(system::healthz))
@@ -66,7 +76,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "没有这个接口", "no such endpoint")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "没有这个接口",
+        "no such endpoint",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -81,7 +96,11 @@ async fn method_not_allowed() -> ApiError {
 /// Adds the request id to every JSON error body and writes an audit entry
 /// for every refused attempt by a signed-in caller.
 async fn finish_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let ip = req
@@ -110,7 +129,8 @@ async fn finish_errors(State(state): State<AppState>, req: Request, next: Next) 
         body.request_id = request_id;
         let status = response.status();
         let headers = response.headers().clone();
-        let mut rebuilt = (status, axum::Json(serde_json::json!({ "error": body }))).into_response();
+        let mut rebuilt =
+            (status, axum::Json(serde_json::json!({ "error": body }))).into_response();
         for (name, value) in headers.iter() {
             if name != axum::http::header::CONTENT_LENGTH {
                 rebuilt.headers_mut().insert(name.clone(), value.clone());

@@ -69,7 +69,10 @@ pub struct ClientInfo {
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let forwarded = state
             .config()
             .auth
@@ -79,7 +82,10 @@ impl FromRequestParts<AppState> for ClientInfo {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         Ok(ClientInfo {
             ip: forwarded.or(peer),
             request_id: parts
@@ -118,13 +124,13 @@ impl Caller {
             return Ok(());
         }
         let mut err = ApiError::forbidden(permission.name());
-        err.denied = Some(DeniedCaller {
+        err.denied = Some(Box::new(DeniedCaller {
             tenant_id: self.tenant_id.clone(),
             actor_kind: self.actor_kind(),
             actor_id: self.actor_id().to_string(),
             actor_name: self.username.clone(),
             permission: permission.name(),
-        });
+        }));
         Err(err)
     }
 
@@ -165,19 +171,28 @@ pub fn session_cookie(parts: &Parts) -> Option<String> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let client = ClientInfo::from_request_parts(parts, state).await?;
         let now = state.now_ms();
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|v| v.trim().to_string());
         if let Some(secret) = bearer {
             // A malformed or unknown token is refused outright rather than
             // falling back to the cookie: the caller clearly meant the token.
-            let found = state.store().authenticate_api_token(&secret_hash(&secret), now).await?;
+            let found = state
+                .store()
+                .authenticate_api_token(&secret_hash(&secret), now)
+                .await?;
             let Some((token, user)) = found else {
                 return Err(ApiError::unauthenticated());
             };
@@ -214,11 +229,28 @@ mod tests {
     #[test]
     fn role_matrix() {
         use Permission::*;
-        let all = [ManageUsers, ViewUsers, ManageAllTokens, ViewAudit, ReadConversations, WriteConversations];
+        let all = [
+            ManageUsers,
+            ViewUsers,
+            ManageAllTokens,
+            ViewAudit,
+            ReadConversations,
+            WriteConversations,
+        ];
         assert!(all.iter().all(|p| p.granted_to(Role::Admin)));
-        assert_eq!(all.iter().filter(|p| p.granted_to(Role::Supervisor)).count(), 3);
+        assert_eq!(
+            all.iter()
+                .filter(|p| p.granted_to(Role::Supervisor))
+                .count(),
+            3
+        );
         assert!(!ManageUsers.granted_to(Role::Supervisor));
         assert!(WriteConversations.granted_to(Role::Agent) && !ViewUsers.granted_to(Role::Agent));
-        assert_eq!(all.iter().filter(|p| p.granted_to(Role::Analyst)).collect::<Vec<_>>(), vec![&ReadConversations]);
+        assert_eq!(
+            all.iter()
+                .filter(|p| p.granted_to(Role::Analyst))
+                .collect::<Vec<_>>(),
+            vec![&ReadConversations]
+        );
     }
 }

@@ -26,15 +26,25 @@ pub enum BootstrapError {
 }
 
 /// Creates the demo tenant and admin when the database has no tenant at all.
-pub async fn ensure_demo(store: &Store, config: &Config, clock: &Clock) -> Result<Option<DemoCreated>, BootstrapError> {
+pub async fn ensure_demo(
+    store: &Store,
+    config: &Config,
+    clock: &Clock,
+) -> Result<Option<DemoCreated>, BootstrapError> {
     if !config.demo.enabled || !store.tenants().await?.is_empty() {
         return Ok(None);
     }
     let from_config = !config.demo.admin_password.is_empty();
-    let password = if from_config { config.demo.admin_password.clone() } else { accounts::random_secret(12) };
+    let password = if from_config {
+        config.demo.admin_password.clone()
+    } else {
+        accounts::random_secret(12)
+    };
     let hash = accounts::hash_password(&password)?;
     let now = clock.now_ms();
-    let tenant = store.create_tenant(&config.demo.tenant, "演示租户 Demo", now).await?;
+    let tenant = store
+        .create_tenant(&config.demo.tenant, "演示租户 Demo", now)
+        .await?;
     let user = store
         .create_user(
             NewUser {

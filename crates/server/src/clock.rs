@@ -22,7 +22,10 @@ impl Clock {
     pub fn manual(start_ms: i64) -> (Self, ManualClock) {
         let now = Arc::new(AtomicI64::new(start_ms));
         let reader = now.clone();
-        (Clock(Arc::new(move || reader.load(Ordering::SeqCst))), ManualClock(now))
+        (
+            Clock(Arc::new(move || reader.load(Ordering::SeqCst))),
+            ManualClock(now),
+        )
     }
 
     pub fn now_ms(&self) -> i64 {

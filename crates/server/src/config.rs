@@ -159,7 +159,10 @@ impl Config {
     }
 
     /// Loads the layered configuration with an explicit environment (tests).
-    pub fn load_with_env(sources: &Sources, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    pub fn load_with_env(
+        sources: &Sources,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
         let lookup = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
 
@@ -206,23 +209,34 @@ impl Config {
         let flags = figment::value::Value::serialize(&sources.overrides)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Some(dict) = flags.into_dict() {
-            figment = figment.merge(NamedLayer { name: "command-line flags", dict });
+            figment = figment.merge(NamedLayer {
+                name: "command-line flags",
+                dict,
+            });
         }
 
-        let config: Config = figment.extract_lossy().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        let config: Config = figment
+            .extract_lossy()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.auth.max_failed_logins == 0 {
-            return Err(ConfigError::Invalid("auth.max_failed_logins must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "auth.max_failed_logins must be at least 1".into(),
+            ));
         }
         if self.auth.login_attempts_per_minute == 0 {
-            return Err(ConfigError::Invalid("auth.login_attempts_per_minute must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "auth.login_attempts_per_minute must be at least 1".into(),
+            ));
         }
         if self.auth.session_ttl_secs < 60 {
-            return Err(ConfigError::Invalid("auth.session_ttl_secs must be at least 60".into()));
+            return Err(ConfigError::Invalid(
+                "auth.session_ttl_secs must be at least 60".into(),
+            ));
         }
         if self.demo.enabled && !crate::accounts::valid_slug(&self.demo.tenant) {
             return Err(ConfigError::Invalid(format!(
@@ -286,7 +300,9 @@ fn insert_env(dict: &mut figment::value::Dict, key: &str, raw: &str) {
     // number or a boolean, and a password of digits stays a string.
     let value: figment::value::Value = raw.into();
     let mut cursor = dict;
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     for part in parents {
         let entry = cursor
             .entry(part.clone())
@@ -300,10 +316,12 @@ fn insert_env(dict: &mut figment::value::Dict, key: &str, raw: &str) {
 }
 
 fn check_readable(path: &Path) -> Result<(), ConfigError> {
-    std::fs::read_to_string(path).map(|_| ()).map_err(|e| ConfigError::Unreadable {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    std::fs::read_to_string(path)
+        .map(|_| ())
+        .map_err(|e| ConfigError::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Turns figment's error into one line that names the key and its source.
@@ -324,7 +342,10 @@ fn describe(err: figment::Error) -> String {
             .unwrap_or_default();
         let kind = match &e.kind {
             figment::error::Kind::UnknownField(field, expected) => {
-                format!("unknown key `{field}`; known keys here: {}", expected.join(", "))
+                format!(
+                    "unknown key `{field}`; known keys here: {}",
+                    expected.join(", ")
+                )
             }
             other => other.to_string(),
         };

@@ -19,7 +19,7 @@ pub struct ApiError {
     pub message_en: String,
     pub retry_after_secs: Option<u64>,
     /// Set when a signed-in caller was refused, so the audit layer can log it.
-    pub denied: Option<DeniedCaller>,
+    pub denied: Option<Box<DeniedCaller>>,
 }
 
 /// Who was refused, for the audit log.
@@ -44,7 +44,12 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -78,7 +83,12 @@ impl ApiError {
     }
 
     pub fn not_found(what_zh: &str, what_en: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what_zh}不存在"), format!("{what_en} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what_zh}不存在"),
+            format!("{what_en} not found"),
+        )
     }
 
     pub fn conflict(zh: impl Into<String>, en: impl Into<String>) -> Self {
@@ -123,7 +133,11 @@ impl IntoResponse for ApiError {
             message_en: self.message_en,
             request_id: None,
         };
-        let mut response = (self.status, axum::Json(serde_json::json!({ "error": &body }))).into_response();
+        let mut response = (
+            self.status,
+            axum::Json(serde_json::json!({ "error": &body })),
+        )
+            .into_response();
         if let Some(secs) = self.retry_after_secs
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
@@ -131,7 +145,7 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(body);
         if let Some(denied) = self.denied {
-            response.extensions_mut().insert(denied);
+            response.extensions_mut().insert(*denied);
         }
         response
     }

@@ -34,8 +34,14 @@ impl From<JsonRejection> for ApiError {
             return ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("请求体过大（上限 {} KB）", crate::app::MAX_BODY_BYTES / 1024),
-                format!("the request body is too large (limit {} KB)", crate::app::MAX_BODY_BYTES / 1024),
+                format!(
+                    "请求体过大（上限 {} KB）",
+                    crate::app::MAX_BODY_BYTES / 1024
+                ),
+                format!(
+                    "the request body is too large (limit {} KB)",
+                    crate::app::MAX_BODY_BYTES / 1024
+                ),
             );
         }
         match r {
@@ -45,7 +51,10 @@ impl From<JsonRejection> for ApiError {
                 "请求体必须是 JSON（Content-Type: application/json）",
                 "the request body must be JSON (Content-Type: application/json)",
             ),
-            _ => ApiError::bad_request(format!("请求体无效：{detail}"), format!("invalid request body: {detail}")),
+            _ => ApiError::bad_request(
+                format!("请求体无效：{detail}"),
+                format!("invalid request body: {detail}"),
+            ),
         }
     }
 }
@@ -53,13 +62,19 @@ impl From<JsonRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         let detail = r.body_text();
-        ApiError::bad_request(format!("路径参数无效：{detail}"), format!("invalid path parameter: {detail}"))
+        ApiError::bad_request(
+            format!("路径参数无效：{detail}"),
+            format!("invalid path parameter: {detail}"),
+        )
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         let detail = r.body_text();
-        ApiError::bad_request(format!("查询参数无效：{detail}"), format!("invalid query parameter: {detail}"))
+        ApiError::bad_request(
+            format!("查询参数无效：{detail}"),
+            format!("invalid query parameter: {detail}"),
+        )
     }
 }

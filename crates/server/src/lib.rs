@@ -36,13 +36,21 @@ use store::Store;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot open the database in {dir}: {source}")]
-    Store { dir: String, source: store::StoreError },
+    Store {
+        dir: String,
+        source: store::StoreError,
+    },
     #[error(
         "cannot listen for HTTP on {addr}: address already in use; stop the program using that port or choose another with --http HOST:PORT"
     )]
     PortInUse { addr: SocketAddr },
-    #[error("cannot listen for HTTP on {addr}: {source}; choose another address with --http HOST:PORT")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "cannot listen for HTTP on {addr}: {source}; choose another address with --http HOST:PORT"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("creating the demo tenant failed: {0}")]
     Bootstrap(String),
     #[error("the HTTP server stopped: {0}")]
@@ -51,23 +59,30 @@ pub enum ServeError {
 
 /// Opens the store in the configured data directory (applying migrations).
 pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
-    Store::open(&config.data_dir).await.map_err(|source| ServeError::Store {
-        dir: config.data_dir.display().to_string(),
-        source,
-    })
+    Store::open(&config.data_dir)
+        .await
+        .map_err(|source| ServeError::Store {
+            dir: config.data_dir.display().to_string(),
+            source,
+        })
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     // Bind first: if the port is taken, fail before a one-time demo
     // password is printed and lost.
-    let listener = tokio::net::TcpListener::bind(config.http).await.map_err(|source| {
-        if source.kind() == std::io::ErrorKind::AddrInUse {
-            ServeError::PortInUse { addr: config.http }
-        } else {
-            ServeError::Bind { addr: config.http, source }
-        }
-    })?;
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AddrInUse {
+                ServeError::PortInUse { addr: config.http }
+            } else {
+                ServeError::Bind {
+                    addr: config.http,
+                    source,
+                }
+            }
+        })?;
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     let store = open_store(&config).await?;
     let clock = Clock::system();
@@ -78,7 +93,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         bootstrap::announce(&created, local);
     }
     tracing::info!(http = %local, data_dir = %config.data_dir.display(), "tonghua is serving");
-    println!("tonghua {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "tonghua {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
 
     let state = AppState::new(store.clone(), config, clock.clone());
     spawn_housekeeping(store.clone(), clock);

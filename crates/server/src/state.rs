@@ -25,7 +25,8 @@ struct Inner {
 
 impl AppState {
     pub fn new(store: Store, config: Config, clock: Clock) -> Self {
-        let per_minute = NonZeroU32::new(config.auth.login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
+        let per_minute =
+            NonZeroU32::new(config.auth.login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -50,10 +51,15 @@ impl AppState {
 
     /// `Err(seconds to wait)` when this address has used up its login attempts.
     pub fn check_login_rate(&self, ip: IpAddr) -> Result<(), u64> {
-        self.inner.login_limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            wait.as_secs().max(1)
-        })
+        self.inner
+            .login_limiter
+            .check_key(&ip)
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                wait.as_secs().max(1)
+            })
     }
 
     /// Records a successful state-changing action by a signed-in caller.

@@ -23,22 +23,47 @@ struct World {
 
 async fn world(app: &TestApp, slug: &str) -> World {
     let tenant_id = app.tenant(slug).await;
-    let admin_id = app.user(&tenant_id, &format!("{slug}-admin"), Role::Admin).await;
+    let admin_id = app
+        .user(&tenant_id, &format!("{slug}-admin"), Role::Admin)
+        .await;
     let mut ids = vec![tenant_id.clone(), admin_id.clone()];
     let mut agent_id = String::new();
     for role in [Role::Supervisor, Role::Agent, Role::Analyst] {
-        let id = app.user(&tenant_id, &format!("{slug}-{}", role.as_str()), role).await;
+        let id = app
+            .user(&tenant_id, &format!("{slug}-{}", role.as_str()), role)
+            .await;
         if role == Role::Agent {
             agent_id = id.clone();
         }
         ids.push(id);
     }
     let admin = app.login(slug, &format!("{slug}-admin")).await;
-    let (_, token) = call(&admin, app, "POST", "/api/v1/tokens", Some(&json!({ "name": format!("{slug} token") }))).await;
-    let (_, conv) = call(&admin, app, "POST", "/api/v1/conversations", Some(&json!({ "channel": "web", "external_ref": format!("{slug}-ref") }))).await;
+    let (_, token) = call(
+        &admin,
+        app,
+        "POST",
+        "/api/v1/tokens",
+        Some(&json!({ "name": format!("{slug} token") })),
+    )
+    .await;
+    let (_, conv) = call(
+        &admin,
+        app,
+        "POST",
+        "/api/v1/conversations",
+        Some(&json!({ "channel": "web", "external_ref": format!("{slug}-ref") })),
+    )
+    .await;
     let conversation_id = conv["id"].as_str().expect("conv id").to_string();
     for i in 0..3 {
-        call(&admin, app, "POST", &format!("/api/v1/conversations/{conversation_id}/events"), Some(&json!({ "kind": "user_said", "payload": { "n": i } }))).await;
+        call(
+            &admin,
+            app,
+            "POST",
+            &format!("/api/v1/conversations/{conversation_id}/events"),
+            Some(&json!({ "kind": "user_said", "payload": { "n": i } })),
+        )
+        .await;
     }
     let token_id = token["token"]["id"].as_str().expect("token id").to_string();
     ids.push(token_id.clone());
@@ -79,7 +104,12 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
     let a = world(&app, "alpha").await;
     let b = world(&app, "beta").await;
     let a_admin = app.login("alpha", "alpha-admin").await;
-    let b_events_before = app.store.events(&b.tenant_id, &b.conversation_id, 0, 100).await.expect("e").expect("c");
+    let b_events_before = app
+        .store
+        .events(&b.tenant_id, &b.conversation_id, 0, 100)
+        .await
+        .expect("e")
+        .expect("c");
     let b_audit_before = app.audit_count(&b.tenant_id).await;
 
     let mut checked = 0;
@@ -91,23 +121,43 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
         let (status, body) = call(&a_admin, &app, r.method, &path, body_for(r).as_ref()).await;
         if r.path.contains("{id}") {
             // B's resources do not exist for A, whatever A's role.
-            assert_eq!(status, StatusCode::NOT_FOUND, "{} {path} -> {status} {body}", r.method);
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "{} {path} -> {status} {body}",
+                r.method
+            );
             assert_eq!(body["error"]["code"], "not_found", "{} {path}", r.method);
         } else {
-            assert!(status.is_success(), "{} {path} -> {status} {body}", r.method);
+            assert!(
+                status.is_success(),
+                "{} {path} -> {status} {body}",
+                r.method
+            );
         }
         let text = body.to_string();
         for id in &b.ids {
-            assert!(!text.contains(id.as_str()), "{} {path} leaked B's id {id}: {text}", r.method);
+            assert!(
+                !text.contains(id.as_str()),
+                "{} {path} leaked B's id {id}: {text}",
+                r.method
+            );
         }
-        assert!(!text.contains("beta-"), "{} {path} leaked B's usernames: {text}", r.method);
+        assert!(
+            !text.contains("beta-"),
+            "{} {path} leaked B's usernames: {text}",
+            r.method
+        );
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} routes checked");
 
     // A's token cannot reach B either.
     let r = Client::new()
-        .get(app.url(&format!("/api/v1/conversations/{}/events", b.conversation_id)))
+        .get(app.url(&format!(
+            "/api/v1/conversations/{}/events",
+            b.conversation_id
+        )))
         .bearer_auth(&a.token_secret)
         .send()
         .await
@@ -115,16 +165,40 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Nothing of B changed.
-    let b_events_after = app.store.events(&b.tenant_id, &b.conversation_id, 0, 100).await.expect("e").expect("c");
+    let b_events_after = app
+        .store
+        .events(&b.tenant_id, &b.conversation_id, 0, 100)
+        .await
+        .expect("e")
+        .expect("c");
     assert_eq!(b_events_before, b_events_after);
-    assert_eq!(app.audit_count(&b.tenant_id).await, b_audit_before, "no action was recorded against B");
-    let b_agent = app.store.user(&b.tenant_id, &b.agent_id).await.expect("q").expect("u");
+    assert_eq!(
+        app.audit_count(&b.tenant_id).await,
+        b_audit_before,
+        "no action was recorded against B"
+    );
+    let b_agent = app
+        .store
+        .user(&b.tenant_id, &b.agent_id)
+        .await
+        .expect("q")
+        .expect("u");
     assert!(!b_agent.disabled);
     assert_eq!(b_agent.display_name, "beta-agent");
-    let token = app.store.api_token(&b.tenant_id, &b.token_id).await.expect("q").expect("t");
+    let token = app
+        .store
+        .api_token(&b.tenant_id, &b.token_id)
+        .await
+        .expect("q")
+        .expect("t");
     assert!(token.revoked_at.is_none());
     app.login("beta", "beta-agent").await; // password unchanged
-    let r = Client::new().get(app.url("/api/v1/me")).bearer_auth(&b.token_secret).send().await.expect("send");
+    let r = Client::new()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&b.token_secret)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     let _ = (&a.admin_id, &a.slug, &b.admin_id);
 }
@@ -136,7 +210,9 @@ async fn each_role_gets_exactly_the_routes_its_permissions_allow() {
     for role in Role::ALL {
         let client = app.login("acme", &format!("acme-{}", role.as_str())).await;
         for r in ROUTES {
-            let Some(Some(permission)) = r.auth else { continue };
+            let Some(Some(permission)) = r.auth else {
+                continue;
+            };
             // Reading oneself is allowed without users.view.
             if r.path == "/api/v1/users/{id}" && r.method == "GET" {
                 continue;
@@ -145,27 +221,68 @@ async fn each_role_gets_exactly_the_routes_its_permissions_allow() {
             let path = concrete(r.path, &w);
             let (status, body) = call(&client, &app, r.method, &path, body_for(r).as_ref()).await;
             if permission.granted_to(role) {
-                assert_ne!(status, StatusCode::FORBIDDEN, "{role} {} {path}: {body}", r.method);
+                assert_ne!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role} {} {path}: {body}",
+                    r.method
+                );
             } else {
-                assert_eq!(status, StatusCode::FORBIDDEN, "{role} {} {path}: {body}", r.method);
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role} {} {path}: {body}",
+                    r.method
+                );
                 assert_eq!(body["error"]["code"], "forbidden");
                 // The refusal is audited.
                 let latest = app
                     .store
-                    .audit_entries(&w.tenant_id, &store::AuditQuery { limit: 1, ..Default::default() })
+                    .audit_entries(
+                        &w.tenant_id,
+                        &store::AuditQuery {
+                            limit: 1,
+                            ..Default::default()
+                        },
+                    )
                     .await
                     .expect("audit");
                 assert_eq!(app.audit_count(&w.tenant_id).await, before + 1);
                 assert_eq!(latest[0].action, "access.denied");
                 assert_eq!(latest[0].outcome, "denied");
-                assert_eq!(latest[0].actor_name.as_deref(), Some(format!("acme-{}", role.as_str()).as_str()));
+                assert_eq!(
+                    latest[0].actor_name.as_deref(),
+                    Some(format!("acme-{}", role.as_str()).as_str())
+                );
             }
         }
     }
     // Everyone may read themselves.
     let agent = app.login("acme", "acme-agent").await;
-    assert_eq!(call(&agent, &app, "GET", &format!("/api/v1/users/{}", w.agent_id), None).await.0, StatusCode::OK);
-    assert_eq!(call(&agent, &app, "GET", &format!("/api/v1/users/{}", w.admin_id), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(
+            &agent,
+            &app,
+            "GET",
+            &format!("/api/v1/users/{}", w.agent_id),
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &agent,
+            &app,
+            "GET",
+            &format!("/api/v1/users/{}", w.admin_id),
+            None
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -173,12 +290,22 @@ async fn every_state_changing_route_writes_an_audit_entry() {
     let app = TestApp::start().await;
     let w = world(&app, "acme").await;
     let mut covered = 0;
-    for r in ROUTES.iter().filter(|r| r.changes_state && r.auth.is_some()) {
+    for r in ROUTES
+        .iter()
+        .filter(|r| r.changes_state && r.auth.is_some())
+    {
         // A fresh session per call: logout would end a shared one.
         let admin: Client = app.login("acme", "acme-admin").await;
         // Each call needs a live target: revoke a fresh token, not a used one.
         let path = if r.path == "/api/v1/tokens/{id}" {
-            let (_, t) = call(&admin, &app, "POST", "/api/v1/tokens", Some(&json!({ "name": "to revoke" }))).await;
+            let (_, t) = call(
+                &admin,
+                &app,
+                "POST",
+                "/api/v1/tokens",
+                Some(&json!({ "name": "to revoke" })),
+            )
+            .await;
             format!("/api/v1/tokens/{}", t["token"]["id"].as_str().expect("id"))
         } else {
             concrete(r.path, &w)
@@ -188,15 +315,30 @@ async fn every_state_changing_route_writes_an_audit_entry() {
         assert!(status.is_success(), "{} {path}: {status} {body}", r.method);
         let entries = app
             .store
-            .audit_entries(&w.tenant_id, &store::AuditQuery { limit: 1, ..Default::default() })
+            .audit_entries(
+                &w.tenant_id,
+                &store::AuditQuery {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
             .await
             .expect("audit");
-        assert_eq!(app.audit_count(&w.tenant_id).await, before + 1, "{} {path} wrote no audit entry", r.method);
+        assert_eq!(
+            app.audit_count(&w.tenant_id).await,
+            before + 1,
+            "{} {path} wrote no audit entry",
+            r.method
+        );
         let e = &entries[0];
         assert_eq!(e.outcome, "ok");
         assert_eq!(e.actor_name.as_deref(), Some("acme-admin"));
         assert_eq!(e.client_ip.as_deref(), Some("127.0.0.1"));
-        assert!(e.request_id.is_some(), "{} {path}: audit entry without request id", r.method);
+        assert!(
+            e.request_id.is_some(),
+            "{} {path}: audit entry without request id",
+            r.method
+        );
         covered += 1;
     }
     assert!(covered >= 9, "only {covered} state-changing routes covered");
@@ -209,11 +351,25 @@ async fn the_last_admin_cannot_be_demoted_or_disabled() {
     let boss = app.user(&t, "boss", Role::Admin).await;
     let client = app.login("acme", "boss").await;
     for change in [json!({ "role": "agent" }), json!({ "disabled": true })] {
-        let (status, body) = call(&client, &app, "PATCH", &format!("/api/v1/users/{boss}"), Some(&change)).await;
+        let (status, body) = call(
+            &client,
+            &app,
+            "PATCH",
+            &format!("/api/v1/users/{boss}"),
+            Some(&change),
+        )
+        .await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
     }
     let second = app.user(&t, "second", Role::Admin).await;
-    let (status, _) = call(&client, &app, "PATCH", &format!("/api/v1/users/{second}"), Some(&json!({ "role": "analyst" }))).await;
+    let (status, _) = call(
+        &client,
+        &app,
+        "PATCH",
+        &format!("/api/v1/users/{second}"),
+        Some(&json!({ "role": "analyst" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (_, me) = call(&client, &app, "GET", "/api/v1/me", None).await;
     assert_eq!(me["user"]["role"], "admin");

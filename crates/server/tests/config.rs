@@ -5,17 +5,26 @@ use std::io::Write;
 use server::config::{Config, LogFormat, Overrides, Sources};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn file(text: &str) -> tempfile::NamedTempFile {
-    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().expect("tmp");
+    let mut f = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("tmp");
     f.write_all(text.as_bytes()).expect("write");
     f
 }
 
 fn sources(path: Option<&std::path::Path>) -> Sources {
-    Sources { file: path.map(|p| p.to_path_buf()), overrides: Overrides::default() }
+    Sources {
+        file: path.map(|p| p.to_path_buf()),
+        overrides: Overrides::default(),
+    }
 }
 
 #[test]
@@ -29,8 +38,14 @@ fn defaults_are_the_documented_ones() {
 
 #[test]
 fn file_then_environment_then_flags_each_override_the_one_before() {
-    let f = file("http = \"127.0.0.1:9001\"\nlog_level = \"debug\"\n[auth]\nlockout_secs = 60\nmax_failed_logins = 9\n");
-    let e = env(&[("TONGHUA_HTTP", "127.0.0.1:9002"), ("TONGHUA_AUTH__LOCKOUT_SECS", "120"), ("TONGHUA_LOG_FORMAT", "json")]);
+    let f = file(
+        "http = \"127.0.0.1:9001\"\nlog_level = \"debug\"\n[auth]\nlockout_secs = 60\nmax_failed_logins = 9\n",
+    );
+    let e = env(&[
+        ("TONGHUA_HTTP", "127.0.0.1:9002"),
+        ("TONGHUA_AUTH__LOCKOUT_SECS", "120"),
+        ("TONGHUA_LOG_FORMAT", "json"),
+    ]);
     let c = Config::load_with_env(&sources(Some(f.path())), &e).expect("load");
     assert_eq!(c.http.to_string(), "127.0.0.1:9002", "env beats file");
     assert_eq!(c.auth.lockout_secs, 120, "nested env key");
@@ -50,30 +65,53 @@ fn file_then_environment_then_flags_each_override_the_one_before() {
 fn the_config_file_can_be_named_by_environment() {
     let f = file("sip = \"127.0.0.1:5070\"\n");
     let path = f.path().to_str().expect("utf8").to_string();
-    let c = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_CONFIG", &path)])).expect("load");
+    let c = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_CONFIG", &path)]))
+        .expect("load");
     assert_eq!(c.sip.to_string(), "127.0.0.1:5070");
 }
 
 #[test]
 fn a_misspelt_key_is_an_error_naming_key_and_file() {
     let f = file("htp = \"127.0.0.1:9001\"\n");
-    let err = Config::load_with_env(&sources(Some(f.path())), &[]).expect_err("must fail").to_string();
+    let err = Config::load_with_env(&sources(Some(f.path())), &[])
+        .expect_err("must fail")
+        .to_string();
     assert!(err.contains("unknown key `htp`"), "{err}");
     assert!(err.contains("http"), "lists the known keys: {err}");
     assert!(err.contains(&f.path().display().to_string()), "{err}");
 
-    let err = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_AUTH__LOCKOUTSECS", "5")])).expect_err("env too").to_string();
-    assert!(err.contains("lockoutsecs") && err.contains("environment"), "{err}");
+    let err = Config::load_with_env(
+        &Sources::default(),
+        &env(&[("TONGHUA_AUTH__LOCKOUTSECS", "5")]),
+    )
+    .expect_err("env too")
+    .to_string();
+    assert!(
+        err.contains("lockoutsecs") && err.contains("environment"),
+        "{err}"
+    );
 }
 
 #[test]
 fn wrong_types_and_values_are_errors_that_say_where() {
     let f = file("[auth]\nlockout_secs = \"soon\"\n");
-    let err = Config::load_with_env(&sources(Some(f.path())), &[]).expect_err("type").to_string();
+    let err = Config::load_with_env(&sources(Some(f.path())), &[])
+        .expect_err("type")
+        .to_string();
     assert!(err.contains("auth.lockout_secs"), "{err}");
-    let err = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_HTTP", "not-an-address")])).expect_err("addr").to_string();
+    let err = Config::load_with_env(
+        &Sources::default(),
+        &env(&[("TONGHUA_HTTP", "not-an-address")]),
+    )
+    .expect_err("addr")
+    .to_string();
     assert!(err.contains("http"), "{err}");
-    let err = Config::load_with_env(&Sources::default(), &env(&[("TONGHUA_AUTH__MAX_FAILED_LOGINS", "0")])).expect_err("zero").to_string();
+    let err = Config::load_with_env(
+        &Sources::default(),
+        &env(&[("TONGHUA_AUTH__MAX_FAILED_LOGINS", "0")]),
+    )
+    .expect_err("zero")
+    .to_string();
     assert!(err.contains("max_failed_logins"), "{err}");
     let f = file("this is [not toml");
     assert!(Config::load_with_env(&sources(Some(f.path())), &[]).is_err());
@@ -81,10 +119,16 @@ fn wrong_types_and_values_are_errors_that_say_where() {
 
 #[test]
 fn a_missing_config_file_is_an_error() {
-    let err = Config::load_with_env(&sources(Some(std::path::Path::new("/nonexistent/tonghua.toml"))), &[])
-        .expect_err("missing")
-        .to_string();
-    assert!(err.contains("/nonexistent/tonghua.toml") && err.contains("cannot be read"), "{err}");
+    let err = Config::load_with_env(
+        &sources(Some(std::path::Path::new("/nonexistent/tonghua.toml"))),
+        &[],
+    )
+    .expect_err("missing")
+    .to_string();
+    assert!(
+        err.contains("/nonexistent/tonghua.toml") && err.contains("cannot be read"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -95,5 +139,8 @@ fn print_config_masks_secrets_and_digit_passwords_stay_strings() {
     let shown = c.to_masked_toml();
     assert!(!shown.contains("12345678"), "{shown}");
     assert!(shown.contains("admin_password = \"********\""), "{shown}");
-    assert!(shown.contains("[auth]") && shown.contains("http = \"127.0.0.1:8080\""), "{shown}");
+    assert!(
+        shown.contains("[auth]") && shown.contains("http = \"127.0.0.1:8080\""),
+        "{shown}"
+    );
 }

@@ -76,7 +76,8 @@ pub enum AdminCommand {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("'{s}' is not a role; use admin, supervisor, agent or analyst"))
+    Role::parse(s)
+        .ok_or_else(|| format!("'{s}' is not a role; use admin, supervisor, agent or analyst"))
 }
 
 fn now_ms() -> i64 {
@@ -92,7 +93,11 @@ async fn tenant(store: &Store, slug: &str) -> Result<Tenant, Failure> {
         .tenant_by_slug(slug)
         .await
         .map_err(fail)?
-        .ok_or_else(|| Failure::runtime(format!("no tenant '{slug}' (see: tonghua admin list-tenants)")))
+        .ok_or_else(|| {
+            Failure::runtime(format!(
+                "no tenant '{slug}' (see: tonghua admin list-tenants)"
+            ))
+        })
 }
 
 async fn user(store: &Store, tenant: &Tenant, username: &str) -> Result<User, Failure> {
@@ -100,14 +105,22 @@ async fn user(store: &Store, tenant: &Tenant, username: &str) -> Result<User, Fa
         .user_by_name(&tenant.id, username)
         .await
         .map_err(fail)?
-        .ok_or_else(|| Failure::runtime(format!("no user '{username}' in tenant '{}' (see: tonghua admin list-users --tenant {})", tenant.slug, tenant.slug)))
+        .ok_or_else(|| {
+            Failure::runtime(format!(
+                "no user '{username}' in tenant '{}' (see: tonghua admin list-users --tenant {})",
+                tenant.slug, tenant.slug
+            ))
+        })
 }
 
 /// The password to set: from stdin, or a generated one that is printed.
 fn new_password(from_stdin: bool) -> Result<(String, bool), Failure> {
     if from_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| fail(format!("cannot read the password from standard input: {e}")))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| fail(format!("cannot read the password from standard input: {e}")))?;
         let pw = line.trim_end_matches(['\r', '\n']).to_string();
         accounts::check_password_policy(&pw).map_err(fail)?;
         Ok((pw, false))
@@ -116,11 +129,19 @@ fn new_password(from_stdin: bool) -> Result<(String, bool), Failure> {
     }
 }
 
-async fn audit(store: &Store, tenant_id: Option<&str>, action: &str, target: Option<&str>, detail: serde_json::Value) -> Result<(), Failure> {
+async fn audit(
+    store: &Store,
+    tenant_id: Option<&str>,
+    action: &str,
+    target: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<(), Failure> {
     let entry = NewAuditEntry {
         tenant_id: tenant_id.map(str::to_string),
         actor_kind: "cli".into(),
-        actor_name: std::env::var("USER").ok().or_else(|| Some("unknown".into())),
+        actor_name: std::env::var("USER")
+            .ok()
+            .or_else(|| Some("unknown".into())),
         action: action.into(),
         target: target.map(str::to_string),
         outcome: "ok".into(),
@@ -142,10 +163,22 @@ async fn execute(store: &Store, cmd: &AdminCommand) -> Result<(), Failure> {
     match cmd {
         AdminCommand::CreateTenant { slug, name } => {
             if !accounts::valid_slug(slug) {
-                return Err(Failure::usage(format!("tenant '{slug}': use 1-63 lowercase letters, digits or '-'")));
+                return Err(Failure::usage(format!(
+                    "tenant '{slug}': use 1-63 lowercase letters, digits or '-'"
+                )));
             }
-            let t = store.create_tenant(slug, name.as_deref().unwrap_or(slug), now_ms()).await.map_err(fail)?;
-            audit(store, Some(&t.id), "tenant.create", Some(&t.id), json!({ "slug": t.slug })).await?;
+            let t = store
+                .create_tenant(slug, name.as_deref().unwrap_or(slug), now_ms())
+                .await
+                .map_err(fail)?;
+            audit(
+                store,
+                Some(&t.id),
+                "tenant.create",
+                Some(&t.id),
+                json!({ "slug": t.slug }),
+            )
+            .await?;
             println!("created tenant {} ({})", t.slug, t.id);
         }
         AdminCommand::ListTenants => {
@@ -153,9 +186,17 @@ async fn execute(store: &Store, cmd: &AdminCommand) -> Result<(), Failure> {
                 println!("{}\t{}\t{}", t.slug, t.id, t.name);
             }
         }
-        AdminCommand::CreateUser { tenant: slug, username, role, display_name, password_stdin } => {
+        AdminCommand::CreateUser {
+            tenant: slug,
+            username,
+            role,
+            display_name,
+            password_stdin,
+        } => {
             if !accounts::valid_username(username) {
-                return Err(Failure::usage(format!("username '{username}': use 1-64 letters, digits or . _ @ -")));
+                return Err(Failure::usage(format!(
+                    "username '{username}': use 1-64 letters, digits or . _ @ -"
+                )));
             }
             let t = tenant(store, slug).await?;
             let (password, generated) = new_password(*password_stdin)?;
@@ -173,8 +214,18 @@ async fn execute(store: &Store, cmd: &AdminCommand) -> Result<(), Failure> {
                 )
                 .await
                 .map_err(fail)?;
-            audit(store, Some(&t.id), "user.create", Some(&u.id), json!({ "username": u.username, "role": u.role })).await?;
-            println!("created user {} ({}) in {} as {}", u.username, u.id, t.slug, u.role);
+            audit(
+                store,
+                Some(&t.id),
+                "user.create",
+                Some(&u.id),
+                json!({ "username": u.username, "role": u.role }),
+            )
+            .await?;
+            println!(
+                "created user {} ({}) in {} as {}",
+                u.username, u.id, t.slug, u.role
+            );
             if generated {
                 println!("password: {password}");
             }
@@ -182,23 +233,51 @@ async fn execute(store: &Store, cmd: &AdminCommand) -> Result<(), Failure> {
         AdminCommand::ListUsers { tenant: slug } => {
             let t = tenant(store, slug).await?;
             for u in store.users(&t.id).await.map_err(fail)? {
-                let state = if u.disabled { "disabled" } else if u.locked_until.is_some_and(|l| l > now_ms()) { "locked" } else { "active" };
+                let state = if u.disabled {
+                    "disabled"
+                } else if u.locked_until.is_some_and(|l| l > now_ms()) {
+                    "locked"
+                } else {
+                    "active"
+                };
                 println!("{}\t{}\t{}\t{}", u.username, u.role, state, u.id);
             }
         }
-        AdminCommand::ResetPassword { tenant: slug, username, password_stdin } => {
+        AdminCommand::ResetPassword {
+            tenant: slug,
+            username,
+            password_stdin,
+        } => {
             let t = tenant(store, slug).await?;
             let u = user(store, &t, username).await?;
             let (password, generated) = new_password(*password_stdin)?;
             let hash = accounts::hash_password(&password).map_err(fail)?;
-            store.set_password(&t.id, &u.id, &hash, now_ms()).await.map_err(fail)?;
-            audit(store, Some(&t.id), "user.password_reset", Some(&u.id), json!({})).await?;
-            println!("password of {} in {} reset; account unlocked, sessions ended", u.username, t.slug);
+            store
+                .set_password(&t.id, &u.id, &hash, now_ms())
+                .await
+                .map_err(fail)?;
+            audit(
+                store,
+                Some(&t.id),
+                "user.password_reset",
+                Some(&u.id),
+                json!({}),
+            )
+            .await?;
+            println!(
+                "password of {} in {} reset; account unlocked, sessions ended",
+                u.username, t.slug
+            );
             if generated {
                 println!("password: {password}");
             }
         }
-        AdminCommand::CreateToken { tenant: slug, user: username, name, expires_in_days } => {
+        AdminCommand::CreateToken {
+            tenant: slug,
+            user: username,
+            name,
+            expires_in_days,
+        } => {
             let t = tenant(store, slug).await?;
             let u = user(store, &t, username).await?;
             let now = now_ms();
@@ -217,21 +296,45 @@ async fn execute(store: &Store, cmd: &AdminCommand) -> Result<(), Failure> {
                 )
                 .await
                 .map_err(fail)?;
-            audit(store, Some(&t.id), "token.create", Some(&token.id), json!({ "name": name, "user": u.username })).await?;
-            println!("created token {} for {} (id {})", token.name, u.username, token.id);
+            audit(
+                store,
+                Some(&t.id),
+                "token.create",
+                Some(&token.id),
+                json!({ "name": name, "user": u.username }),
+            )
+            .await?;
+            println!(
+                "created token {} for {} (id {})",
+                token.name, u.username, token.id
+            );
             println!("secret (shown once): {secret}");
         }
         AdminCommand::ListTokens { tenant: slug } => {
             let t = tenant(store, slug).await?;
             for k in store.api_tokens(&t.id, None).await.map_err(fail)? {
-                let state = if k.revoked_at.is_some() { "revoked" } else { "live" };
-                println!("{}\t{}\t{}…\t{}\tuser {}", k.id, k.name, k.prefix, state, k.user_id);
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!(
+                    "{}\t{}\t{}…\t{}\tuser {}",
+                    k.id, k.name, k.prefix, state, k.user_id
+                );
             }
         }
         AdminCommand::RevokeToken { tenant: slug, id } => {
             let t = tenant(store, slug).await?;
-            if !store.revoke_api_token(&t.id, id, now_ms()).await.map_err(fail)? {
-                return Err(Failure::runtime(format!("no live token {id} in tenant {}", t.slug)));
+            if !store
+                .revoke_api_token(&t.id, id, now_ms())
+                .await
+                .map_err(fail)?
+            {
+                return Err(Failure::runtime(format!(
+                    "no live token {id} in tenant {}",
+                    t.slug
+                )));
             }
             audit(store, Some(&t.id), "token.revoke", Some(id), json!({})).await?;
             println!("revoked token {id}");

@@ -12,7 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use server::config::{Config, LogFormat, Overrides, Sources};
 
 #[derive(Debug, Parser)]
-#[command(name = "tonghua", version, about = "Tonghua (通话): self-hosted AI phone robot and customer-service platform")]
+#[command(
+    name = "tonghua",
+    version,
+    about = "Tonghua (通话): self-hosted AI phone robot and customer-service platform"
+)]
 struct Cli {
     /// Configuration file (TOML). Default: $TONGHUA_CONFIG, else ./tonghua.toml if present.
     #[arg(long, global = true, value_name = "FILE")]
@@ -76,10 +80,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), code: 2 }
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
     }
     pub fn runtime(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), code: 1 }
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
     }
 }
 
@@ -102,7 +112,11 @@ fn load_config(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, Failure> 
         log_format: serve.and_then(|s| s.log_format),
         log_level: serve.and_then(|s| s.log_level.clone()),
     };
-    Config::load(&Sources { file: cli.config.clone(), overrides }).map_err(|e| Failure::usage(e.to_string()))
+    Config::load(&Sources {
+        file: cli.config.clone(),
+        overrides,
+    })
+    .map_err(|e| Failure::usage(e.to_string()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -125,7 +139,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 return Ok(());
             }
             server::telemetry::init_logging(config.log_format, &config.log_level);
-            runtime()?.block_on(server::serve(config)).map_err(|e| Failure::runtime(e.to_string()))
+            runtime()?
+                .block_on(server::serve(config))
+                .map_err(|e| Failure::runtime(e.to_string()))
         }
         Command::Migrate { status } => {
             let config = load_config(&cli, None)?;
@@ -145,11 +161,22 @@ async fn migrate(config: &Config, status_only: bool) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::runtime(e.to_string()))?;
     if !status_only {
-        let applied = store.migrate().await.map_err(|e| Failure::runtime(e.to_string()))?;
+        let applied = store
+            .migrate()
+            .await
+            .map_err(|e| Failure::runtime(e.to_string()))?;
         println!("applied {applied} migration(s)");
     }
-    for m in store.migration_status().await.map_err(|e| Failure::runtime(e.to_string()))? {
-        let state = if m.applied_at.is_some() { "applied" } else { "pending" };
+    for m in store
+        .migration_status()
+        .await
+        .map_err(|e| Failure::runtime(e.to_string()))?
+    {
+        let state = if m.applied_at.is_some() {
+            "applied"
+        } else {
+            "pending"
+        };
         println!("{:>4}  {:<24} {state}", m.version, m.name);
     }
     store.close().await;

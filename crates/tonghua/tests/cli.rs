@@ -14,14 +14,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_tonghua");
 const ADMIN_PASSWORD: &str = "demo-admin-pass-1";
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn tonghua(data: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--data-dir").arg(data);
     // Isolate from the developer's environment and working directory.
-    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(data.parent().unwrap_or(data));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(data.parent().unwrap_or(data));
     c
 }
 
@@ -33,16 +39,29 @@ struct Server {
 impl Server {
     fn start(data: &Path, port: u16) -> Server {
         let child = tonghua(data)
-            .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--log-level", "warn"])
+            .args([
+                "serve",
+                "--http",
+                &format!("127.0.0.1:{port}"),
+                "--log-level",
+                "warn",
+            ])
             .env("TONGHUA_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if Client::new().get(format!("{}/healthz", server.base)).send().is_ok_and(|r| r.status().is_success()) {
+            if Client::new()
+                .get(format!("{}/healthz", server.base))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return server;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -65,7 +84,10 @@ impl Drop for Server {
 }
 
 fn login(base: &str) -> Client {
-    let client = Client::builder().cookie_store(true).build().expect("client");
+    let client = Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
     let r = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({ "tenant": "demo", "username": "admin", "password": ADMIN_PASSWORD }))
@@ -112,18 +134,35 @@ fn acknowledged_events_survive_kill_9_of_the_server() {
         .json()
         .expect("json");
     let events = events["events"].as_array().expect("events");
-    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
-    assert_eq!(seqs, acknowledged, "every acknowledged event is there, in order");
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(
+        seqs, acknowledged,
+        "every acknowledged event is there, in order"
+    );
     assert_eq!(events[59]["payload"]["text"], "第59句话");
     // The demo is created only on the first start: the password still works,
     // and a second start did not create another tenant.
-    let tenants = tonghua(&data).args(["admin", "list-tenants"]).output().expect("run");
+    let tenants = tonghua(&data)
+        .args(["admin", "list-tenants"])
+        .output()
+        .expect("run");
     assert_eq!(String::from_utf8_lossy(&tenants.stdout).lines().count(), 1);
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("run");
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into(),
+        String::from_utf8_lossy(&stderr).into(),
+    )
 }
 
 #[test]
@@ -131,25 +170,44 @@ fn a_port_in_use_is_one_clear_line_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().expect("tmp");
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr");
-    let (code, _, err) = run(tonghua(&dir.path().join("data")).args(["serve", "--http", &addr.to_string()]));
+    let (code, _, err) =
+        run(tonghua(&dir.path().join("data")).args(["serve", "--http", &addr.to_string()]));
     assert_ne!(code, 0);
-    let line = err.lines().find(|l| l.starts_with("tonghua: error:")).expect("error line");
-    assert!(line.contains("address already in use") && line.contains("--http"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("tonghua: error:"))
+        .expect("error line");
+    assert!(
+        line.contains("address already in use") && line.contains("--http"),
+        "{err}"
+    );
 }
 
 #[test]
 fn configuration_mistakes_exit_with_status_2_and_say_what_to_fix() {
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = dir.path().join("bad.toml");
-    std::fs::File::create(&cfg).and_then(|mut f| f.write_all(b"htp = \"127.0.0.1:1\"\n")).expect("write");
+    std::fs::File::create(&cfg)
+        .and_then(|mut f| f.write_all(b"htp = \"127.0.0.1:1\"\n"))
+        .expect("write");
     let data = dir.path().join("data");
-    let (code, _, err) = run(tonghua(&data).args(["serve", "--print-config", "--config"]).arg(&cfg));
+    let (code, _, err) = run(tonghua(&data)
+        .args(["serve", "--print-config", "--config"])
+        .arg(&cfg));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("unknown key `htp`") && err.contains("bad.toml"), "{err}");
+    assert!(
+        err.contains("unknown key `htp`") && err.contains("bad.toml"),
+        "{err}"
+    );
 
-    let (code, _, err) = run(tonghua(&data).args(["serve", "--print-config"]).env("TONGHUA_AUTH__LOCKOUT_SECS", "soon"));
+    let (code, _, err) = run(tonghua(&data)
+        .args(["serve", "--print-config"])
+        .env("TONGHUA_AUTH__LOCKOUT_SECS", "soon"));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("auth.lockout_secs") && err.contains("environment"), "{err}");
+    assert!(
+        err.contains("auth.lockout_secs") && err.contains("environment"),
+        "{err}"
+    );
 
     let (code, _, err) = run(tonghua(&data).args(["serve", "--config", "/nonexistent/x.toml"]));
     assert_eq!(code, 2, "{err}");
@@ -171,18 +229,32 @@ fn configuration_mistakes_exit_with_status_2_and_say_what_to_fix() {
 fn print_config_shows_flags_and_masks_secrets() {
     let dir = tempfile::tempdir().expect("tmp");
     let (code, out, err) = run(tonghua(&dir.path().join("data"))
-        .args(["serve", "--print-config", "--http", "127.0.0.1:9999", "--sip", "127.0.0.1:5099"])
+        .args([
+            "serve",
+            "--print-config",
+            "--http",
+            "127.0.0.1:9999",
+            "--sip",
+            "127.0.0.1:5099",
+        ])
         .env("TONGHUA_ADMIN_PASSWORD", "top-secret-value"));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("http = \"127.0.0.1:9999\"") && out.contains("sip = \"127.0.0.1:5099\""), "{out}");
-    assert!(!out.contains("top-secret-value") && out.contains("********"), "{out}");
+    assert!(
+        out.contains("http = \"127.0.0.1:9999\"") && out.contains("sip = \"127.0.0.1:5099\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains("top-secret-value") && out.contains("********"),
+        "{out}"
+    );
 }
 
 #[test]
 fn admin_commands_manage_tenants_users_and_tokens() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
-    let (code, out, err) = run(tonghua(&data).args(["admin", "create-tenant", "acme", "--name", "顶峰装饰"]));
+    let (code, out, err) =
+        run(tonghua(&data).args(["admin", "create-tenant", "acme", "--name", "顶峰装饰"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("created tenant acme"));
     let (code, _, err) = run(tonghua(&data).args(["admin", "create-tenant", "acme"]));
@@ -192,26 +264,82 @@ fn admin_commands_manage_tenants_users_and_tokens() {
     assert_eq!(code, 2, "{err}");
 
     let mut create = tonghua(&data);
-    create.args(["admin", "create-user", "--tenant", "acme", "li", "--role", "supervisor", "--password-stdin"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    create
+        .args([
+            "admin",
+            "create-user",
+            "--tenant",
+            "acme",
+            "li",
+            "--role",
+            "supervisor",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = create.spawn().expect("spawn");
-    child.stdin.take().expect("stdin").write_all(b"li-password-1\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"li-password-1\n")
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let (code, _, err) = run(tonghua(&data).args(["admin", "create-user", "--tenant", "acme", "x", "--role", "boss"]));
+    let (code, _, err) = run(tonghua(&data).args([
+        "admin",
+        "create-user",
+        "--tenant",
+        "acme",
+        "x",
+        "--role",
+        "boss",
+    ]));
     assert_eq!(code, 2);
     assert!(err.contains("admin, supervisor, agent or analyst"), "{err}");
-    let (code, _, err) = run(tonghua(&data).args(["admin", "create-user", "--tenant", "nope", "x", "--role", "agent"]));
+    let (code, _, err) = run(tonghua(&data).args([
+        "admin",
+        "create-user",
+        "--tenant",
+        "nope",
+        "x",
+        "--role",
+        "agent",
+    ]));
     assert_eq!(code, 1);
     assert!(err.contains("no tenant 'nope'"), "{err}");
 
-    let (code, out, _) = run(tonghua(&data).args(["admin", "reset-password", "--tenant", "acme", "li"]));
+    let (code, out, _) =
+        run(tonghua(&data).args(["admin", "reset-password", "--tenant", "acme", "li"]));
     assert_eq!(code, 0);
-    let generated = out.lines().find_map(|l| l.strip_prefix("password: ")).expect("generated password").to_string();
+    let generated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("generated password")
+        .to_string();
 
-    let (code, out, _) = run(tonghua(&data).args(["admin", "create-token", "--tenant", "acme", "--user", "li", "--name", "ci"]));
+    let (code, out, _) = run(tonghua(&data).args([
+        "admin",
+        "create-token",
+        "--tenant",
+        "acme",
+        "--user",
+        "li",
+        "--name",
+        "ci",
+    ]));
     assert_eq!(code, 0);
-    let secret = out.lines().find_map(|l| l.strip_prefix("secret (shown once): ")).expect("secret").to_string();
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret (shown once): "))
+        .expect("secret")
+        .to_string();
     let (_, list, _) = run(tonghua(&data).args(["admin", "list-tokens", "--tenant", "acme"]));
     assert!(!list.contains(&secret) && list.contains("live"), "{list}");
     let token_id = list.split('\t').next().expect("id").to_string();
@@ -225,13 +353,19 @@ fn admin_commands_manage_tenants_users_and_tokens() {
         .send()
         .expect("login");
     assert!(r.status().is_success());
-    let me = Client::new().get(format!("{}/api/v1/me", server.base)).bearer_auth(&secret).send().expect("me");
+    let me = Client::new()
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(&secret)
+        .send()
+        .expect("me");
     assert!(me.status().is_success());
     drop(server);
 
-    let (code, _, err) = run(tonghua(&data).args(["admin", "revoke-token", "--tenant", "acme", &token_id]));
+    let (code, _, err) =
+        run(tonghua(&data).args(["admin", "revoke-token", "--tenant", "acme", &token_id]));
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run(tonghua(&data).args(["admin", "revoke-token", "--tenant", "acme", &token_id]));
+    let (code, _, err) =
+        run(tonghua(&data).args(["admin", "revoke-token", "--tenant", "acme", &token_id]));
     assert_eq!(code, 1, "{err}");
 
     let (_, users, _) = run(tonghua(&data).args(["admin", "list-users", "--tenant", "acme"]));
@@ -244,10 +378,16 @@ fn migrate_reports_status_and_version_prints() {
     let data = dir.path().join("data");
     let (code, out, _) = run(tonghua(&data).args(["migrate", "--status"]));
     assert_eq!(code, 0);
-    assert!(out.contains("foundation") && out.contains("pending"), "{out}");
+    assert!(
+        out.contains("foundation") && out.contains("pending"),
+        "{out}"
+    );
     let (code, out, _) = run(tonghua(&data).args(["migrate"]));
     assert_eq!(code, 0);
-    assert!(out.contains("applied 1 migration(s)") && out.contains("applied"), "{out}");
+    assert!(
+        out.contains("applied 1 migration(s)") && out.contains("applied"),
+        "{out}"
+    );
     let (_, out, _) = run(tonghua(&data).args(["migrate"]));
     assert!(out.contains("applied 0 migration(s)"), "{out}");
     let (code, out, _) = run(tonghua(&data).args(["version"]));

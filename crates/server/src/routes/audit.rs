@@ -17,8 +17,18 @@ pub struct AuditParams {
 }
 
 /// `GET /api/v1/audit`: the tenant's audit log, newest first.
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(p): Query<AuditParams>) -> ApiResult<impl IntoResponse> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<AuditParams>,
+) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ViewAudit)?;
-    let q = AuditQuery { action: p.action, before_id: p.before, limit: p.limit.unwrap_or(100) };
-    Ok(Json(json!({ "entries": state.store().audit_entries(&caller.tenant_id, &q).await? })))
+    let q = AuditQuery {
+        action: p.action,
+        before_id: p.before,
+        limit: p.limit.unwrap_or(100),
+    };
+    Ok(Json(
+        json!({ "entries": state.store().audit_entries(&caller.tenant_id, &q).await? }),
+    ))
 }

@@ -29,10 +29,23 @@ fn wrong_credentials() -> ApiError {
     )
 }
 
-async fn audit_login(state: &AppState, client: &ClientInfo, tenant_id: Option<&str>, user_id: Option<&str>, username: &str, outcome: &str, reason: &str) -> ApiResult<()> {
+async fn audit_login(
+    state: &AppState,
+    client: &ClientInfo,
+    tenant_id: Option<&str>,
+    user_id: Option<&str>,
+    username: &str,
+    outcome: &str,
+    reason: &str,
+) -> ApiResult<()> {
     let entry = NewAuditEntry {
         tenant_id: tenant_id.map(str::to_string),
-        actor_kind: if user_id.is_some() { "user" } else { "anonymous" }.to_string(),
+        actor_kind: if user_id.is_some() {
+            "user"
+        } else {
+            "anonymous"
+        }
+        .to_string(),
         actor_id: user_id.map(str::to_string),
         actor_name: Some(username.to_string()),
         action: "auth.login".to_string(),
@@ -47,7 +60,11 @@ async fn audit_login(state: &AppState, client: &ClientInfo, tenant_id: Option<&s
 }
 
 /// `POST /api/v1/auth/login`: password login; sets the session cookie.
-pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(req): Json<LoginRequest>) -> ApiResult<impl IntoResponse> {
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<impl IntoResponse> {
     if let Some(ip) = client.ip
         && let Err(wait) = state.check_login_rate(ip)
     {
@@ -72,7 +89,16 @@ pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(req):
         // which usernames exist.
         let password = req.password.clone();
         blocking(move || accounts::verify_password(&password, accounts::decoy_hash())).await?;
-        audit_login(&state, &client, tenant_id.as_deref(), None, &req.username, "failed", "unknown_or_disabled_user").await?;
+        audit_login(
+            &state,
+            &client,
+            tenant_id.as_deref(),
+            None,
+            &req.username,
+            "failed",
+            "unknown_or_disabled_user",
+        )
+        .await?;
         metrics::counter!("tonghua_login_failures_total").increment(1);
         return Err(wrong_credentials());
     };
@@ -80,7 +106,16 @@ pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(req):
         && until > now
     {
         let wait = ((until - now) / 1000).max(1) as u64;
-        audit_login(&state, &client, Some(&user.tenant_id), Some(&user.id), &user.username, "denied", "locked").await?;
+        audit_login(
+            &state,
+            &client,
+            Some(&user.tenant_id),
+            Some(&user.id),
+            &user.username,
+            "denied",
+            "locked",
+        )
+        .await?;
         return Err(ApiError::new(
             StatusCode::LOCKED,
             "account_locked",
@@ -94,9 +129,25 @@ pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(req):
     if !blocking(move || accounts::verify_password(&password, &stored)).await? {
         let auth = &state.config().auth;
         let lock_until = now + (auth.lockout_secs as i64) * 1000;
-        let failures = state.store().record_login_failure(&user.id, auth.max_failed_logins as i64, lock_until).await?;
-        let reason = if failures >= auth.max_failed_logins as i64 { "wrong_password_now_locked" } else { "wrong_password" };
-        audit_login(&state, &client, Some(&user.tenant_id), Some(&user.id), &user.username, "failed", reason).await?;
+        let failures = state
+            .store()
+            .record_login_failure(&user.id, auth.max_failed_logins as i64, lock_until)
+            .await?;
+        let reason = if failures >= auth.max_failed_logins as i64 {
+            "wrong_password_now_locked"
+        } else {
+            "wrong_password"
+        };
+        audit_login(
+            &state,
+            &client,
+            Some(&user.tenant_id),
+            Some(&user.id),
+            &user.username,
+            "failed",
+            reason,
+        )
+        .await?;
         metrics::counter!("tonghua_login_failures_total").increment(1);
         return Err(wrong_credentials());
     }
@@ -104,8 +155,26 @@ pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(req):
     let secret = accounts::random_secret(32);
     let ttl_ms = (state.config().auth.session_ttl_secs as i64) * 1000;
     let ip = client.ip.map(|ip| ip.to_string());
-    state.store().create_session(&accounts::secret_hash(&secret), &user, now, now + ttl_ms, ip.as_deref()).await?;
-    audit_login(&state, &client, Some(&user.tenant_id), Some(&user.id), &user.username, "ok", "password").await?;
+    state
+        .store()
+        .create_session(
+            &accounts::secret_hash(&secret),
+            &user,
+            now,
+            now + ttl_ms,
+            ip.as_deref(),
+        )
+        .await?;
+    audit_login(
+        &state,
+        &client,
+        Some(&user.tenant_id),
+        Some(&user.id),
+        &user.username,
+        "ok",
+        "password",
+    )
+    .await?;
 
     let mut cookie = format!(
         "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -119,7 +188,10 @@ pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(req):
         headers.insert(header::SET_COOKIE, v);
     }
     let tenant_json = tenant.map(|t| json!({"id": t.id, "slug": t.slug, "name": t.name}));
-    Ok((headers, Json(json!({ "user": user, "tenant": tenant_json, "expires_at": now + ttl_ms }))))
+    Ok((
+        headers,
+        Json(json!({ "user": user, "tenant": tenant_json, "expires_at": now + ttl_ms })),
+    ))
 }
 
 /// `POST /api/v1/auth/logout`: ends the session behind the cookie.
@@ -173,11 +245,17 @@ pub(crate) fn password_error(e: PasswordError) -> ApiError {
     match e {
         PasswordError::TooShort => ApiError::bad_request(
             format!("密码至少需要 {} 个字符", accounts::MIN_PASSWORD_CHARS),
-            format!("the password needs at least {} characters", accounts::MIN_PASSWORD_CHARS),
+            format!(
+                "the password needs at least {} characters",
+                accounts::MIN_PASSWORD_CHARS
+            ),
         ),
         PasswordError::TooLong => ApiError::bad_request(
             format!("密码不能超过 {} 字节", accounts::MAX_PASSWORD_BYTES),
-            format!("the password may be at most {} bytes", accounts::MAX_PASSWORD_BYTES),
+            format!(
+                "the password may be at most {} bytes",
+                accounts::MAX_PASSWORD_BYTES
+            ),
         ),
         PasswordError::Hashing(e) => {
             tracing::error!(error = %e, "password hashing failed");
@@ -187,7 +265,11 @@ pub(crate) fn password_error(e: PasswordError) -> ApiError {
 }
 
 /// `POST /api/v1/me/password`: change one's own password (ends other sessions).
-pub async fn change_password(State(state): State<AppState>, caller: Caller, Json(req): Json<ChangePassword>) -> ApiResult<impl IntoResponse> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<ChangePassword>,
+) -> ApiResult<impl IntoResponse> {
     let user = state
         .store()
         .user(&caller.tenant_id, &caller.user_id)
@@ -204,8 +286,20 @@ pub async fn change_password(State(state): State<AppState>, caller: Caller, Json
         ));
     }
     let new = req.new_password.clone();
-    let hash = blocking(move || accounts::hash_password(&new)).await?.map_err(password_error)?;
-    state.store().set_password(&caller.tenant_id, &caller.user_id, &hash, state.now_ms()).await?;
-    state.audit(&caller, "user.password_change", Some(&caller.user_id), json!({})).await?;
+    let hash = blocking(move || accounts::hash_password(&new))
+        .await?
+        .map_err(password_error)?;
+    state
+        .store()
+        .set_password(&caller.tenant_id, &caller.user_id, &hash, state.now_ms())
+        .await?;
+    state
+        .audit(
+            &caller,
+            "user.password_change",
+            Some(&caller.user_id),
+            json!({}),
+        )
+        .await?;
     Ok(Json(json!({ "ok": true })))
 }

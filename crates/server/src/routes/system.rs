@@ -16,7 +16,12 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     state.store().ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "数据库不可用", "the database is not answering")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "数据库不可用",
+            "the database is not answering",
+        )
     })?;
     Ok(Json(json!({ "status": "ready" })))
 }

@@ -14,7 +14,9 @@ use crate::state::AppState;
 /// `GET /api/v1/tokens`: one's own tokens; admins see the whole tenant's.
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     let only = (!caller.can(Permission::ManageAllTokens)).then_some(caller.user_id.as_str());
-    Ok(Json(json!({ "tokens": state.store().api_tokens(&caller.tenant_id, only).await? })))
+    Ok(Json(
+        json!({ "tokens": state.store().api_tokens(&caller.tenant_id, only).await? }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,10 +30,17 @@ pub struct CreateToken {
 
 /// `POST /api/v1/tokens`: a token acting as the caller. The secret is in this
 /// response only; it cannot be shown again.
-pub async fn create(State(state): State<AppState>, caller: Caller, Json(req): Json<CreateToken>) -> ApiResult<impl IntoResponse> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateToken>,
+) -> ApiResult<impl IntoResponse> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("令牌名称长度应为 1 到 100 个字符", "a token name is 1-100 characters"));
+        return Err(ApiError::bad_request(
+            "令牌名称长度应为 1 到 100 个字符",
+            "a token name is 1-100 characters",
+        ));
     }
     let now = state.now_ms();
     let expires_at = req.expires_in_days.map(|d| now + i64::from(d) * 86_400_000);
@@ -50,12 +59,26 @@ pub async fn create(State(state): State<AppState>, caller: Caller, Json(req): Js
             now,
         )
         .await?;
-    state.audit(&caller, "token.create", Some(&token.id), json!({ "name": token.name, "expires_at": expires_at })).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": token, "secret": secret }))))
+    state
+        .audit(
+            &caller,
+            "token.create",
+            Some(&token.id),
+            json!({ "name": token.name, "expires_at": expires_at }),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "secret": secret })),
+    ))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revoke one's own token (admins: any of the tenant).
-pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let token = state
         .store()
         .api_token(&caller.tenant_id, &id)
@@ -64,9 +87,23 @@ pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Pat
     if token.user_id != caller.user_id {
         caller.require(Permission::ManageAllTokens)?;
     }
-    if !state.store().revoke_api_token(&caller.tenant_id, &id, state.now_ms()).await? {
-        return Err(ApiError::conflict("令牌已被吊销", "the token is already revoked"));
+    if !state
+        .store()
+        .revoke_api_token(&caller.tenant_id, &id, state.now_ms())
+        .await?
+    {
+        return Err(ApiError::conflict(
+            "令牌已被吊销",
+            "the token is already revoked",
+        ));
     }
-    state.audit(&caller, "token.revoke", Some(&id), json!({ "name": token.name })).await?;
+    state
+        .audit(
+            &caller,
+            "token.revoke",
+            Some(&id),
+            json!({ "name": token.name }),
+        )
+        .await?;
     Ok(Json(json!({ "ok": true })))
 }

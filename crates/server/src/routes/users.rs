@@ -20,15 +20,25 @@ fn user_not_found() -> ApiError {
 /// `GET /api/v1/users`
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ViewUsers)?;
-    Ok(Json(json!({ "users": state.store().users(&caller.tenant_id).await? })))
+    Ok(Json(
+        json!({ "users": state.store().users(&caller.tenant_id).await? }),
+    ))
 }
 
 /// `GET /api/v1/users/{id}`: anyone may read themselves.
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     if id != caller.user_id {
         caller.require(Permission::ViewUsers)?;
     }
-    let user = state.store().user(&caller.tenant_id, &id).await?.ok_or_else(user_not_found)?;
+    let user = state
+        .store()
+        .user(&caller.tenant_id, &id)
+        .await?
+        .ok_or_else(user_not_found)?;
     Ok(Json(user))
 }
 
@@ -43,7 +53,11 @@ pub struct CreateUser {
 }
 
 /// `POST /api/v1/users`
-pub async fn create(State(state): State<AppState>, caller: Caller, Json(req): Json<CreateUser>) -> ApiResult<impl IntoResponse> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateUser>,
+) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ManageUsers)?;
     if !accounts::valid_username(&req.username) {
         return Err(ApiError::bad_request(
@@ -52,8 +66,13 @@ pub async fn create(State(state): State<AppState>, caller: Caller, Json(req): Js
         ));
     }
     let password = req.password.clone();
-    let hash = blocking(move || accounts::hash_password(&password)).await?.map_err(password_error)?;
-    let display_name = req.display_name.clone().unwrap_or_else(|| req.username.clone());
+    let hash = blocking(move || accounts::hash_password(&password))
+        .await?
+        .map_err(password_error)?;
+    let display_name = req
+        .display_name
+        .clone()
+        .unwrap_or_else(|| req.username.clone());
     let user = state
         .store()
         .create_user(
@@ -68,7 +87,12 @@ pub async fn create(State(state): State<AppState>, caller: Caller, Json(req): Js
         )
         .await?;
     state
-        .audit(&caller, "user.create", Some(&user.id), json!({ "username": user.username, "role": user.role }))
+        .audit(
+            &caller,
+            "user.create",
+            Some(&user.id),
+            json!({ "username": user.username, "role": user.role }),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -85,19 +109,36 @@ pub struct UpdateUser {
 }
 
 /// `PATCH /api/v1/users/{id}`: display name, role, disabled.
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<UpdateUser>) -> ApiResult<impl IntoResponse> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateUser>,
+) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ManageUsers)?;
-    let current = state.store().user(&caller.tenant_id, &id).await?.ok_or_else(user_not_found)?;
-    let stays_admin = req.role.unwrap_or(current.role) == Role::Admin && !req.disabled.unwrap_or(current.disabled);
+    let current = state
+        .store()
+        .user(&caller.tenant_id, &id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let stays_admin = req.role.unwrap_or(current.role) == Role::Admin
+        && !req.disabled.unwrap_or(current.disabled);
     let is_active_admin = current.role == Role::Admin && !current.disabled;
     // A tenant without an enabled admin could never manage itself again.
-    if is_active_admin && !stays_admin && state.store().active_admin_count(&caller.tenant_id).await? <= 1 {
+    if is_active_admin
+        && !stays_admin
+        && state.store().active_admin_count(&caller.tenant_id).await? <= 1
+    {
         return Err(ApiError::conflict(
             "不能停用或降级最后一个管理员",
             "the last enabled admin cannot be disabled or demoted",
         ));
     }
-    let update = UserUpdate { display_name: req.display_name.clone(), role: req.role, disabled: req.disabled };
+    let update = UserUpdate {
+        display_name: req.display_name.clone(),
+        role: req.role,
+        disabled: req.disabled,
+    };
     let user = state
         .store()
         .update_user(&caller.tenant_id, &id, &update, state.now_ms())
@@ -122,16 +163,29 @@ pub struct ResetPassword {
 
 /// `POST /api/v1/users/{id}/password`: an admin sets a new password; this also
 /// unlocks the account and ends its sessions.
-pub async fn reset_password(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Json(req): Json<ResetPassword>) -> ApiResult<impl IntoResponse> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<ResetPassword>,
+) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ManageUsers)?;
     if state.store().user(&caller.tenant_id, &id).await?.is_none() {
         return Err(user_not_found());
     }
     let password = req.password.clone();
-    let hash = blocking(move || accounts::hash_password(&password)).await?.map_err(password_error)?;
-    if !state.store().set_password(&caller.tenant_id, &id, &hash, state.now_ms()).await? {
+    let hash = blocking(move || accounts::hash_password(&password))
+        .await?
+        .map_err(password_error)?;
+    if !state
+        .store()
+        .set_password(&caller.tenant_id, &id, &hash, state.now_ms())
+        .await?
+    {
         return Err(user_not_found());
     }
-    state.audit(&caller, "user.password_reset", Some(&id), json!({})).await?;
+    state
+        .audit(&caller, "user.password_reset", Some(&id), json!({}))
+        .await?;
     Ok(Json(json!({ "ok": true })))
 }

@@ -28,19 +28,29 @@ impl TestApp {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         config.demo.enabled = false;
         tweak(&mut config);
         let store = Store::open(dir.path()).await.expect("store");
         let (clock, handle) = Clock::manual(START_MS);
         let state = AppState::new(store.clone(), config, clock);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        TestApp { base: format!("http://{addr}"), store, clock: handle, _dir: dir }
+        TestApp {
+            base: format!("http://{addr}"),
+            store,
+            clock: handle,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -49,7 +59,11 @@ impl TestApp {
 
     /// Creates a tenant directly in the store.
     pub async fn tenant(&self, slug: &str) -> String {
-        self.store.create_tenant(slug, slug, START_MS).await.expect("tenant").id
+        self.store
+            .create_tenant(slug, slug, START_MS)
+            .await
+            .expect("tenant")
+            .id
     }
 
     /// Creates a user directly in the store; returns its id.
@@ -57,7 +71,13 @@ impl TestApp {
         let hash = server::accounts::hash_password(PASSWORD).expect("hash");
         self.store
             .create_user(
-                NewUser { tenant_id, username, display_name: username, role, password_hash: &hash },
+                NewUser {
+                    tenant_id,
+                    username,
+                    display_name: username,
+                    role,
+                    password_hash: &hash,
+                },
                 START_MS,
             )
             .await
@@ -67,18 +87,31 @@ impl TestApp {
 
     /// A client with a cookie jar, logged in.
     pub async fn login(&self, tenant: &str, username: &str) -> Client {
-        let client = Client::builder().cookie_store(true).build().expect("client");
+        let client = Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
         let r = client
             .post(self.url("/api/v1/auth/login"))
             .json(&json!({ "tenant": tenant, "username": username, "password": PASSWORD }))
             .send()
             .await
             .expect("send");
-        assert_eq!(r.status(), StatusCode::OK, "login of {username}@{tenant}: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "login of {username}@{tenant}: {}",
+            r.text().await.unwrap_or_default()
+        );
         client
     }
 
-    pub async fn try_login(&self, tenant: &str, username: &str, password: &str) -> (StatusCode, Value) {
+    pub async fn try_login(
+        &self,
+        tenant: &str,
+        username: &str,
+        password: &str,
+    ) -> (StatusCode, Value) {
         let r = Client::new()
             .post(self.url("/api/v1/auth/login"))
             .json(&json!({ "tenant": tenant, "username": username, "password": password }))
@@ -91,7 +124,13 @@ impl TestApp {
     /// Number of audit entries of a tenant, read from the store.
     pub async fn audit_count(&self, tenant_id: &str) -> usize {
         self.store
-            .audit_entries(tenant_id, &store::AuditQuery { limit: 1000, ..Default::default() })
+            .audit_entries(
+                tenant_id,
+                &store::AuditQuery {
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
             .await
             .expect("audit")
             .len()
@@ -106,7 +145,13 @@ pub async fn split(r: Response) -> (StatusCode, Value) {
 }
 
 /// Sends `method path` with an optional JSON body.
-pub async fn call(client: &Client, app: &TestApp, method: &str, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+pub async fn call(
+    client: &Client,
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut req = client.request(method, app.url(path));
     if let Some(b) = body {
@@ -118,9 +163,13 @@ pub async fn call(client: &Client, app: &TestApp, method: &str, path: &str, body
 /// A valid body for each request schema in the route table.
 pub fn sample_body(schema: &str) -> Value {
     match schema {
-        "LoginRequest" => json!({ "tenant": "nobody", "username": "nobody", "password": "whatever-it-is" }),
+        "LoginRequest" => {
+            json!({ "tenant": "nobody", "username": "nobody", "password": "whatever-it-is" })
+        }
         "ChangePassword" => json!({ "current_password": PASSWORD, "new_password": PASSWORD }),
-        "CreateUser" => json!({ "username": format!("u{}", uuid_like()), "role": "agent", "password": PASSWORD }),
+        "CreateUser" => {
+            json!({ "username": format!("u{}", uuid_like()), "role": "agent", "password": PASSWORD })
+        }
         "UpdateUser" => json!({ "display_name": "改名" }),
         "ResetPassword" => json!({ "password": PASSWORD }),
         "CreateToken" => json!({ "name": "sample" }),

