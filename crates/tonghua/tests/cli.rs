@@ -394,3 +394,61 @@ fn migrate_reports_status_and_version_prints() {
     assert_eq!(code, 0);
     assert!(out.starts_with("tonghua "));
 }
+
+#[test]
+fn json_logs_are_one_json_object_per_line_with_the_request_id() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let port = free_port();
+    let mut child = tonghua(&data)
+        .args([
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Client::new().get(format!("{base}/healthz")).send().is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .header("x-request-id", "req-json-test")
+        .send()
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 401);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).expect("read log");
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "tonghua is serving"),
+        "{text}"
+    );
+    let access = lines
+        .iter()
+        .find(|l| l["span"]["request_id"] == "req-json-test")
+        .unwrap_or_else(|| panic!("no line for the request: {text}"));
+    assert_eq!(access["span"]["path"], "/api/v1/me");
+    assert!(
+        access["status"] == 401
+            || access["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("401")),
+        "{access}"
+    );
+}
