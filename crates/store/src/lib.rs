@@ -16,6 +16,7 @@
 
 mod audit;
 mod conversations;
+mod documents;
 mod error;
 mod migrate;
 mod tenants;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use conversations::{Conversation, EventRecord, NewConversation};
+pub use documents::{Document, DocumentKind, DocumentSummary};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, MigrationStatus};
 pub use tenants::Tenant;
@@ -87,6 +89,13 @@ impl Store {
     /// Applies pending migrations; returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         migrate::apply(&self.pool).await
+    }
+
+    /// Applies migrations up to and including `version` only: for tests that
+    /// need a database as an older release left it.
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<usize, StoreError> {
+        migrate::apply_up_to(&self.pool, version).await
     }
 
     /// Which migrations are applied and which are pending.

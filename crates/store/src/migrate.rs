@@ -18,11 +18,18 @@ pub struct Migration {
 }
 
 /// All migrations this build knows, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "bot_documents",
+        sql: include_str!("../migrations/sqlite/0002_bot_documents.sql"),
+    },
+];
 
 /// Whether a known migration is applied.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,6 +79,11 @@ async fn applied(pool: &SqlitePool) -> Result<Vec<(i64, String, String, i64)>, S
 
 /// Verifies the applied history against this build and applies what is missing.
 pub(crate) async fn apply(pool: &SqlitePool) -> Result<usize, StoreError> {
+    apply_up_to(pool, i64::MAX).await
+}
+
+/// As [`apply`], stopping after `target` (tests build old databases with it).
+pub(crate) async fn apply_up_to(pool: &SqlitePool, target: i64) -> Result<usize, StoreError> {
     ensure_table(pool).await?;
     let done = applied(pool).await?;
     for (version, name, sum, _) in &done {
@@ -93,7 +105,7 @@ pub(crate) async fn apply(pool: &SqlitePool) -> Result<usize, StoreError> {
     }
     let mut count = 0;
     for m in MIGRATIONS {
-        if done.iter().any(|(v, ..)| *v == m.version) {
+        if done.iter().any(|(v, ..)| *v == m.version) || m.version > target {
             continue;
         }
         let failed = |source| StoreError::MigrationFailed {

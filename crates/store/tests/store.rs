@@ -47,6 +47,65 @@ async fn reopening_an_existing_database_keeps_its_data() {
 }
 
 #[tokio::test]
+async fn an_older_database_is_upgraded_in_place_keeping_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let old = Store::open_without_migrating(dir.path())
+            .await
+            .expect("open");
+        assert_eq!(old.migrate_to(1).await.expect("v1"), 1);
+        let t = old.create_tenant("acme", "Acme", 1).await.expect("tenant");
+        let c = old
+            .create_conversation(
+                NewConversation {
+                    tenant_id: &t.id,
+                    channel: "web",
+                    external_ref: None,
+                    metadata: &json!({}),
+                },
+                1,
+            )
+            .await
+            .expect("conv");
+        old.append_event(&t.id, &c.id, "user_said", &json!({"text": "旧数据"}), 2)
+            .await
+            .expect("append");
+        let status = old.migration_status().await.expect("status");
+        assert!(
+            status.iter().any(|m| m.applied_at.is_none()),
+            "a later migration is pending"
+        );
+        old.close().await;
+    }
+    let store = Store::open(dir.path()).await.expect("upgrade");
+    assert!(
+        store
+            .migration_status()
+            .await
+            .expect("status")
+            .iter()
+            .all(|m| m.applied_at.is_some())
+    );
+    let t = store
+        .tenant_by_slug("acme")
+        .await
+        .expect("q")
+        .expect("tenant kept");
+    let convs = store.conversations(&t.id, 10).await.expect("list");
+    let events = store
+        .events(&t.id, &convs[0].id, 0, 10)
+        .await
+        .expect("e")
+        .expect("c");
+    assert_eq!(events[0].payload["text"], "旧数据");
+    // And the new tables work on the upgraded database.
+    store
+        .put_document(&t.id, store::DocumentKind::Script, "s", "x", None, 3)
+        .await
+        .expect("new table");
+}
+
+#[tokio::test]
 async fn a_database_from_a_newer_version_is_refused_with_a_clear_error() {
     let (dir, store) = fresh().await;
     sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'from_the_future', 'x', 0)")
@@ -365,4 +424,87 @@ async fn lockout_counts_failures_and_success_resets() {
     store.record_login_success(&u.id).await.expect("ok");
     let u2 = store.user(&t.id, &u.id).await.expect("q").expect("u");
     assert_eq!((u2.failed_logins, u2.locked_until), (0, None));
+}
+
+#[tokio::test]
+async fn documents_are_versioned_idempotent_and_immutable() {
+    use store::DocumentKind::{KnowledgeBase, Script};
+    let (_dir, store) = fresh().await;
+    let t = store.create_tenant("t", "T", 1).await.expect("tenant");
+    let other = store.create_tenant("o", "O", 1).await.expect("tenant");
+    let (v1, new1) = store
+        .put_document(&t.id, Script, "sales", "a: 1", Some("boss"), 10)
+        .await
+        .expect("v1");
+    let (same, new_again) = store
+        .put_document(&t.id, Script, "sales", "a: 1", Some("boss"), 11)
+        .await
+        .expect("same");
+    let (v2, new2) = store
+        .put_document(&t.id, Script, "sales", "a: 2", None, 12)
+        .await
+        .expect("v2");
+    assert!(new1 && !new_again && new2);
+    assert_eq!(
+        (v1.version, same.id.clone(), v2.version),
+        (1, v1.id.clone(), 2)
+    );
+    // Same name, other kind or other tenant: independent numbering.
+    let (kb, _) = store
+        .put_document(&t.id, KnowledgeBase, "sales", "[]", None, 13)
+        .await
+        .expect("kb");
+    let (o, _) = store
+        .put_document(&other.id, Script, "sales", "x", None, 13)
+        .await
+        .expect("o");
+    assert_eq!((kb.version, o.version), (1, 1));
+
+    assert_eq!(
+        store
+            .document(&t.id, Script, "sales", None)
+            .await
+            .expect("q")
+            .expect("d")
+            .source,
+        "a: 2"
+    );
+    assert_eq!(
+        store
+            .document(&t.id, Script, "sales", Some(1))
+            .await
+            .expect("q")
+            .expect("d")
+            .source,
+        "a: 1"
+    );
+    assert!(
+        store
+            .document(&t.id, Script, "sales", Some(3))
+            .await
+            .expect("q")
+            .is_none()
+    );
+    assert!(
+        store
+            .document_by_id(&other.id, &v1.id)
+            .await
+            .expect("q")
+            .is_none()
+    );
+    let versions = store
+        .document_versions(&t.id, Script, Some("sales"))
+        .await
+        .expect("list");
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    assert_eq!(versions[0].bytes, 4);
+
+    let err = sqlx::query("UPDATE bot_documents SET source = 'x'")
+        .execute(store.pool())
+        .await
+        .expect_err("immutable");
+    assert!(err.to_string().contains("immutable"), "{err}");
 }
