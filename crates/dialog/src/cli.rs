@@ -87,19 +87,7 @@ pub fn action_type(a: &Action) -> String {
         .unwrap_or_default()
 }
 
-fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
-}
+use crate::time::civil_from_days;
 
 /// Beijing time now (the CLI may read a clock; the engine never does).
 fn beijing_now() -> WallTime {

@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::builtin::{default_handler, handler_intent};
+use crate::builtin::{NEUTRAL_EXAMPLES, default_handler, handler_intent};
 use crate::error::{DialogError, Issue, ValidationReport};
-use crate::nlu_compat as nlu;
 use crate::script::{
     ActionSpec, Answer, BargeIn, EntityKind, Grade, GradingSpec, HandlerKind, HandlerSpec,
     LineFinder, NodeKind, Phrasings, ScriptSpec, Settings, parse_script,
@@ -587,7 +586,7 @@ impl<'a> Compiler<'a> {
                 keywords: b
                     .keywords
                     .iter()
-                    .map(|k| nlu::normalize(k))
+                    .map(|k| crate::time::squash(k))
                     .filter(|k| !k.is_empty())
                     .collect(),
                 regex,
@@ -814,6 +813,12 @@ pub(crate) fn compile(
                 priority: prio,
             });
         }
+    }
+    for n in NEUTRAL_EXAMPLES {
+        examples.push(nlu::IntentExample {
+            text: n.to_string(),
+            intent: None,
+        });
     }
     let model_err = |e: nlu::NluError| DialogError::Model {
         file: file.to_string(),

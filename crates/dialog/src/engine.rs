@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::compile::{Bot, Branch, CAction, Phrases};
-use crate::nlu_compat as nlu;
-use crate::nlu_compat::entities::{self, YesNo};
+use nlu::entities::{self, YesNo};
+
 use crate::script::{Answer, BargeIn, EntityKind, Grade, GradeWhen, HandlerKind, NodeKind};
+use crate::time::{advance_minutes, squash};
 
 /// Wall-clock reference (minute precision, weekday 1 = Monday).
 pub type WallTime = nlu::entities::DateTimeRef;
@@ -342,7 +343,7 @@ impl Turn<'_> {
     fn wall_now(&self) -> Option<WallTime> {
         self.st
             .wall
-            .map(|w| w.add_minutes(self.now.saturating_sub(self.st.started_ms) / 60_000))
+            .map(|w| advance_minutes(&w, self.now.saturating_sub(self.st.started_ms) / 60_000))
     }
 
     fn event(&mut self, ev: &Event) {
@@ -748,13 +749,22 @@ impl Turn<'_> {
         };
         let ranked: Vec<(String, f32)> = result
             .ranked
-            .into_iter()
+            .iter()
             .filter(|(name, _)| relevant(name))
+            .cloned()
             .collect();
-        let (intent, score) = match ranked.first() {
-            Some((name, s)) if *s >= INTENT_MIN => (Some(name.clone()), *s),
-            Some((_, s)) => (None, *s),
-            None => (None, 0.0),
+        let decided = result.intent.as_deref().filter(|i| relevant(i));
+        let (intent, score) = match (decided, ranked.first()) {
+            // A rule, or the model's own confident decision.
+            (Some(i), _) if result.rule.is_some() || result.score >= INTENT_MIN => {
+                (Some(i.to_string()), result.score)
+            }
+            // Otherwise the best intent that is relevant here, if clearly ahead.
+            (None, Some((name, s))) if result.rule.is_none() && *s >= INTENT_MIN => {
+                (Some(name.clone()), *s)
+            }
+            (_, Some((_, s))) => (None, *s),
+            (_, None) => (None, 0.0),
         };
         let faq_enabled = self
             .bot
@@ -1289,7 +1299,7 @@ fn choice_label(c: &Choice, bot: &Bot) -> String {
 
 /// Which option of "A还是B" the caller picked, if any.
 fn resolve_choice(text: &str, a: &Choice, b: &Choice, bot: &Bot) -> Option<Choice> {
-    let n = nlu::normalize(text);
+    let n = squash(text);
     let first = ["第一", "前面", "前一个", "上一个", "头一个"];
     let second = ["第二", "后面", "后一个", "后者", "下一个"];
     if first.iter().any(|w| n.contains(w)) {
@@ -1298,8 +1308,8 @@ fn resolve_choice(text: &str, a: &Choice, b: &Choice, bot: &Bot) -> Option<Choic
     if second.iter().any(|w| n.contains(w)) {
         return Some(b.clone());
     }
-    let la = nlu::normalize(&choice_label(a, bot));
-    let lb = nlu::normalize(&choice_label(b, bot));
+    let la = squash(&choice_label(a, bot));
+    let lb = squash(&choice_label(b, bot));
     let ha = !la.is_empty() && (n.contains(&la) || la.contains(&n) && n.chars().count() >= 2);
     let hb = !lb.is_empty() && (n.contains(&lb) || lb.contains(&n) && n.chars().count() >= 2);
     match (ha, hb) {
@@ -1316,7 +1326,7 @@ fn match_text(
     intent: Option<&str>,
     wall: Option<&WallTime>,
 ) -> Option<Option<String>> {
-    let norm = nlu::normalize(text);
+    let norm = squash(text);
     let entity = b.entity.and_then(|e| extract(e, text, wall, b.min, b.max));
     if b.entity.is_some() && entity.is_some() {
         return Some(entity);
@@ -1362,19 +1372,17 @@ fn extract(
     }
 }
 
+fn same_day(a: &WallTime, b: &WallTime) -> bool {
+    (a.year, a.month, a.day) == (b.year, b.month, b.day)
+}
+
 /// "明天下午3点半", "12月3日上午10点": how a person says a time back.
 pub fn describe_time(w: &WallTime, now: &WallTime) -> String {
     let day = if (w.year, w.month, w.day) == (now.year, now.month, now.day) {
         "今天".to_string()
-    } else if (w.year, w.month, w.day) == {
-        let t = now.add_days(1);
-        (t.year, t.month, t.day)
-    } {
+    } else if same_day(w, &advance_minutes(now, 1440)) {
         "明天".to_string()
-    } else if (w.year, w.month, w.day) == {
-        let t = now.add_days(2);
-        (t.year, t.month, t.day)
-    } {
+    } else if same_day(w, &advance_minutes(now, 2 * 1440)) {
         "后天".to_string()
     } else {
         format!("{}月{}日", w.month, w.day)

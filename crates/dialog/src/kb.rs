@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::DialogError;
-use crate::nlu_compat::FaqEntry;
+use nlu::FaqEntry;
 
 #[derive(Deserialize)]
 #[serde(untagged)]

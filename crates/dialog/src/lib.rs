@@ -28,9 +28,9 @@ mod compile;
 mod engine;
 pub mod error;
 pub mod kb;
-pub mod nlu_compat;
 pub mod script;
 mod template;
+mod time;
 
 pub use compile::{BUILTIN_VARS, Bot, validate_file};
 pub use engine::{
@@ -39,6 +39,7 @@ pub use engine::{
 };
 pub use error::{DialogError, Issue, ValidationReport};
 pub use script::{BargeIn, Grade, HandlerKind};
+pub use time::{advance_minutes, squash};
 
 #[cfg(test)]
 mod tests {
