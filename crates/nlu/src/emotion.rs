@@ -23,6 +23,7 @@ const SPEC: FeatureSpec = FeatureSpec {
     max_char_ngram: 3,
     words: true,
     word_bigrams: false,
+    pinyin: false,
 };
 
 /// The shipped default polarity model (see `examples/train_emotion.rs`).

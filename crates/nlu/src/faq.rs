@@ -52,6 +52,10 @@ pub struct FaqConfig {
     pub b: f32,
     /// Weight of the character-bigram field against the word field.
     pub bigram_weight: f32,
+    /// Weight of the single-character field against the word field.
+    pub char_weight: f32,
+    /// Share of the symmetric (Dice) overlap against normalised BM25.
+    pub dice_weight: f32,
     /// Logistic calibration: `sigmoid(w_score * s + w_margin * m + bias)`,
     /// with `s` the normalised fused score of a hit and `m` its margin over
     /// the best other hit.
@@ -70,6 +74,8 @@ impl Default for FaqConfig {
             k1: 1.2,
             b: 0.75,
             bigram_weight: 1.0,
+            dice_weight: 0.5,
+            char_weight: 0.0,
             w_score: 8.0,
             w_margin: 4.0,
             bias: -5.0,
@@ -135,6 +141,8 @@ struct Field {
     idf: Vec<f32>,
     /// idf given to terms absent from the index (rarer than anything seen).
     unknown_idf: f32,
+    /// Per document: idf mass of its distinct terms.
+    doc_mass: Vec<f32>,
 }
 
 impl Field {
@@ -173,42 +181,46 @@ impl Field {
             })
             .collect();
         f.unknown_idf = (1.0 + (n + 0.5) / 0.5).ln();
+        f.doc_mass = vec![0.0; docs.len()];
+        for (id, p) in f.postings.iter().enumerate() {
+            let idf = f.idf.get(id).copied().unwrap_or(0.0);
+            for &(d, _) in p {
+                if let Some(m) = f.doc_mass.get_mut(d as usize) {
+                    *m += idf;
+                }
+            }
+        }
         f
     }
 
-    /// Adds `weight * normalised BM25` of the query to `acc` (per document);
-    /// the normaliser is the score a document containing every query term
-    /// once, at average length, would get.
-    fn score(&self, query: &[String], weight: f32, k1: f32, acc: &mut [f32]) {
-        let mut max_score = 0.0f32;
-        let mut hits: Vec<(usize, f32)> = Vec::with_capacity(query.len());
+    /// Accumulates, per document, the BM25 score of the query (`bm`) and
+    /// the idf mass of the query terms it contains (`matched`). Returns the
+    /// query's own idf mass (unknown terms count as rarer than anything
+    /// indexed), which is also the BM25 score of a document holding every
+    /// query term once at average length: the normaliser for both.
+    fn score(&self, query: &[String], bm: &mut [f32], matched: &mut [f32]) -> f32 {
+        let mut mass = 0.0f32;
         for (i, t) in query.iter().enumerate() {
             if query.get(..i).is_some_and(|prev| prev.contains(t)) {
                 continue;
             }
-            match self.terms.get(t) {
-                Some(&id) => {
-                    let idf = self.idf.get(id as usize).copied().unwrap_or(0.0);
-                    max_score += idf * (k1 + 1.0) / (1.0 + k1);
-                    hits.push((id as usize, idf));
-                }
-                None => max_score += self.unknown_idf,
-            }
-        }
-        if max_score <= 0.0 {
-            return;
-        }
-        let scale = weight / max_score;
-        for (id, idf) in hits {
-            if let Some(p) = self.postings.get(id) {
-                let f = idf * scale;
+            let Some(&id) = self.terms.get(t) else {
+                mass += self.unknown_idf;
+                continue;
+            };
+            let idf = self.idf.get(id as usize).copied().unwrap_or(0.0);
+            mass += idf;
+            if let Some(p) = self.postings.get(id as usize) {
                 for &(d, w) in p {
-                    if let Some(a) = acc.get_mut(d as usize) {
-                        *a += f * w;
+                    let d = d as usize;
+                    if let (Some(b), Some(m)) = (bm.get_mut(d), matched.get_mut(d)) {
+                        *b += idf * w;
+                        *m += idf;
                     }
                 }
             }
         }
+        mass
     }
 }
 
@@ -222,6 +234,7 @@ pub struct FaqIndex {
     seg: Segmenter,
     words: Field,
     bigrams: Field,
+    chars: Field,
     config: FaqConfig,
 }
 
@@ -241,6 +254,14 @@ fn word_terms(seg: &Segmenter, norm: &str) -> Vec<String> {
 
 /// Character bigrams within runs of word characters (a lone character
 /// becomes a unigram so that one-character queries still match).
+/// Single CJK characters (robust to wording changes such as 改/修改).
+fn char_terms(norm: &str) -> Vec<String> {
+    norm.chars()
+        .filter(|&c| is_cjk(c))
+        .map(String::from)
+        .collect()
+}
+
 fn bigram_terms(norm: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut run: Vec<char> = Vec::new();
@@ -280,6 +301,7 @@ impl FaqIndex {
         let mut doc_entry = Vec::new();
         let mut word_docs = Vec::new();
         let mut bigram_docs = Vec::new();
+        let mut char_docs = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             if e.id.trim().is_empty() {
                 return Err(NluError::Invalid(format!(
@@ -301,10 +323,12 @@ impl FaqIndex {
                 doc_entry.push(i as u32);
                 word_docs.push(word_terms(&seg, &norm));
                 bigram_docs.push(bigram_terms(&norm));
+                char_docs.push(char_terms(&norm));
             }
         }
         let words = Field::build(&word_docs, config.k1, config.b);
         let bigrams = Field::build(&bigram_docs, config.k1, config.b);
+        let chars = Field::build(&char_docs, config.k1, config.b);
         Ok(FaqIndex {
             entries,
             by_id,
@@ -312,6 +336,7 @@ impl FaqIndex {
             seg,
             words,
             bigrams,
+            chars,
             config,
         })
     }
@@ -319,6 +344,11 @@ impl FaqIndex {
     /// The entry with this id.
     pub fn entry(&self, id: &str) -> Option<&FaqEntry> {
         self.by_id.get(id).and_then(|&i| self.entries.get(i))
+    }
+
+    /// Entry ids in KB order (the entry numbers of [`FaqIndex::raw_top`]).
+    pub fn ids(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.id.clone()).collect()
     }
 
     /// Number of entries.
@@ -340,13 +370,45 @@ impl FaqIndex {
     /// roughly `[0,1]`). Ties break by KB order, so results are deterministic.
     pub fn raw_top(&self, query: &str, k: usize) -> Vec<(usize, f32)> {
         let norm = normalize(query);
-        let mut acc = vec![0.0f32; self.doc_entry.len()];
+        let n = self.doc_entry.len();
         let bw = self.config.bigram_weight.max(0.0);
-        let ww = 1.0 / (1.0 + bw);
-        self.words
-            .score(&word_terms(&self.seg, &norm), ww, self.config.k1, &mut acc);
-        self.bigrams
-            .score(&bigram_terms(&norm), bw * ww, self.config.k1, &mut acc);
+        let cw = self.config.char_weight.max(0.0);
+        let dice = self.config.dice_weight.clamp(0.0, 1.0);
+        let mut acc = vec![0.0f32; n];
+        let (mut bm, mut matched) = (vec![0.0f32; n], vec![0.0f32; n]);
+        for (field, terms, weight) in [
+            (
+                &self.words,
+                word_terms(&self.seg, &norm),
+                1.0 / (1.0 + bw + cw),
+            ),
+            (&self.bigrams, bigram_terms(&norm), bw / (1.0 + bw + cw)),
+            (&self.chars, char_terms(&norm), cw / (1.0 + bw + cw)),
+        ] {
+            if weight <= 0.0 {
+                continue;
+            }
+            bm.fill(0.0);
+            matched.fill(0.0);
+            let qmass = field.score(&terms, &mut bm, &mut matched);
+            if qmass <= 0.0 {
+                continue;
+            }
+            for (d, a) in acc.iter_mut().enumerate() {
+                let (b, m) = (
+                    bm.get(d).copied().unwrap_or(0.0),
+                    matched.get(d).copied().unwrap_or(0.0),
+                );
+                if m > 0.0 {
+                    // BM25 measures how much of the query a question covers;
+                    // Dice also penalises questions that say much more than
+                    // the query, which matters for short paraphrases.
+                    let dm = field.doc_mass.get(d).copied().unwrap_or(0.0);
+                    let s = (1.0 - dice) * b / qmass + dice * 2.0 * m / (qmass + dm);
+                    *a += weight * s;
+                }
+            }
+        }
         let mut per_entry = vec![0.0f32; self.entries.len()];
         for (d, s) in acc.iter().enumerate() {
             if *s > 0.0

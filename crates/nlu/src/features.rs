@@ -13,22 +13,28 @@ use crate::text::{is_cjk, is_word_char, normalize};
 /// index, no duplicates.
 pub(crate) type SparseVec = Vec<(u32, f32)>;
 
-/// Which features to extract.
+/// Which features the learned models extract from text.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct FeatureSpec {
+pub struct FeatureSpec {
     /// Longest character n-gram (0 = none).
     pub max_char_ngram: usize,
     /// Word unigrams.
     pub words: bool,
     /// Word bigrams.
     pub word_bigrams: bool,
+    /// Accent-folded pinyin syllable unigrams and bigrams of Chinese text:
+    /// speech recognisers confuse homophones (还款/换款, 逾期/遇期), and
+    /// callers with southern accents merge zh/z, n/l, -ng/-n.
+    #[serde(default)]
+    pub pinyin: bool,
 }
 
 impl FeatureSpec {
-    pub(crate) const DEFAULT: FeatureSpec = FeatureSpec {
+    pub const DEFAULT: FeatureSpec = FeatureSpec {
         max_char_ngram: 3,
         words: true,
         word_bigrams: true,
+        pinyin: true,
     };
 }
 
@@ -64,6 +70,17 @@ pub(crate) fn extract(seg: &Segmenter, text: &str, spec: FeatureSpec) -> Vec<(St
             feats.push(f);
         }
     }
+    if spec.pinyin {
+        let syl: Vec<Option<String>> = chars.iter().map(|&c| fuzzy_pinyin(c)).collect();
+        for s in syl.iter().flatten() {
+            feats.push(format!("p:{s}"));
+        }
+        for pair in syl.windows(2) {
+            if let [Some(a), Some(b)] = pair {
+                feats.push(format!("q:{a} {b}"));
+            }
+        }
+    }
     if spec.words || spec.word_bigrams {
         let mut words = Vec::new();
         seg.words_normalized(&norm, &mut words);
@@ -94,6 +111,34 @@ pub(crate) fn extract(seg: &Segmenter, text: &str, spec: FeatureSpec) -> Vec<(St
         }
     }
     counts
+}
+
+/// Toneless pinyin of a Chinese character with common accent mergers
+/// folded (zh→z, ch→c, sh→s, l→n, ing→in, eng→en, ang→an).
+pub(crate) fn fuzzy_pinyin(c: char) -> Option<String> {
+    use pinyin::ToPinyin;
+    let p = c.to_pinyin()?.plain();
+    let mut s = String::with_capacity(p.len());
+    let rest = if let Some(r) = p.strip_prefix("zh") {
+        s.push('z');
+        r
+    } else if let Some(r) = p.strip_prefix("ch") {
+        s.push('c');
+        r
+    } else if let Some(r) = p.strip_prefix("sh") {
+        s.push('s');
+        r
+    } else if let Some(r) = p.strip_prefix('l') {
+        s.push('n');
+        r
+    } else {
+        p
+    };
+    s.push_str(rest);
+    if s.ends_with("ng") && (s.ends_with("ing") || s.ends_with("eng") || s.ends_with("ang")) {
+        s.pop();
+    }
+    Some(s)
 }
 
 /// Turns (index, count) pairs into a sorted, L2-normalised vector with
@@ -196,6 +241,19 @@ mod tests {
         assert_eq!(get("c:电"), Some(2));
         assert_eq!(get("c:电费电"), Some(1));
         assert_eq!(get("w:电费"), Some(2));
+        assert_eq!(get("p:dian"), Some(2));
+        assert_eq!(get("q:dian fei"), Some(2));
+    }
+
+    #[test]
+    fn pinyin_folds_accents() {
+        assert_eq!(
+            fuzzy_pinyin('还').as_deref().map(|s| s.starts_with('h')),
+            Some(true)
+        );
+        assert_eq!(fuzzy_pinyin('是'), fuzzy_pinyin('四'));
+        assert_eq!(fuzzy_pinyin('冷'), fuzzy_pinyin('嫩'));
+        assert_eq!(fuzzy_pinyin('a'), None);
     }
 
     #[test]

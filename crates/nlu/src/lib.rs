@@ -26,6 +26,7 @@ mod text;
 pub use emotion::{Emotion, EmotionModel};
 pub use error::NluError;
 pub use faq::{FaqConfig, FaqEntry, FaqHit, FaqIndex, FaqResult};
+pub use features::FeatureSpec;
 pub use intent::{IntentConfig, IntentExample, IntentModel, IntentResult, IntentRule};
 pub use linear::TrainParams;
 pub use segment::Segmenter;

@@ -22,9 +22,9 @@ pub struct TrainParams {
 impl Default for TrainParams {
     fn default() -> Self {
         TrainParams {
-            epochs: 12,
-            learning_rate: 0.5,
-            l2: 1e-5,
+            epochs: 30,
+            learning_rate: 3.0,
+            l2: 1e-4,
             seed: 0x5eed_0001,
         }
     }
