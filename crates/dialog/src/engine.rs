@@ -319,6 +319,8 @@ impl Bot {
 /// Everything learned from one utterance.
 struct Nlu {
     intent: Option<String>,
+    /// The intent came from a keyword/regex rule (an operator's explicit choice).
+    by_rule: bool,
     score: f32,
     ranked: Vec<(String, f32)>,
     faq: Option<nlu::FaqResult>,
@@ -774,7 +776,18 @@ impl Turn<'_> {
             (Some(idx), true) => Some(idx.search(text, 3)),
             _ => None,
         };
+        let faq = faq.map(|mut f| {
+            // A "best" the retriever itself is unsure of is no answer at all.
+            if f.best
+                .as_ref()
+                .is_some_and(|b| b.score < self.bot.settings.faq_threshold)
+            {
+                f.best = None;
+            }
+            f
+        });
         Nlu {
+            by_rule: result.rule.is_some() && intent.as_deref() == result.intent.as_deref(),
             intent,
             score,
             ranked,
@@ -879,27 +892,35 @@ impl Turn<'_> {
             node.and_then(|n| self.bot.nodes.get(n))
                 .is_some_and(|n| n.branches.iter().any(|b| b.intent.as_deref() == Some(i)))
         };
-        // 1. Requests that override the flow everywhere.
-        for kind in [
+        // 1. Requests that override the flow everywhere: explicit ones (rules)
+        // first, then rising anger, then the same requests guessed by the model.
+        let strong = [
             HandlerKind::DoNotCall,
             HandlerKind::Abuse,
             HandlerKind::Fraud,
             HandlerKind::Human,
-        ] {
-            if intent.as_deref() == Some(kind.name())
-                && !node_has_intent(kind.name())
-                && self.enabled(node, kind)
+        ];
+        for pass in [true, false] {
+            if !pass
+                && self.enabled(node, HandlerKind::Anger)
+                && (self.st.anger_streak >= self.bot.settings.anger_turns.max(1)
+                    || u.emotion.anger >= 0.95)
             {
-                self.fire(kind, text, node);
-                return format!("handler:{}", kind.name());
+                self.fire(HandlerKind::Anger, text, node);
+                return "handler:anger".into();
             }
-        }
-        if self.enabled(node, HandlerKind::Anger)
-            && (self.st.anger_streak >= self.bot.settings.anger_turns.max(1)
-                || u.emotion.anger >= 0.95)
-        {
-            self.fire(HandlerKind::Anger, text, node);
-            return "handler:anger".into();
+            if pass != u.by_rule {
+                continue;
+            }
+            for kind in strong {
+                if intent.as_deref() == Some(kind.name())
+                    && !node_has_intent(kind.name())
+                    && self.enabled(node, kind)
+                {
+                    self.fire(kind, text, node);
+                    return format!("handler:{}", kind.name());
+                }
+            }
         }
         // 2. The node's own strong branches.
         let branches: Vec<Branch> = node
@@ -1029,6 +1050,7 @@ impl Turn<'_> {
             None => {
                 let empty = Nlu {
                     intent: None,
+                    by_rule: false,
                     score: 0.0,
                     ranked: Vec::new(),
                     faq: None,

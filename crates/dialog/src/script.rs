@@ -142,6 +142,8 @@ pub struct Settings {
     pub barge_in: BargeIn,
     /// Below this ASR confidence an utterance counts as not understood.
     pub min_confidence: f32,
+    /// FAQ answers need at least this retrieval confidence (0..1).
+    pub faq_threshold: f32,
 }
 
 impl Default for Settings {
@@ -157,6 +159,7 @@ impl Default for Settings {
             anger_turns: 2,
             barge_in: BargeIn::Any,
             min_confidence: 0.3,
+            faq_threshold: 0.4,
         }
     }
 }
