@@ -1,0 +1,397 @@
+//! Measures the NLU components on the public evaluation sets with a fixed,
+//! deterministic split protocol and prints a Markdown table.
+//!
+//! `cargo run --release -p nlu --example eval -- [faq|sgcc|clinc|sentiment|all]`
+//!
+//! Protocols (tuning never sees the reported part):
+//! - FAQ: queries are split in two halves, stratified by in/out of scope.
+//!   The calibration (logistic fit) and acceptance threshold are fitted on
+//!   the tuning half; metrics are reported on the other half.
+//! - Intents: 5 stratified folds. Hyper-parameters were chosen training on
+//!   folds 2–4 and scoring fold 1 ("tune"); the reported number trains on
+//!   folds 1–4 and scores fold 0 ("test"). The out-of-scope threshold is
+//!   calibrated inside `IntentModel::train` on its own training data.
+//! - Sentiment: the default model is trained on reviews folds 1–4 only;
+//!   reported on reviews fold 0 and on all of waimai (another domain).
+//!   Tenant path: a model trained on waimai folds 1–4, scored on fold 0.
+
+mod common;
+
+use std::time::Instant;
+
+use nlu::{FaqConfig, FaqEntry, FaqIndex, IntentConfig, IntentExample, IntentModel, Segmenter};
+
+#[derive(serde::Deserialize)]
+struct Query {
+    query: String,
+    expect: Option<String>,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    println!("| set | metric | split | ours | peer baseline |");
+    println!("|---|---|---|---|---|");
+    if what == "faq" || what == "all" {
+        faq()?;
+    }
+    if what == "sgcc" || what == "all" {
+        intents("intent-sgcc", true)?;
+    }
+    if what == "clinc" || what == "all" {
+        intents("intent-clinc150", false)?;
+    }
+    if what == "sentiment" || what == "all" {
+        sentiment()?;
+    }
+    Ok(())
+}
+
+struct FaqStats {
+    r1: f64,
+    r5: f64,
+    rejected: f64,
+    answered: f64,
+    answered_correct: f64,
+}
+
+fn faq_stats(idx: &FaqIndex, qs: &[&Query]) -> FaqStats {
+    let (mut n_in, mut n_out, mut r1, mut r5, mut rej, mut ans, mut ans_ok) = (0, 0, 0, 0, 0, 0, 0);
+    for q in qs {
+        let r = idx.search(&q.query, 5);
+        match &q.expect {
+            Some(id) => {
+                n_in += 1;
+                if r.top.first().is_some_and(|h| &h.id == id) {
+                    r1 += 1;
+                }
+                if r.top.iter().take(5).any(|h| &h.id == id) {
+                    r5 += 1;
+                }
+                if let Some(b) = &r.best {
+                    ans += 1;
+                    if &b.id == id {
+                        ans_ok += 1;
+                    }
+                }
+            }
+            None => {
+                n_out += 1;
+                if r.best.is_none() {
+                    rej += 1;
+                }
+            }
+        }
+    }
+    let d = |a: i32, b: i32| {
+        if b == 0 {
+            0.0
+        } else {
+            f64::from(a) / f64::from(b)
+        }
+    };
+    FaqStats {
+        r1: d(r1, n_in),
+        r5: d(r5, n_in),
+        rejected: d(rej, n_out),
+        answered: d(ans, n_in),
+        answered_correct: d(ans_ok, ans),
+    }
+}
+
+/// Fits `sigmoid(a*s + b*m + c)` = P(top-1 is right) by gradient descent on
+/// the tuning queries (out-of-scope queries are negatives), then picks the
+/// lowest acceptance threshold that rejects at least 95 % of the tuning
+/// out-of-scope queries.
+fn fit_faq_calibration(idx: &FaqIndex, qs: &[&Query], base: &FaqConfig) -> FaqConfig {
+    let mut rows: Vec<(f32, f32, f32)> = Vec::new();
+    for q in qs {
+        let raw = idx.raw_top(&q.query, 5);
+        let feats = FaqIndex::hit_features(&raw);
+        if let (Some((e, _)), Some(&(s, m))) = (raw.first(), feats.first()) {
+            let ok = q
+                .expect
+                .as_ref()
+                .is_some_and(|id| idx.entry(id).is_some() && idx_id(idx, *e) == *id);
+            rows.push((s, m, if ok { 1.0 } else { 0.0 }));
+        } else {
+            rows.push((0.0, 0.0, 0.0));
+        }
+    }
+    let (mut a, mut b, mut c) = (1.0f32, 1.0f32, -2.0f32);
+    for _ in 0..3000 {
+        let (mut ga, mut gb, mut gc) = (0.0, 0.0, 0.0);
+        for &(s, m, y) in &rows {
+            let p = 1.0 / (1.0 + (-(a * s + b * m + c)).exp());
+            ga += (p - y) * s;
+            gb += (p - y) * m;
+            gc += p - y;
+        }
+        let n = rows.len().max(1) as f32;
+        a -= 2.0 * ga / n;
+        b -= 2.0 * gb / n;
+        c -= 2.0 * gc / n;
+    }
+    let mut cfg = FaqConfig {
+        w_score: a,
+        w_margin: b,
+        bias: c,
+        ..base.clone()
+    };
+    let mut oos: Vec<f32> = Vec::new();
+    for (q, &(s, m, _)) in qs.iter().zip(&rows) {
+        if q.expect.is_none() {
+            oos.push(1.0 / (1.0 + (-(a * s + b * m + c)).exp()));
+        }
+    }
+    oos.sort_by(f32::total_cmp);
+    // Accept above the 95th percentile of out-of-scope confidences.
+    let k = ((oos.len() as f32) * 0.95).ceil() as usize;
+    cfg.accept = oos
+        .get(k.min(oos.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.5)
+        + 1e-4;
+    cfg
+}
+
+fn idx_id(idx: &FaqIndex, e: usize) -> String {
+    idx.ids().get(e).cloned().unwrap_or_default()
+}
+
+fn faq() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = common::eval_dir().join("faq-afqmc");
+    let kb: Vec<FaqEntry> = nlu::cli::read_jsonl(&dir.join("kb.jsonl"))?;
+    let queries: Vec<Query> = nlu::cli::read_jsonl(&dir.join("queries.jsonl"))?;
+    let keys: Vec<bool> = queries.iter().map(|q| q.expect.is_some()).collect();
+    let fold = common::folds(&keys, 2, 7);
+    let tune: Vec<&Query> = queries
+        .iter()
+        .zip(&fold)
+        .filter(|(_, f)| **f == 0)
+        .map(|(q, _)| q)
+        .collect();
+    let test: Vec<&Query> = queries
+        .iter()
+        .zip(&fold)
+        .filter(|(_, f)| **f == 1)
+        .map(|(q, _)| q)
+        .collect();
+    let base = FaqConfig {
+        bigram_weight: env_f32("NLU_BIGRAM", FaqConfig::default().bigram_weight),
+        char_weight: env_f32("NLU_CHAR", FaqConfig::default().char_weight),
+        dice_weight: env_f32("NLU_DICE", FaqConfig::default().dice_weight),
+        k1: env_f32("NLU_K1", FaqConfig::default().k1),
+        b: env_f32("NLU_B", FaqConfig::default().b),
+        ..FaqConfig::default()
+    };
+    let t = Instant::now();
+    let idx = FaqIndex::build_with(kb.clone(), base.clone(), Segmenter::new())?;
+    let build = t.elapsed();
+    let fitted = fit_faq_calibration(&idx, &tune, &base);
+    eprintln!("fitted on tune half: {fitted:?} (index built in {build:?})");
+    let shipped = FaqIndex::build_with(kb.clone(), base.clone(), Segmenter::new())?;
+    let tuned = FaqIndex::build_with(kb, fitted, Segmenter::new())?;
+    for (name, qs) in [("tune half", &tune), ("test half", &test)] {
+        let s = faq_stats(&shipped, qs);
+        let f = faq_stats(&tuned, qs);
+        println!(
+            "| faq-afqmc | recall@1 | {name} | {:.3} | 0.120 (BM25 words) |",
+            s.r1
+        );
+        println!("| faq-afqmc | recall@5 | {name} | {:.3} | 0.309 |", s.r5);
+        println!(
+            "| faq-afqmc | out-of-scope rejected | {name} | {:.3} (refit: {:.3}) | |",
+            s.rejected, f.rejected
+        );
+        println!(
+            "| faq-afqmc | in-scope answered (precision) | {name} | {:.3} ({:.3}) (refit: {:.3}) | |",
+            s.answered, s.answered_correct, f.answered
+        );
+    }
+    Ok(())
+}
+
+fn env_f32(name: &str, default: f32) -> f32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn accuracy(m: &IntentModel, qs: &[&IntentExample]) -> (f64, f64, f64) {
+    let (mut ok, mut oos, mut oos_ok, mut ins, mut ins_ok) = (0, 0, 0, 0, 0);
+    for q in qs {
+        let r = m.classify(&q.text);
+        let hit = r.intent == q.intent;
+        if !hit && std::env::var_os("NLU_DUMP").is_some() {
+            eprintln!("{}\t{:?}\t{:?}\t{:.2}", q.text, q.intent, r.intent, r.score);
+        }
+        if hit {
+            ok += 1;
+        }
+        if q.intent.is_none() {
+            oos += 1;
+            oos_ok += usize::from(hit);
+        } else {
+            ins += 1;
+            ins_ok += usize::from(hit);
+        }
+    }
+    let d = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    (d(ok, qs.len()), d(ins_ok, ins), d(oos_ok, oos))
+}
+
+fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = common::eval_dir().join(set);
+    let data: Vec<IntentExample> = nlu::cli::read_jsonl(&dir.join("train.jsonl"))?;
+    let keys: Vec<String> = data
+        .iter()
+        .map(|d| d.intent.clone().unwrap_or_default())
+        .collect();
+    let fold = common::folds(&keys, 5, 11);
+    let mut cfg = IntentConfig::default();
+    cfg.params.epochs = env_usize("NLU_EPOCHS", cfg.params.epochs);
+    cfg.params.learning_rate = env_f32("NLU_LR", cfg.params.learning_rate);
+    cfg.params.l2 = env_f32("NLU_L2", cfg.params.l2);
+    cfg.min_count = env_usize("NLU_MINC", cfg.min_count as usize) as u32;
+    cfg.knn_weight = env_f32("NLU_KNN", cfg.knn_weight);
+    cfg.knn_k = env_usize("NLU_K", cfg.knn_k);
+    cfg.features.max_char_ngram = env_usize("NLU_NGRAM", cfg.features.max_char_ngram);
+    cfg.features.words = env_usize("NLU_WORDS", 1) == 1;
+    cfg.features.word_bigrams = env_usize("NLU_WBI", 1) == 1;
+    cfg.features.pinyin = env_usize("NLU_PY", 1) == 1;
+    for (name, test_fold, skip) in [
+        ("tune: train folds 2-4, score fold 1", 1, Some(0)),
+        ("test: train folds 1-4, score fold 0", 0, None),
+    ] {
+        let train: Vec<IntentExample> = data
+            .iter()
+            .zip(&fold)
+            .filter(|(_, f)| **f != test_fold && Some(**f) != skip)
+            .map(|(d, _)| d.clone())
+            .collect();
+        let test: Vec<&IntentExample> = data
+            .iter()
+            .zip(&fold)
+            .filter(|(_, f)| **f == test_fold)
+            .map(|(d, _)| d)
+            .collect();
+        let t = Instant::now();
+        let m = IntentModel::train_with(&train, &[], &cfg)?;
+        let took = t.elapsed();
+        let (acc, ins, oos) = accuracy(&m, &test);
+        println!(
+            "| {set} | accuracy (null counted) | {name} | {acc:.3} (in-scope {ins:.3}, out-of-scope {oos:.3}; threshold {:.2}; trained in {:.1}s) | |",
+            m.threshold(),
+            took.as_secs_f64()
+        );
+        if peer && test_fold == 0 {
+            let p = peer_templates(&dir.join("peer-templates.json"))?;
+            let ok = test
+                .iter()
+                .filter(|q| p.classify(&q.text).intent == q.intent)
+                .count();
+            println!(
+                "| {set} | accuracy | {name} | | {:.3} (peer keyword templates) |",
+                ok as f64 / test.len().max(1) as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The peer robot's keyword/regex templates as rules (a baseline only).
+fn peer_templates(path: &std::path::Path) -> Result<IntentModel, Box<dyn std::error::Error>> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;
+    let mut rules = Vec::new();
+    if let Some(obj) = v.as_object() {
+        for (name, body) in obj {
+            let templates: Vec<String> = body
+                .get("templates")
+                .and_then(|t| t.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let regex: Vec<String> = templates.into_iter().filter(|t| regex_ok(t)).collect();
+            rules.push(nlu::IntentRule {
+                intent: name.clone(),
+                keywords: vec![],
+                regex,
+                priority: 0,
+            });
+        }
+    }
+    // Rules only: a model with no examples never answers, so the rules decide.
+    let cfg = IntentConfig {
+        threshold: Some(2.0),
+        ..IntentConfig::default()
+    };
+    Ok(IntentModel::train_with(&[], &rules, &cfg)?)
+}
+
+fn regex_ok(t: &str) -> bool {
+    !t.is_empty() && regex::Regex::new(t).is_ok()
+}
+
+fn polarity_acc(m: &nlu::EmotionModel, data: &[&(String, bool)]) -> f64 {
+    let ok = data
+        .iter()
+        .filter(|(t, n)| m.score(t).negative == *n)
+        .count();
+    ok as f64 / data.len().max(1) as f64
+}
+
+fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
+    let reviews = common::load_polarity("reviews.jsonl")?;
+    let waimai = common::load_polarity("waimai.jsonl")?;
+    let default = nlu::EmotionModel::default_model();
+    let rk: Vec<bool> = reviews.iter().map(|d| d.1).collect();
+    let rf = common::folds(&rk, 5, 42);
+    let held: Vec<&(String, bool)> = reviews
+        .iter()
+        .zip(&rf)
+        .filter(|(_, f)| **f == 0)
+        .map(|(d, _)| d)
+        .collect();
+    println!(
+        "| sentiment | accuracy | default model, reviews fold 0 (not trained on) | {:.3} | |",
+        polarity_acc(&default, &held)
+    );
+    let all_w: Vec<&(String, bool)> = waimai.iter().collect();
+    println!(
+        "| sentiment | accuracy | default model, all waimai (other domain) | {:.3} | |",
+        polarity_acc(&default, &all_w)
+    );
+    let wk: Vec<bool> = waimai.iter().map(|d| d.1).collect();
+    let wf = common::folds(&wk, 5, 42);
+    let train: Vec<(String, bool)> = waimai
+        .iter()
+        .zip(&wf)
+        .filter(|(_, f)| **f != 0)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let test: Vec<&(String, bool)> = waimai
+        .iter()
+        .zip(&wf)
+        .filter(|(_, f)| **f == 0)
+        .map(|(d, _)| d)
+        .collect();
+    let t = Instant::now();
+    let m = nlu::EmotionModel::train(&train);
+    println!(
+        "| sentiment | accuracy | tenant model: waimai folds 1-4 → fold 0 (trained in {:.1}s) | {:.3} | |",
+        t.elapsed().as_secs_f64(),
+        polarity_acc(&m, &test)
+    );
+    Ok(())
+}

@@ -1,0 +1,564 @@
+//! FAQ retrieval: BM25 over words and over character bigrams, fused, with
+//! every similar question indexed as its own document (an entry scores the
+//! best of its questions), and a calibrated confidence for accepting the best
+//! hit or declaring the query out of scope.
+
+use std::collections::HashMap;
+
+use crate::error::NluError;
+use crate::segment::Segmenter;
+use crate::text::{is_cjk, is_word_char, normalize};
+
+/// One knowledge-base entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FaqEntry {
+    pub id: String,
+    pub question: String,
+    /// Paraphrases of the question; each is matched like the question itself.
+    #[serde(default)]
+    pub similar: Vec<String>,
+    pub answer: String,
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+/// One retrieved entry with a calibrated confidence in `[0,1]` (an estimate
+/// of the probability that this entry answers the query).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FaqHit {
+    pub id: String,
+    pub score: f32,
+}
+
+/// The outcome of [`FaqIndex::search`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FaqResult {
+    /// The entry to answer with; `None` when the query looks out of scope.
+    pub best: Option<FaqHit>,
+    /// The best `k` entries, best first (present even when `best` is `None`).
+    pub top: Vec<FaqHit>,
+    /// The two best entries are both acceptable and too close to choose:
+    /// the engine should ask which one the caller meant.
+    pub ambiguous: bool,
+}
+
+/// Retrieval and calibration settings. The defaults were tuned on a tuning
+/// half of a public customer-service FAQ set (see docs/benchmarks-nlu.md).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FaqConfig {
+    /// BM25 term-frequency saturation.
+    pub k1: f32,
+    /// BM25 length normalisation.
+    pub b: f32,
+    /// Weight of the character-bigram field against the word field.
+    pub bigram_weight: f32,
+    /// Weight of the single-character field against the word field.
+    pub char_weight: f32,
+    /// Share of the symmetric (Dice) overlap against normalised BM25.
+    pub dice_weight: f32,
+    /// Logistic calibration: `sigmoid(w_score * s + w_margin * m + bias)`,
+    /// with `s` the normalised fused score of a hit and `m` its margin over
+    /// the best other hit.
+    pub w_score: f32,
+    pub w_margin: f32,
+    pub bias: f32,
+    /// Minimum calibrated confidence for `best`.
+    pub accept: f32,
+    /// Two acceptable hits closer than this (in confidence) are ambiguous.
+    pub ambiguity_margin: f32,
+}
+
+impl Default for FaqConfig {
+    fn default() -> Self {
+        FaqConfig {
+            k1: 1.2,
+            b: 0.75,
+            bigram_weight: 1.0,
+            dice_weight: 0.5,
+            char_weight: 0.0,
+            w_score: 8.0,
+            w_margin: 4.0,
+            bias: -5.0,
+            accept: 0.1,
+            ambiguity_margin: 0.05,
+        }
+    }
+}
+
+/// Function words that carry no meaning for matching questions; removing
+/// them keeps the score normaliser honest (they would otherwise count as
+/// query content that every document "misses").
+const STOPWORDS: &[&str] = &[
+    "的", "了", "吗", "呢", "啊", "吧", "呀", "嘛", "么", "哦", "喔", "哈", "嗯", "我", "你", "您",
+    "我的", "你们", "请问", "一下", "是", "在", "有", "和", "就", "都", "也", "还", "这", "那",
+    "这个", "那个", "要", "想", "会", "个", "被", "把", "给", "the", "a", "an", "is", "are", "to",
+    "of", "i", "my", "you", "do", "does", "can", "please", "me", "it", "in", "on", "for",
+];
+
+/// Generic customer-service paraphrases mapped to one form, so "如何"/"怎样"
+/// questions find "怎么" entries. Only domain-independent wording here:
+/// tenant vocabulary belongs in the KB's similar questions.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("如何", "怎么"),
+    ("怎样", "怎么"),
+    ("怎么样", "怎么"),
+    ("咋", "怎么"),
+    ("咋样", "怎么"),
+    ("为啥", "为什么"),
+    ("为何", "为什么"),
+    ("怎么会", "为什么"),
+    ("能否", "能"),
+    ("能不能", "能"),
+    ("可不可以", "能"),
+    ("可以", "能"),
+    ("可否", "能"),
+    ("是否", "是不是"),
+    ("多久", "多长时间"),
+    ("啥", "什么"),
+    ("哪里", "哪"),
+    ("哪儿", "哪"),
+    ("在哪", "哪"),
+    ("手机号", "手机号码"),
+    ("电话号码", "手机号码"),
+    ("付款", "支付"),
+    ("付钱", "支付"),
+    ("缴费", "交费"),
+    ("取消", "关闭"),
+    ("注销", "关闭"),
+    ("开启", "开通"),
+    ("打开", "开通"),
+    ("没法", "不能"),
+    ("无法", "不能"),
+    ("不了", "不能"),
+    ("用不了", "不能用"),
+];
+
+#[derive(Debug, Clone, Default)]
+struct Field {
+    terms: HashMap<String, u32>,
+    /// Per term: (document, BM25 term weight without idf).
+    postings: Vec<Vec<(u32, f32)>>,
+    idf: Vec<f32>,
+    /// idf given to terms absent from the index (rarer than anything seen).
+    unknown_idf: f32,
+    /// Per document: idf mass of its distinct terms.
+    doc_mass: Vec<f32>,
+}
+
+impl Field {
+    fn build(docs: &[Vec<String>], k1: f32, b: f32) -> Field {
+        let n = docs.len().max(1) as f32;
+        let avgdl = (docs.iter().map(Vec::len).sum::<usize>() as f32 / n).max(1.0);
+        let mut f = Field::default();
+        for (d, terms) in docs.iter().enumerate() {
+            let dl = terms.len() as f32;
+            let mut counts: Vec<(u32, u32)> = Vec::new();
+            for t in terms {
+                let next = f.terms.len() as u32;
+                let id = *f.terms.entry(t.clone()).or_insert(next);
+                if id == next {
+                    f.postings.push(Vec::new());
+                }
+                match counts.iter_mut().find(|(i, _)| *i == id) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((id, 1)),
+                }
+            }
+            for (id, tf) in counts {
+                let tf = tf as f32;
+                let w = tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * dl / avgdl));
+                if let Some(p) = f.postings.get_mut(id as usize) {
+                    p.push((d as u32, w));
+                }
+            }
+        }
+        f.idf = f
+            .postings
+            .iter()
+            .map(|p| {
+                let df = p.len() as f32;
+                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+            })
+            .collect();
+        f.unknown_idf = (1.0 + (n + 0.5) / 0.5).ln();
+        f.doc_mass = vec![0.0; docs.len()];
+        for (id, p) in f.postings.iter().enumerate() {
+            let idf = f.idf.get(id).copied().unwrap_or(0.0);
+            for &(d, _) in p {
+                if let Some(m) = f.doc_mass.get_mut(d as usize) {
+                    *m += idf;
+                }
+            }
+        }
+        f
+    }
+
+    /// Accumulates, per document, the BM25 score of the query (`bm`) and
+    /// the idf mass of the query terms it contains (`matched`). Returns the
+    /// query's own idf mass (unknown terms count as rarer than anything
+    /// indexed), which is also the BM25 score of a document holding every
+    /// query term once at average length: the normaliser for both.
+    fn score(&self, query: &[String], bm: &mut [f32], matched: &mut [f32]) -> f32 {
+        let mut mass = 0.0f32;
+        for (i, t) in query.iter().enumerate() {
+            if query.get(..i).is_some_and(|prev| prev.contains(t)) {
+                continue;
+            }
+            let Some(&id) = self.terms.get(t) else {
+                mass += self.unknown_idf;
+                continue;
+            };
+            let idf = self.idf.get(id as usize).copied().unwrap_or(0.0);
+            mass += idf;
+            if let Some(p) = self.postings.get(id as usize) {
+                for &(d, w) in p {
+                    let d = d as usize;
+                    if let (Some(b), Some(m)) = (bm.get_mut(d), matched.get_mut(d)) {
+                        *b += idf * w;
+                        *m += idf;
+                    }
+                }
+            }
+        }
+        mass
+    }
+}
+
+/// A searchable knowledge base. Immutable, `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct FaqIndex {
+    entries: Vec<FaqEntry>,
+    by_id: HashMap<String, usize>,
+    /// Document (question or similar question) to entry.
+    doc_entry: Vec<u32>,
+    seg: Segmenter,
+    words: Field,
+    bigrams: Field,
+    chars: Field,
+    config: FaqConfig,
+}
+
+/// Word terms of a text: segmented, stopwords dropped, synonyms unified.
+fn word_terms(seg: &Segmenter, norm: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    seg.words_normalized(norm, &mut words);
+    words
+        .into_iter()
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .map(|w| match SYNONYMS.iter().find(|(from, _)| *from == w) {
+            Some((_, to)) => (*to).to_string(),
+            None => w,
+        })
+        .collect()
+}
+
+/// Character bigrams within runs of word characters (a lone character
+/// becomes a unigram so that one-character queries still match).
+/// Single CJK characters (robust to wording changes such as 改/修改).
+fn char_terms(norm: &str) -> Vec<String> {
+    norm.chars()
+        .filter(|&c| is_cjk(c))
+        .map(String::from)
+        .collect()
+}
+
+fn bigram_terms(norm: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run: Vec<char> = Vec::new();
+    let flush = |run: &mut Vec<char>, out: &mut Vec<String>| {
+        if run.len() == 1 {
+            out.extend(run.iter().map(|c| c.to_string()));
+        }
+        for w in run.windows(2) {
+            out.push(w.iter().collect());
+        }
+        run.clear();
+    };
+    for c in norm.chars() {
+        if is_cjk(c) || is_word_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+impl FaqIndex {
+    /// Builds the index with [`FaqConfig::default`].
+    pub fn build(entries: Vec<FaqEntry>) -> Result<Self, NluError> {
+        Self::build_with(entries, FaqConfig::default(), Segmenter::new())
+    }
+
+    /// Builds the index with explicit settings and segmenter (tenant words).
+    pub fn build_with(
+        entries: Vec<FaqEntry>,
+        config: FaqConfig,
+        seg: Segmenter,
+    ) -> Result<Self, NluError> {
+        let mut by_id = HashMap::with_capacity(entries.len());
+        let mut doc_entry = Vec::new();
+        let mut word_docs = Vec::new();
+        let mut bigram_docs = Vec::new();
+        let mut char_docs = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if e.id.trim().is_empty() {
+                return Err(NluError::Invalid(format!(
+                    "FAQ entry #{} has an empty id",
+                    i + 1
+                )));
+            }
+            if by_id.insert(e.id.clone(), i).is_some() {
+                return Err(NluError::Invalid(format!(
+                    "FAQ id {:?} appears twice",
+                    e.id
+                )));
+            }
+            for q in std::iter::once(&e.question).chain(&e.similar) {
+                let norm = normalize(q);
+                if norm.trim().is_empty() {
+                    continue;
+                }
+                doc_entry.push(i as u32);
+                word_docs.push(word_terms(&seg, &norm));
+                bigram_docs.push(bigram_terms(&norm));
+                char_docs.push(char_terms(&norm));
+            }
+        }
+        let words = Field::build(&word_docs, config.k1, config.b);
+        let bigrams = Field::build(&bigram_docs, config.k1, config.b);
+        let chars = Field::build(&char_docs, config.k1, config.b);
+        Ok(FaqIndex {
+            entries,
+            by_id,
+            doc_entry,
+            seg,
+            words,
+            bigrams,
+            chars,
+            config,
+        })
+    }
+
+    /// The entry with this id.
+    pub fn entry(&self, id: &str) -> Option<&FaqEntry> {
+        self.by_id.get(id).and_then(|&i| self.entries.get(i))
+    }
+
+    /// Entry ids in KB order (the entry numbers of [`FaqIndex::raw_top`]).
+    pub fn ids(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.id.clone()).collect()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the knowledge base has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &FaqConfig {
+        &self.config
+    }
+
+    /// Raw fused scores of the best `k` entries, best first: (entry, score in
+    /// roughly `[0,1]`). Ties break by KB order, so results are deterministic.
+    pub fn raw_top(&self, query: &str, k: usize) -> Vec<(usize, f32)> {
+        let norm = normalize(query);
+        let n = self.doc_entry.len();
+        let bw = self.config.bigram_weight.max(0.0);
+        let cw = self.config.char_weight.max(0.0);
+        let dice = self.config.dice_weight.clamp(0.0, 1.0);
+        let mut acc = vec![0.0f32; n];
+        let (mut bm, mut matched) = (vec![0.0f32; n], vec![0.0f32; n]);
+        for (field, terms, weight) in [
+            (
+                &self.words,
+                word_terms(&self.seg, &norm),
+                1.0 / (1.0 + bw + cw),
+            ),
+            (&self.bigrams, bigram_terms(&norm), bw / (1.0 + bw + cw)),
+            (&self.chars, char_terms(&norm), cw / (1.0 + bw + cw)),
+        ] {
+            if weight <= 0.0 {
+                continue;
+            }
+            bm.fill(0.0);
+            matched.fill(0.0);
+            let qmass = field.score(&terms, &mut bm, &mut matched);
+            if qmass <= 0.0 {
+                continue;
+            }
+            for (d, a) in acc.iter_mut().enumerate() {
+                let (b, m) = (
+                    bm.get(d).copied().unwrap_or(0.0),
+                    matched.get(d).copied().unwrap_or(0.0),
+                );
+                if m > 0.0 {
+                    // BM25 measures how much of the query a question covers;
+                    // Dice also penalises questions that say much more than
+                    // the query, which matters for short paraphrases.
+                    let dm = field.doc_mass.get(d).copied().unwrap_or(0.0);
+                    let s = (1.0 - dice) * b / qmass + dice * 2.0 * m / (qmass + dm);
+                    *a += weight * s;
+                }
+            }
+        }
+        let mut per_entry = vec![0.0f32; self.entries.len()];
+        for (d, s) in acc.iter().enumerate() {
+            if *s > 0.0
+                && let Some(e) = self
+                    .doc_entry
+                    .get(d)
+                    .and_then(|&e| per_entry.get_mut(e as usize))
+            {
+                *e = e.max(*s);
+            }
+        }
+        let mut cand: Vec<(usize, f32)> = per_entry
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
+        let cmp = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if cand.len() > k && k > 0 {
+            cand.select_nth_unstable_by(k - 1, cmp);
+            cand.truncate(k);
+        }
+        cand.sort_by(cmp);
+        cand.truncate(k);
+        cand
+    }
+
+    /// Features fed to the calibration for each of the top hits: (normalised
+    /// score, margin over the best other hit).
+    pub fn hit_features(raw: &[(usize, f32)]) -> Vec<(f32, f32)> {
+        let first = raw.first().map(|h| h.1).unwrap_or(0.0);
+        let second = raw.get(1).map(|h| h.1).unwrap_or(0.0);
+        raw.iter()
+            .enumerate()
+            .map(|(i, h)| (h.1, if i == 0 { h.1 - second } else { h.1 - first }))
+            .collect()
+    }
+
+    fn confidence(&self, s: f32, m: f32) -> f32 {
+        let c = &self.config;
+        let z = c.w_score * s + c.w_margin * m + c.bias;
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// The best `k` entries with calibrated confidences, and the decision.
+    pub fn search(&self, query: &str, k: usize) -> FaqResult {
+        // Look at two hits at least: the margin needs the runner-up.
+        let raw = self.raw_top(query, k.max(2));
+        let feats = Self::hit_features(&raw);
+        let mut top: Vec<FaqHit> = raw
+            .iter()
+            .zip(&feats)
+            .filter_map(|((e, _), (s, m))| {
+                Some(FaqHit {
+                    id: self.entries.get(*e)?.id.clone(),
+                    score: self.confidence(*s, *m),
+                })
+            })
+            .collect();
+        let accept = self.config.accept;
+        let best = top.first().filter(|h| h.score >= accept).cloned();
+        // The runner-up's own confidence is computed against the winner, so
+        // ambiguity compares raw closeness: both acceptable as winners.
+        let ambiguous = match (best.as_ref(), feats.first(), feats.get(1)) {
+            (Some(_), Some(&(s1, _)), Some(&(s2, _))) => {
+                let c2_alone = self.confidence(s2, 0.0);
+                let c1_alone = self.confidence(s1, 0.0);
+                c2_alone >= accept && c1_alone - c2_alone < self.config.ambiguity_margin
+            }
+            _ => false,
+        };
+        top.truncate(k);
+        FaqResult {
+            best,
+            top,
+            ambiguous,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, q: &str, similar: &[&str]) -> FaqEntry {
+        FaqEntry {
+            id: id.into(),
+            question: q.into(),
+            similar: similar.iter().map(|s| s.to_string()).collect(),
+            answer: format!("答案{id}"),
+            category: None,
+        }
+    }
+
+    fn kb() -> Vec<FaqEntry> {
+        vec![
+            entry("fee", "电费怎么交", &["如何缴纳电费", "交电费有哪些方式"]),
+            entry("addr", "营业厅地址在哪里", &["你们营业厅在什么地方"]),
+            entry("invoice", "怎么开发票", &["发票去哪里开"]),
+            entry("refund", "退款多久到账", &["退钱要几天"]),
+            entry("late", "逾期不交会怎样", &["电费晚交有违约金吗"]),
+            entry("card", "银行卡怎么绑定", &["如何绑定银行卡"]),
+            entry("card2", "银行卡怎么解绑", &["如何解除绑定银行卡"]),
+        ]
+    }
+
+    #[test]
+    fn finds_paraphrase() {
+        let idx = FaqIndex::build(kb()).expect("build");
+        let r = idx.search("电费应该如何交", 3);
+        assert_eq!(r.top.first().map(|h| h.id.as_str()), Some("fee"));
+        assert_eq!(r.best.as_ref().map(|h| h.id.as_str()), Some("fee"));
+        let r = idx.search("退款几天能到账", 3);
+        assert_eq!(r.best.as_ref().map(|h| h.id.as_str()), Some("refund"));
+        assert!(r.top.iter().all(|h| (0.0..=1.0).contains(&h.score)));
+        assert!(r.top.len() <= 3);
+    }
+
+    #[test]
+    fn rejects_out_of_scope() {
+        let idx = FaqIndex::build(kb()).expect("build");
+        let r = idx.search("今天晚上吃什么好呢", 3);
+        assert!(r.best.is_none(), "{r:?}");
+        assert!(idx.search("", 3).best.is_none());
+    }
+
+    #[test]
+    fn close_entries_are_ambiguous() {
+        let idx = FaqIndex::build(kb()).expect("build");
+        let r = idx.search("银行卡", 3);
+        assert!(r.ambiguous, "{r:?}");
+        let ids: Vec<_> = r.top.iter().take(2).map(|h| h.id.as_str()).collect();
+        assert!(ids.contains(&"card") && ids.contains(&"card2"), "{ids:?}");
+        let r = idx.search("电费交费方式有哪些", 3);
+        assert!(!r.ambiguous, "{r:?}");
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected() {
+        let mut k = kb();
+        k.push(entry("fee", "重复", &[]));
+        assert!(FaqIndex::build(k).is_err());
+    }
+
+    #[test]
+    fn entry_lookup() {
+        let idx = FaqIndex::build(kb()).expect("build");
+        assert_eq!(
+            idx.entry("addr").map(|e| e.answer.as_str()),
+            Some("答案addr")
+        );
+        assert!(idx.entry("nope").is_none());
+    }
+}
