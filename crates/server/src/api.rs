@@ -233,6 +233,62 @@ pub const ROUTES: &[RouteDoc] = &[
         needs(Permission::WriteConversations),
         Some("AppendEvent"),
     ),
+    route(
+        "POST",
+        "/api/v1/conversations/{id}/input",
+        "Send a message or event to a bot-hosted conversation; returns the robot's actions",
+        "conversations",
+        needs(Permission::WriteConversations),
+        Some("ConversationInput"),
+    ),
+    route(
+        "GET",
+        "/api/v1/scripts",
+        "List scripts (every version)",
+        "bots",
+        needs(Permission::ViewBots),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/scripts/{name}",
+        "Read a script (latest, or ?version=N) and its versions",
+        "bots",
+        needs(Permission::ViewBots),
+        None,
+    ),
+    route(
+        "PUT",
+        "/api/v1/scripts/{name}",
+        "Upload a script as its next version (validated first)",
+        "bots",
+        needs(Permission::ManageBots),
+        Some("UploadScript"),
+    ),
+    route(
+        "GET",
+        "/api/v1/knowledge-bases",
+        "List knowledge bases (every version)",
+        "bots",
+        needs(Permission::ViewBots),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/knowledge-bases/{name}",
+        "Read a knowledge base (latest, or ?version=N) and its versions",
+        "bots",
+        needs(Permission::ViewBots),
+        None,
+    ),
+    route(
+        "PUT",
+        "/api/v1/knowledge-bases/{name}",
+        "Upload a knowledge base as its next version (validated first)",
+        "bots",
+        needs(Permission::ManageBots),
+        Some("UploadKnowledgeBase"),
+    ),
 ];
 
 /// Permission names a role has, for `/api/v1/me` and the console.
@@ -282,7 +338,22 @@ fn schemas() -> Value {
         "CreateToken": { "type": "object", "required": ["name"], "additionalProperties": false,
             "properties": { "name": { "type": "string", "maxLength": 100 }, "expires_in_days": { "type": "integer", "minimum": 0 } } },
         "CreateConversation": { "type": "object", "required": ["channel"], "additionalProperties": false,
-            "properties": { "channel": { "type": "string", "examples": ["phone", "web", "wechat", "api"] }, "external_ref": { "type": "string" }, "metadata": { "type": "object" } } },
+            "properties": {
+                "channel": { "type": "string", "examples": ["phone", "web", "wechat", "api"] },
+                "external_ref": { "type": "string" },
+                "metadata": { "type": "object" },
+                "script": { "type": "string", "description": "Host the conversation with this script's latest version; the response then carries the robot's first actions" },
+                "knowledge_base": { "type": "string", "description": "Knowledge base to answer questions from; default: the one the script names" },
+                "contact": { "type": "object", "additionalProperties": { "type": "string" }, "description": "CRM fields for {{variables}}" },
+                "humans_available": { "type": "boolean", "default": true }
+            } },
+        "ConversationInput": { "type": "object", "required": ["type"],
+            "description": "An engine event: {\"type\":\"user_said\",\"text\":\"…\"}, {\"type\":\"silence\",\"ms\":6000}, {\"type\":\"dtmf\",\"digit\":\"1\"}, {\"type\":\"hangup\"}, {\"type\":\"agent_joined\"}, {\"type\":\"agent_said\",\"text\":\"…\"}, {\"type\":\"timer\",\"name\":\"…\"}",
+            "properties": { "type": { "type": "string", "enum": ["user_said", "silence", "dtmf", "hangup", "agent_joined", "agent_said", "timer", "user_started_speaking", "playback_finished"] } } },
+        "UploadScript": { "type": "object", "required": ["source"], "additionalProperties": false,
+            "properties": { "source": { "type": "string", "description": "The script, YAML or JSON (see docs/scripts.md)" } } },
+        "UploadKnowledgeBase": { "type": "object", "required": ["source"], "additionalProperties": false,
+            "properties": { "source": { "type": "string", "description": "The knowledge base, YAML or JSON Lines" } } },
         "AppendEvent": { "type": "object", "required": ["kind"], "additionalProperties": false,
             "properties": { "kind": { "type": "string", "examples": ["user_said", "say"] }, "payload": {} } }
     })
@@ -313,8 +384,10 @@ pub fn openapi() -> Value {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": {
                 "schema": { "$ref": format!("#/components/schemas/{body}") } } } });
         }
-        if r.path.contains("{id}") {
-            op["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+        for param in ["id", "name"] {
+            if r.path.contains(&format!("{{{param}}}")) {
+                op["parameters"] = json!([{ "name": param, "in": "path", "required": true, "schema": { "type": "string" } }]);
+            }
         }
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;

@@ -15,7 +15,7 @@ use tower_http::request_id::{
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
-use crate::routes::{audit, auth, conversations, system, tokens, users};
+use crate::routes::{audit, auth, conversations, documents, system, tokens, users};
 use crate::state::AppState;
 
 /// Largest request body accepted.
@@ -54,6 +54,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/conversations/{id}/events",
             get(conversations::events).post(conversations::append),
+        )
+        .route("/conversations/{id}/input", post(conversations::input))
+        .route("/scripts", get(documents::list_scripts))
+        .route(
+            "/scripts/{name}",
+            get(documents::get_script).put(documents::put_script),
+        )
+        .route("/knowledge-bases", get(documents::list_knowledge_bases))
+        .route(
+            "/knowledge-bases/{name}",
+            get(documents::get_knowledge_base).put(documents::put_knowledge_base),
         );
 
     Router::new()

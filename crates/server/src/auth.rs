@@ -34,6 +34,10 @@ pub enum Permission {
     ReadConversations,
     /// Start conversations and append to their event logs.
     WriteConversations,
+    /// Read scripts and knowledge bases.
+    ViewBots,
+    /// Upload scripts and knowledge bases.
+    ManageBots,
 }
 
 impl Permission {
@@ -45,6 +49,8 @@ impl Permission {
             Permission::ViewAudit => "audit.view",
             Permission::ReadConversations => "conversations.read",
             Permission::WriteConversations => "conversations.write",
+            Permission::ViewBots => "bots.view",
+            Permission::ManageBots => "bots.manage",
         }
     }
 
@@ -52,9 +58,12 @@ impl Permission {
         use Permission::*;
         match role {
             Role::Admin => true,
-            Role::Supervisor => matches!(self, ViewUsers | ReadConversations | WriteConversations),
-            Role::Agent => matches!(self, ReadConversations | WriteConversations),
-            Role::Analyst => matches!(self, ReadConversations),
+            Role::Supervisor => matches!(
+                self,
+                ViewUsers | ReadConversations | WriteConversations | ViewBots
+            ),
+            Role::Agent => matches!(self, ReadConversations | WriteConversations | ViewBots),
+            Role::Analyst => matches!(self, ReadConversations | ViewBots),
         }
     }
 }

@@ -2,11 +2,27 @@
 //! tenant and its admin so a person can log in right after `make run`.
 
 use serde_json::json;
-use store::{NewAuditEntry, NewUser, Role, Store, StoreError};
+use store::{DocumentKind, NewAuditEntry, NewUser, Role, Store, StoreError};
 
 use crate::accounts;
 use crate::clock::Clock;
 use crate::config::Config;
+
+/// The example scripts and knowledge bases the demo tenant starts with,
+/// embedded in the binary so a fresh install needs no files beside it.
+/// Knowledge bases come first: scripts are checked against the one they name.
+pub const DEMO_DOCUMENTS: &[(DocumentKind, &str, &str)] = &[
+    (
+        DocumentKind::KnowledgeBase,
+        "renovation",
+        include_str!("../../../examples/kb/renovation.yaml"),
+    ),
+    (
+        DocumentKind::Script,
+        "renovation",
+        include_str!("../../../examples/scripts/renovation.yaml"),
+    ),
+];
 
 /// What the first start created; the password is shown once.
 #[derive(Debug, Clone)]
@@ -71,6 +87,17 @@ pub async fn ensure_demo(
             now,
         )
         .await?;
+    for (kind, name, source) in DEMO_DOCUMENTS {
+        let (doc, _) = store
+            .put_document(&tenant.id, *kind, name, source, Some("system"), now)
+            .await?;
+        tracing::info!(
+            kind = kind.as_str(),
+            name,
+            version = doc.version,
+            "loaded demo document"
+        );
+    }
     Ok(Some(DemoCreated {
         tenant: tenant.slug,
         username: user.username,
@@ -89,7 +116,19 @@ pub fn announce(created: &DemoCreated, http: std::net::SocketAddr) {
     println!(
         "\n首次启动：已创建演示租户和管理员 / First start: demo tenant and admin created\n  \
          console  http://{}\n  tenant   {}\n  username {}\n  password {}\n  \
-         (shown only this once; reset with: tonghua admin reset-password --tenant {} {})\n",
-        http, created.tenant, created.username, password, created.tenant, created.username
+         (shown only this once; reset with: tonghua admin reset-password --tenant {} {})\n  \
+         demo scripts: {}\n",
+        http,
+        created.tenant,
+        created.username,
+        password,
+        created.tenant,
+        created.username,
+        DEMO_DOCUMENTS
+            .iter()
+            .filter(|(k, ..)| *k == DocumentKind::Script)
+            .map(|(_, n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }

@@ -27,6 +27,9 @@ pub struct Config {
     pub sip: SocketAddr,
     /// Where speech and language models are installed.
     pub models: PathBuf,
+    /// The deployment's UTC offset, `+08:00` for China: the robot reads "明天下午三点"
+    /// and calling windows in this time.
+    pub timezone: String,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `info,server=debug`.
@@ -79,6 +82,7 @@ impl Default for Config {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             sip: SocketAddr::from(([0, 0, 0, 0], 5060)),
             models: default_models_dir(),
+            timezone: "+08:00".to_string(),
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
             auth: AuthConfig::default(),
@@ -222,7 +226,18 @@ impl Config {
         Ok(config)
     }
 
+    /// The configured UTC offset in minutes.
+    pub fn utc_offset_minutes(&self) -> Result<i32, ConfigError> {
+        parse_offset(&self.timezone).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "timezone '{}' must be a UTC offset like +08:00 or -05:30",
+                self.timezone
+            ))
+        })
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        self.utc_offset_minutes()?;
         if self.auth.max_failed_logins == 0 {
             return Err(ConfigError::Invalid(
                 "auth.max_failed_logins must be at least 1".into(),
@@ -368,4 +383,22 @@ impl Provider for NamedLayer {
     fn data(&self) -> Result<figment::value::Map<Profile, figment::value::Dict>, figment::Error> {
         Ok(Profile::Default.collect(self.dict.clone()))
     }
+}
+
+/// `+08:00` → 480, `-05:30` → -330, `Z`/`+00:00` → 0.
+fn parse_offset(s: &str) -> Option<i32> {
+    if s == "Z" || s == "UTC" {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
 }

@@ -20,6 +20,8 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
     /// Set when a signed-in caller was refused, so the audit layer can log it.
     pub denied: Option<Box<DeniedCaller>>,
+    /// Structured detail, e.g. every validation issue of an uploaded script.
+    pub details: Option<serde_json::Value>,
 }
 
 /// Who was refused, for the audit log.
@@ -41,6 +43,8 @@ pub struct ErrorBody {
     pub message_en: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -57,6 +61,7 @@ impl ApiError {
             message_en: en.into(),
             retry_after_secs: None,
             denied: None,
+            details: None,
         }
     }
 
@@ -132,6 +137,7 @@ impl IntoResponse for ApiError {
             message: self.message,
             message_en: self.message_en,
             request_id: None,
+            details: self.details,
         };
         let mut response = (
             self.status,

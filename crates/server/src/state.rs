@@ -18,6 +18,8 @@ pub struct AppState {
 
 struct Inner {
     store: Store,
+    bots: crate::bots::Bots,
+    utc_offset_minutes: i32,
     config: Config,
     clock: Clock,
     login_limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -30,6 +32,9 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
+                bots: crate::bots::Bots::default(),
+                // Validated when the config was loaded; UTC if built by hand wrongly.
+                utc_offset_minutes: config.utc_offset_minutes().unwrap_or(0),
                 login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
                 config,
                 clock,
@@ -39,6 +44,15 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn bots(&self) -> &crate::bots::Bots {
+        &self.inner.bots
+    }
+
+    /// The engine's wall-clock reference for now.
+    pub fn wall_time(&self) -> dialog::WallTime {
+        crate::bots::wall_time(self.now_ms(), self.inner.utc_offset_minutes)
     }
 
     pub fn config(&self) -> &Config {

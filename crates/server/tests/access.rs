@@ -46,12 +46,29 @@ async fn world(app: &TestApp, slug: &str) -> World {
         Some(&json!({ "name": format!("{slug} token") })),
     )
     .await;
+    let (s1, b1) = call(
+        &admin,
+        app,
+        "PUT",
+        "/api/v1/knowledge-bases/mini-kb",
+        Some(&json!({ "source": MINI_KB })),
+    )
+    .await;
+    let (s2, b2) = call(
+        &admin,
+        app,
+        "PUT",
+        &format!("/api/v1/scripts/{slug}-script"),
+        Some(&json!({ "source": MINI_SCRIPT })),
+    )
+    .await;
+    assert!(s1.is_success() && s2.is_success(), "{b1} {b2}");
     let (_, conv) = call(
         &admin,
         app,
         "POST",
         "/api/v1/conversations",
-        Some(&json!({ "channel": "web", "external_ref": format!("{slug}-ref") })),
+        Some(&json!({ "channel": "web", "external_ref": format!("{slug}-ref"), "script": format!("{slug}-script") })),
     )
     .await;
     let conversation_id = conv["id"].as_str().expect("conv id").to_string();
@@ -88,6 +105,10 @@ fn concrete(path: &str, w: &World) -> String {
         &w.token_id
     } else if path.starts_with("/api/v1/conversations/") {
         &w.conversation_id
+    } else if path.starts_with("/api/v1/scripts/") {
+        return path.replace("{name}", &format!("{}-script", w.slug));
+    } else if path.starts_with("/api/v1/knowledge-bases/") {
+        return path.replace("{name}", "mini-kb");
     } else {
         return path.to_string();
     };
@@ -119,7 +140,22 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
         }
         let path = concrete(r.path, &b);
         let (status, body) = call(&a_admin, &app, r.method, &path, body_for(r).as_ref()).await;
-        if r.path.contains("{id}") {
+        if r.path.contains("{name}") && r.method == "PUT" {
+            // Names are not secrets: A uploading a name B also uses makes A's
+            // own document; B's is untouched (checked below).
+            assert!(
+                status.is_success(),
+                "{} {path} -> {status} {body}",
+                r.method
+            );
+        } else if r.path == "/api/v1/scripts/{name}" {
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "{} {path} -> {status} {body}",
+                r.method
+            );
+        } else if r.path.contains("{id}") {
             // B's resources do not exist for A, whatever A's role.
             assert_eq!(
                 status,
@@ -143,11 +179,18 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
                 r.method
             );
         }
-        assert!(
-            !text.contains("beta-"),
-            "{} {path} leaked B's usernames: {text}",
-            r.method
-        );
+        for name in [
+            "beta-admin",
+            "beta-supervisor",
+            "beta-agent",
+            "beta-analyst",
+        ] {
+            assert!(
+                !text.contains(name),
+                "{} {path} leaked B's user {name}: {text}",
+                r.method
+            );
+        }
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} routes checked");
@@ -165,6 +208,22 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Nothing of B changed.
+    let b_scripts = app
+        .store
+        .document_versions(&b.tenant_id, store::DocumentKind::Script, None)
+        .await
+        .expect("docs");
+    assert_eq!(
+        b_scripts.len(),
+        1,
+        "B still has exactly its one script version"
+    );
+    let b_kbs = app
+        .store
+        .document_versions(&b.tenant_id, store::DocumentKind::KnowledgeBase, None)
+        .await
+        .expect("docs");
+    assert_eq!(b_kbs.len(), 1);
     let b_events_after = app
         .store
         .events(&b.tenant_id, &b.conversation_id, 0, 100)
@@ -296,7 +355,14 @@ async fn every_state_changing_route_writes_an_audit_entry() {
     {
         // A fresh session per call: logout would end a shared one.
         let admin: Client = app.login("acme", "acme-admin").await;
-        // Each call needs a live target: revoke a fresh token, not a used one.
+        // Each call needs a live target: revoke a fresh token, not a used one;
+        // upload a changed document (an identical one is not a change).
+        let mut body = body_for(r);
+        if r.body == Some("UploadScript") {
+            body = Some(json!({ "source": format!("{MINI_SCRIPT}# changed\n") }));
+        } else if r.body == Some("UploadKnowledgeBase") {
+            body = Some(json!({ "source": format!("{MINI_KB}# changed\n") }));
+        }
         let path = if r.path == "/api/v1/tokens/{id}" {
             let (_, t) = call(
                 &admin,
@@ -311,7 +377,7 @@ async fn every_state_changing_route_writes_an_audit_entry() {
             concrete(r.path, &w)
         };
         let before = app.audit_count(&w.tenant_id).await;
-        let (status, body) = call(&admin, &app, r.method, &path, body_for(r).as_ref()).await;
+        let (status, body) = call(&admin, &app, r.method, &path, body.as_ref()).await;
         assert!(status.is_success(), "{} {path}: {status} {body}", r.method);
         let entries = app
             .store

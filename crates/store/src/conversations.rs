@@ -130,38 +130,61 @@ impl Store {
         payload: &serde_json::Value,
         now: i64,
     ) -> Result<Option<EventRecord>, StoreError> {
+        let batch = [(kind.to_string(), payload.clone())];
+        let appended = self
+            .append_events(tenant_id, conversation_id, &batch, now)
+            .await?;
+        Ok(appended.and_then(|mut v| v.pop()))
+    }
+
+    /// Appends several entries in one transaction (one fsync): all or none.
+    /// They get consecutive sequence numbers in the order given.
+    pub async fn append_events(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        entries: &[(String, serde_json::Value)],
+        now: i64,
+    ) -> Result<Option<Vec<EventRecord>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Taking the next number by bumping the conversation row serialises
+        // Taking the numbers by bumping the conversation row serialises
         // concurrent appenders on that row, so numbers never repeat or skip.
         let row = sqlx::query(
-            "UPDATE conversations SET last_seq = last_seq + 1 WHERE tenant_id = ?1 AND id = ?2 RETURNING last_seq",
+            "UPDATE conversations SET last_seq = last_seq + ?3 WHERE tenant_id = ?1 AND id = ?2 RETURNING last_seq",
         )
         .bind(tenant_id)
         .bind(conversation_id)
+        .bind(entries.len() as i64)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let seq: i64 = row.try_get("last_seq")?;
-        sqlx::query(
-            "INSERT INTO conversation_events (conversation_id, seq, tenant_id, at, kind, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(conversation_id)
-        .bind(seq)
-        .bind(tenant_id)
-        .bind(now)
-        .bind(kind)
-        .bind(payload.to_string())
-        .execute(&mut *tx)
-        .await?;
+        let last: i64 = row.try_get("last_seq")?;
+        let first = last - entries.len() as i64 + 1;
+        let mut records = Vec::with_capacity(entries.len());
+        for (i, (kind, payload)) in entries.iter().enumerate() {
+            let seq = first + i as i64;
+            sqlx::query(
+                "INSERT INTO conversation_events (conversation_id, seq, tenant_id, at, kind, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(conversation_id)
+            .bind(seq)
+            .bind(tenant_id)
+            .bind(now)
+            .bind(kind)
+            .bind(payload.to_string())
+            .execute(&mut *tx)
+            .await?;
+            records.push(EventRecord {
+                conversation_id: conversation_id.to_string(),
+                seq,
+                at: now,
+                kind: kind.clone(),
+                payload: payload.clone(),
+            });
+        }
         tx.commit().await?;
-        Ok(Some(EventRecord {
-            conversation_id: conversation_id.to_string(),
-            seq,
-            at: now,
-            kind: kind.to_string(),
-            payload: payload.clone(),
-        }))
+        Ok(Some(records))
     }
 
     /// Events of a conversation after `after_seq`, in order. `None` when the

@@ -3,7 +3,12 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
-use store::NewConversation;
+use std::collections::BTreeMap;
+
+use dialog::{Event, EventKind};
+use store::{DocumentKind, NewConversation};
+
+use crate::bots::{self, Binding};
 
 use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
@@ -12,6 +17,9 @@ use crate::state::AppState;
 
 /// Largest event payload accepted, serialised.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// Largest message a customer or agent may send in one turn.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 
 fn conversation_not_found() -> ApiError {
     ApiError::not_found("会话", "conversation")
@@ -44,6 +52,58 @@ pub struct CreateConversation {
     pub external_ref: Option<String>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
+    /// Host the conversation with this script (latest version).
+    #[serde(default)]
+    pub script: Option<String>,
+    /// The knowledge base; default: the one the script names.
+    #[serde(default)]
+    pub knowledge_base: Option<String>,
+    /// CRM fields for the script's `{{variables}}`.
+    #[serde(default)]
+    pub contact: BTreeMap<String, String>,
+    #[serde(default = "default_true")]
+    pub humans_available: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Resolves the documents a new conversation will run on.
+async fn resolve_binding(
+    state: &AppState,
+    caller: &Caller,
+    script: &str,
+    kb: Option<&str>,
+) -> ApiResult<Binding> {
+    let store = state.store();
+    let script_doc = store
+        .document(&caller.tenant_id, DocumentKind::Script, script, None)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(&format!("话术 {script} "), &format!("script {script}"))
+        })?;
+    let kb_name = match kb {
+        Some(k) => Some(k.to_string()),
+        None => bots::referenced_knowledge_base(&script_doc.source, script),
+    };
+    let kb_doc = match &kb_name {
+        Some(name) => Some(store.document(&caller.tenant_id, DocumentKind::KnowledgeBase, name, None).await?.ok_or_else(|| {
+            ApiError::bad_request(
+                format!("话术引用的知识库 {name} 尚未上传"),
+                format!("knowledge base {name} (named by the script or the request) is not uploaded"),
+            )
+        })?),
+        None => None,
+    };
+    Ok(Binding {
+        script: script_doc.name,
+        script_version: script_doc.version,
+        script_id: script_doc.id,
+        knowledge_base: kb_doc.as_ref().map(|k| k.name.clone()),
+        knowledge_base_version: kb_doc.as_ref().map(|k| k.version),
+        knowledge_base_id: kb_doc.map(|k| k.id),
+    })
 }
 
 fn valid_word(s: &str) -> bool {
@@ -66,13 +126,34 @@ pub async fn create(
             "channel is 1-64 letters, digits or _ . -",
         ));
     }
-    let metadata = req.metadata.unwrap_or_else(|| json!({}));
+    let mut metadata = req.metadata.unwrap_or_else(|| json!({}));
     if !metadata.is_object() || metadata.to_string().len() > MAX_EVENT_BYTES {
         return Err(ApiError::bad_request(
             "metadata 必须是不超过 64 KB 的 JSON 对象",
             "metadata must be a JSON object of at most 64 KB",
         ));
     }
+    let hosted = match &req.script {
+        Some(script) => {
+            let binding =
+                resolve_binding(&state, &caller, script, req.knowledge_base.as_deref()).await?;
+            // Compile (or fetch) before creating anything, so a broken bot
+            // leaves no half-made conversation behind.
+            let bot = state
+                .bots()
+                .bot(state.store(), &caller.tenant_id, &binding)
+                .await?;
+            metadata["bot"] = serde_json::to_value(&binding).map_err(|_| ApiError::internal())?;
+            Some(bot)
+        }
+        None if req.knowledge_base.is_some() => {
+            return Err(ApiError::bad_request(
+                "指定 knowledge_base 时也需要指定 script",
+                "knowledge_base needs a script",
+            ));
+        }
+        None => None,
+    };
     let conversation = state
         .store()
         .create_conversation(
@@ -90,10 +171,21 @@ pub async fn create(
             &caller,
             "conversation.create",
             Some(&conversation.id),
-            json!({ "channel": req.channel }),
+            json!({ "channel": req.channel, "script": req.script }),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(conversation)))
+    let Some(bot) = hosted else {
+        return Ok((StatusCode::CREATED, Json(json!(conversation))));
+    };
+    let start = bots::start_event(req.contact, state.wall_time(), req.humans_available);
+    let turn = state
+        .bots()
+        .turn(state.store(), &conversation, &bot, start, state.now_ms())
+        .await?;
+    let mut body = json!(conversation);
+    body["actions"] = json!(turn.actions);
+    body["state"] = json!(turn.state);
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// `GET /api/v1/conversations/{id}`
@@ -160,6 +252,12 @@ pub async fn append(
             "kind is 1-64 letters, digits or _ . -",
         ));
     }
+    if req.kind.starts_with(bots::EVENT_PREFIX) || req.kind.starts_with(bots::ACTION_PREFIX) {
+        return Err(ApiError::bad_request(
+            "event.* 和 action.* 由对话引擎写入，请改用 /input 接口",
+            "event.* and action.* entries are written by the conversation engine; send input through /input",
+        ));
+    }
     if req.payload.to_string().len() > MAX_EVENT_BYTES {
         return Err(ApiError::bad_request(
             "payload 不能超过 64 KB",
@@ -187,4 +285,72 @@ pub async fn append(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(event)))
+}
+
+/// `POST /api/v1/conversations/{id}/input`: one event for the conversation's
+/// bot (a message, silence, a key press, hang-up, ...). Answers with the
+/// robot's actions once they and the event are in the log.
+pub async fn input(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(kind): Json<EventKind>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Permission::WriteConversations)?;
+    if matches!(
+        kind,
+        EventKind::ConversationStarted(_) | EventKind::CallAnswered(_)
+    ) {
+        return Err(ApiError::bad_request(
+            "会话已开始，不能再次开始",
+            "the conversation has already started",
+        ));
+    }
+    if let EventKind::UserSaid { text, .. } | EventKind::AgentSaid { text } = &kind
+        && text.len() > MAX_MESSAGE_BYTES
+    {
+        return Err(ApiError::bad_request(
+            "消息不能超过 4 KB",
+            "a message may be at most 4 KB",
+        ));
+    }
+    let conversation = state
+        .store()
+        .conversation(&caller.tenant_id, &id)
+        .await?
+        .ok_or_else(conversation_not_found)?;
+    let binding = Binding::of(&conversation).ok_or_else(|| {
+        ApiError::conflict(
+            "该会话没有绑定话术，不能由机器人应答；创建会话时请指定 script",
+            "this conversation has no script, so no robot answers it; give a script when creating it",
+        )
+    })?;
+    let bot = state
+        .bots()
+        .bot(state.store(), &caller.tenant_id, &binding)
+        .await?;
+    let now = state.now_ms();
+    let at_ms = u64::try_from(now - conversation.created_at).unwrap_or(0);
+    let input_type = serde_json::to_value(&kind)
+        .ok()
+        .and_then(|v| v.get("type").cloned());
+    let turn = state
+        .bots()
+        .turn(
+            state.store(),
+            &conversation,
+            &bot,
+            Event::new(at_ms, kind),
+            now,
+        )
+        .await?;
+    state
+        .audit(
+            &caller,
+            "conversation.input",
+            Some(&id),
+            json!({ "type": input_type, "actions": turn.actions.len() }),
+        )
+        .await?;
+    Ok(Json(turn))
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod conversations;
+pub mod documents;
 pub mod system;
 pub mod tokens;
 pub mod users;

@@ -12,13 +12,61 @@ use server::{AppState, Config};
 use store::{NewUser, Role, Store};
 
 pub const PASSWORD: &str = "correct-horse-battery";
+
+/// A small valid script: asks, loops until the customer says goodbye.
+pub const MINI_SCRIPT: &str = "name: 测试话术
+start: ask
+knowledge: mini-kb.yaml
+variables:
+  name: 客户
+nodes:
+  - id: ask
+    type: ask
+    say: \"{{name}}您好，请问您需要什么帮助？\"
+    branches:
+      - keywords: [再见, 拜拜]
+        goto: bye
+      - otherwise: true
+        goto: ask
+  - id: bye
+    type: hangup
+    say: 好的，再见。
+";
+
+/// A small valid knowledge base.
+pub const MINI_KB: &str = "name: 测试知识库
+entries:
+  - id: hours
+    question: 你们几点上班？
+    similar: [营业时间是几点, 什么时候开门, 几点开门营业]
+    answer: 我们每天早上九点到晚上九点营业。
+  - id: refund
+    question: 怎么申请退款？
+    similar: [我要退款, 退款怎么操作, 钱怎么退回来]
+    answer: 在订单页面点击申请退款，一到三个工作日退回原账户。
+";
 pub const START_MS: i64 = 1_800_000_000_000;
 
 pub struct TestApp {
     pub base: String,
     pub store: Store,
     pub clock: ManualClock,
+    config: Config,
+    reader: Clock,
     _dir: tempfile::TempDir,
+}
+
+async fn serve(store: Store, config: Config, clock: Clock) -> String {
+    let state = AppState::new(store, config, clock);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
 }
 
 impl TestApp {
@@ -36,21 +84,21 @@ impl TestApp {
         tweak(&mut config);
         let store = Store::open(dir.path()).await.expect("store");
         let (clock, handle) = Clock::manual(START_MS);
-        let state = AppState::new(store.clone(), config, clock);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let base = serve(store.clone(), config.clone(), clock.clone()).await;
         TestApp {
-            base: format!("http://{addr}"),
+            base,
             store,
             clock: handle,
+            config,
+            reader: clock,
             _dir: dir,
         }
+    }
+
+    /// A second server process on the same database, as after a restart or on
+    /// another node: nothing in memory is shared with the first.
+    pub async fn restart(&mut self) {
+        self.base = serve(self.store.clone(), self.config.clone(), self.reader.clone()).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -175,6 +223,9 @@ pub fn sample_body(schema: &str) -> Value {
         "CreateToken" => json!({ "name": "sample" }),
         "CreateConversation" => json!({ "channel": "api" }),
         "AppendEvent" => json!({ "kind": "user_said", "payload": { "text": "你好" } }),
+        "ConversationInput" => json!({ "type": "user_said", "text": "你好，我想问一下" }),
+        "UploadScript" => json!({ "source": MINI_SCRIPT }),
+        "UploadKnowledgeBase" => json!({ "source": MINI_KB }),
         other => panic!("no sample body for schema {other}"),
     }
 }

@@ -1,0 +1,366 @@
+//! Hosting conversations with the conversation core.
+//!
+//! A bot is a script version plus (optionally) a knowledge-base version, both
+//! stored as documents. Compiling one (training intents, indexing the FAQ) is
+//! expensive, so compiled bots are cached by document ids; documents are
+//! immutable, so a cached bot never goes stale.
+//!
+//! A conversation's engine state is never stored: it is whatever replaying the
+//! conversation's `event.*` log entries through its bot gives (the core is
+//! deterministic). A cache keeps live states in memory; a miss, a restart or
+//! another node simply replays. Each turn appends the event and the actions it
+//! caused in one transaction before the caller hears the answer, so what a
+//! customer was told is always in the log.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use dialog::{Action, Bot, Event, EventKind, Start, State, WallTime};
+use serde::{Deserialize, Serialize};
+use store::{Conversation, Document, Store};
+
+use crate::error::ApiError;
+
+/// Log kinds with these prefixes belong to the engine; the generic append
+/// endpoint refuses them so nothing can corrupt a replay.
+pub const EVENT_PREFIX: &str = "event.";
+pub const ACTION_PREFIX: &str = "action.";
+
+/// Keep at most this many live states in memory (replay refills it).
+const MAX_CACHED_STATES: usize = 50_000;
+
+/// Which documents a conversation runs on; stored in its metadata.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Binding {
+    pub script: String,
+    pub script_version: i64,
+    pub script_id: String,
+    #[serde(default)]
+    pub knowledge_base: Option<String>,
+    #[serde(default)]
+    pub knowledge_base_version: Option<i64>,
+    #[serde(default)]
+    pub knowledge_base_id: Option<String>,
+}
+
+impl Binding {
+    pub fn of(conversation: &Conversation) -> Option<Binding> {
+        serde_json::from_value(conversation.metadata.get("bot")?.clone()).ok()
+    }
+}
+
+type StateSlot = Arc<tokio::sync::Mutex<Option<State>>>;
+
+#[derive(Default)]
+pub struct Bots {
+    compiled: Mutex<HashMap<(String, Option<String>), Arc<Bot>>>,
+    states: Mutex<HashMap<String, StateSlot>>,
+}
+
+/// The result of one turn, for the caller.
+#[derive(Debug, Serialize)]
+pub struct TurnResult {
+    pub actions: Vec<Action>,
+    pub state: StateSummary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StateSummary {
+    pub phase: dialog::Phase,
+    pub node: Option<String>,
+    pub ended: bool,
+    pub grade: Option<dialog::Grade>,
+    pub tags: Vec<String>,
+}
+
+impl StateSummary {
+    fn of(s: &State) -> Self {
+        StateSummary {
+            phase: s.phase,
+            node: s.node.clone(),
+            ended: s.is_ended(),
+            grade: s.grade,
+            tags: s.tags.clone(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these maps leaves plain data behind; go on.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The log kind of an engine event or action: `event.user_said`, `action.say`.
+fn kind_of(prefix: &str, value: &serde_json::Value) -> String {
+    let tag = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("unknown");
+    format!("{prefix}{tag}")
+}
+
+/// Why a script or knowledge base was refused, with the issues found.
+pub fn invalid_document(err: &dialog::DialogError) -> ApiError {
+    let details = match err {
+        dialog::DialogError::Invalid(report) => {
+            serde_json::to_value(&report.errors).unwrap_or_default()
+        }
+        other => serde_json::json!([{ "message": other.to_string() }]),
+    };
+    let mut e = ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "invalid_document",
+        format!("文件校验未通过：{err}"),
+        format!("the document did not validate: {err}"),
+    );
+    e.details = Some(details);
+    e
+}
+
+/// The knowledge base a script names with `knowledge: path/to/name.yaml`,
+/// resolved to the document called `name`.
+pub fn referenced_knowledge_base(script_source: &str, file: &str) -> Option<String> {
+    let spec = dialog::script::parse_script(script_source, file).ok()?;
+    let path = spec.knowledge?;
+    std::path::Path::new(&path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_string)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    crate::routes::blocking(f).await
+}
+
+/// Compiles a script (with its knowledge base) off the async workers.
+pub async fn compile(script: &Document, kb: Option<&Document>) -> Result<Bot, ApiError> {
+    let source = script.source.clone();
+    let file = format!("{}@v{}", script.name, script.version);
+    let kb = kb.map(|k| (k.source.clone(), format!("{}@v{}", k.name, k.version)));
+    blocking(move || {
+        let entries = match kb {
+            Some((src, name)) => Some(dialog::kb::parse_kb(&src, &name)?),
+            None => None,
+        };
+        Bot::from_source(&source, &file, entries)
+    })
+    .await?
+    .map_err(|e| invalid_document(&e))
+}
+
+/// Checks a knowledge base: it parses and its index builds. Returns the
+/// number of entries.
+pub async fn check_knowledge_base(name: &str, source: &str) -> Result<usize, ApiError> {
+    let (source, name) = (source.to_string(), name.to_string());
+    blocking(move || {
+        let entries = dialog::kb::parse_kb(&source, &name)?;
+        let n = entries.len();
+        nlu::FaqIndex::build(entries).map_err(|e| dialog::DialogError::Model {
+            file: name,
+            message: e.to_string(),
+        })?;
+        Ok::<_, dialog::DialogError>(n)
+    })
+    .await?
+    .map_err(|e| invalid_document(&e))
+}
+
+impl Bots {
+    /// The compiled bot for a binding, compiling it on first use.
+    pub async fn bot(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        binding: &Binding,
+    ) -> Result<Arc<Bot>, ApiError> {
+        let key = (binding.script_id.clone(), binding.knowledge_base_id.clone());
+        if let Some(bot) = lock(&self.compiled).get(&key) {
+            return Ok(bot.clone());
+        }
+        let script = store
+            .document_by_id(tenant_id, &binding.script_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("话术版本", "script version"))?;
+        let kb = match &binding.knowledge_base_id {
+            Some(id) => Some(
+                store
+                    .document_by_id(tenant_id, id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("知识库版本", "knowledge base version"))?,
+            ),
+            None => None,
+        };
+        let bot = Arc::new(compile(&script, kb.as_ref()).await?);
+        lock(&self.compiled).insert(key, bot.clone());
+        Ok(bot)
+    }
+
+    fn slot(&self, conversation_id: &str) -> StateSlot {
+        let mut states = lock(&self.states);
+        if states.len() >= MAX_CACHED_STATES {
+            // Dropping cached states is always safe: they are rebuilt by replay.
+            states.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
+        states
+            .entry(conversation_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn forget(&self, conversation_id: &str) {
+        lock(&self.states).remove(conversation_id);
+    }
+
+    /// Rebuilds a conversation's state from its log.
+    async fn replay(
+        &self,
+        store: &Store,
+        conversation: &Conversation,
+        bot: &Bot,
+    ) -> Result<State, ApiError> {
+        let records = store
+            .events(&conversation.tenant_id, &conversation.id, 0, i64::MAX)
+            .await?
+            .ok_or_else(|| ApiError::not_found("会话", "conversation"))?;
+        let mut state = bot.new_state();
+        for r in records.iter().filter(|r| r.kind.starts_with(EVENT_PREFIX)) {
+            let event: Event = serde_json::from_value(r.payload.clone()).map_err(|e| {
+                tracing::error!(conversation = %conversation.id, seq = r.seq, error = %e, "unreadable engine event in log");
+                ApiError::internal()
+            })?;
+            bot.handle(&mut state, &event);
+        }
+        Ok(state)
+    }
+
+    /// Runs one event through the conversation's bot: logs the event and the
+    /// actions it caused (one transaction), then returns them.
+    pub async fn turn(
+        &self,
+        store: &Store,
+        conversation: &Conversation,
+        bot: &Bot,
+        event: Event,
+        now_ms: i64,
+    ) -> Result<TurnResult, ApiError> {
+        let slot = self.slot(&conversation.id);
+        let mut guard = slot.lock().await;
+        let mut state = match guard.take() {
+            Some(s) => s,
+            None => self.replay(store, conversation, bot).await?,
+        };
+        let starting = matches!(
+            event.kind,
+            EventKind::ConversationStarted(_) | EventKind::CallAnswered(_)
+        );
+        if state.is_ended() && !starting {
+            *guard = Some(state);
+            return Err(ApiError::conflict(
+                "会话已结束",
+                "the conversation has ended",
+            ));
+        }
+        let before = state.clone();
+        let actions = bot.handle(&mut state, &event);
+        let event_json = serde_json::to_value(&event).map_err(|_| ApiError::internal())?;
+        let mut entries = vec![(kind_of(EVENT_PREFIX, &event_json), event_json)];
+        for a in &actions {
+            let json = serde_json::to_value(a).map_err(|_| ApiError::internal())?;
+            entries.push((kind_of(ACTION_PREFIX, &json), json));
+        }
+        match store
+            .append_events(&conversation.tenant_id, &conversation.id, &entries, now_ms)
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                *guard = Some(before);
+                return Err(ApiError::not_found("会话", "conversation"));
+            }
+            Err(e) => {
+                // Not logged, so it did not happen: keep the state from before.
+                *guard = Some(before);
+                return Err(e.into());
+            }
+        }
+        let summary = StateSummary::of(&state);
+        if state.is_ended() {
+            drop(guard);
+            self.forget(&conversation.id);
+        } else {
+            *guard = Some(state);
+        }
+        metrics::counter!("tonghua_engine_turns_total").increment(1);
+        Ok(TurnResult {
+            actions,
+            state: summary,
+        })
+    }
+}
+
+/// The wall-clock reference for the engine, in the deployment's time zone.
+pub fn wall_time(now_ms: i64, offset_minutes: i32) -> WallTime {
+    let local = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(
+            time::UtcOffset::from_whole_seconds(offset_minutes * 60)
+                .unwrap_or(time::UtcOffset::UTC),
+        );
+    WallTime {
+        year: local.year(),
+        month: u32::from(u8::from(local.month())),
+        day: u32::from(local.day()),
+        hour: u32::from(local.hour()),
+        minute: u32::from(local.minute()),
+        weekday: u32::from(local.weekday().number_from_monday()),
+    }
+}
+
+/// The start event of a text conversation.
+pub fn start_event(
+    contact: std::collections::BTreeMap<String, String>,
+    now: WallTime,
+    humans_available: bool,
+) -> Event {
+    Event::new(
+        0,
+        EventKind::ConversationStarted(Start {
+            contact,
+            now,
+            humans_available,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wall_time_uses_the_offset() {
+        // 2026-11-24 03:00 UTC is 11:00 in Beijing, a Tuesday.
+        let ms = 1_795_489_200_000;
+        let w = wall_time(ms, 480);
+        assert_eq!(
+            (w.year, w.month, w.day, w.hour, w.minute, w.weekday),
+            (2026, 11, 24, 11, 0, 2)
+        );
+        let utc = wall_time(ms, 0);
+        assert_eq!(utc.hour, 3);
+    }
+
+    #[test]
+    fn knowledge_reference_resolves_to_the_file_stem() {
+        let src = "name: x\nstart: a\nknowledge: ../kb/home-faq.yaml\nnodes:\n  - id: a\n    type: hangup\n    say: 再见\n";
+        assert_eq!(
+            referenced_knowledge_base(src, "x").as_deref(),
+            Some("home-faq")
+        );
+        assert_eq!(
+            referenced_knowledge_base("name: x\nstart: a\nnodes: []\n", "x"),
+            None
+        );
+    }
+}
