@@ -3,6 +3,7 @@
 //! schema; the operator tools for scripts and models join as they land.
 
 mod admin;
+mod tools;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,34 @@ enum Command {
     /// Manage tenants, users and API tokens directly in the database.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Talk to a script in the terminal, seeing intents, scores and actions.
+    Chat {
+        #[arg(long, value_name = "SCRIPT")]
+        script: PathBuf,
+        /// Knowledge base (default: the one the script names).
+        #[arg(long, value_name = "KB")]
+        kb: Option<PathBuf>,
+        /// A CRM field for the script's variables, e.g. --contact name=王先生 (repeatable).
+        #[arg(long, value_name = "KEY=VALUE", value_parser = tools::parse_pair)]
+        contact: Vec<(String, String)>,
+        /// Show only what the robot says and does.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run a script's test conversations and report pass/fail (exit 1 on any failure).
+    Simulate {
+        #[arg(long, value_name = "SCRIPT")]
+        script: PathBuf,
+        #[arg(long, value_name = "CASES")]
+        cases: PathBuf,
+        #[arg(long, value_name = "KB")]
+        kb: Option<PathBuf>,
+    },
+    /// Check a script: every error with file, line and node.
+    Validate { script: PathBuf },
+    /// Understanding on its own, for evaluation: JSON Lines on stdin, JSON Lines on stdout.
+    #[command(subcommand)]
+    Nlu(tools::NluCommand),
     /// Print the version.
     Version,
 }
@@ -128,6 +157,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
+        Command::Chat {
+            script,
+            kb,
+            contact,
+            quiet,
+        } => tools::chat(script.clone(), kb.clone(), contact.clone(), !quiet),
+        Command::Simulate { script, cases, kb } => {
+            tools::simulate(script.clone(), cases.clone(), kb.clone())
+        }
+        Command::Validate { script } => tools::validate(script.clone()),
+        Command::Nlu(cmd) => tools::nlu(cmd),
         Command::Version => {
             println!("tonghua {}", env!("CARGO_PKG_VERSION"));
             Ok(())
