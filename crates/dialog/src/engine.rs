@@ -110,6 +110,9 @@ pub struct Understood {
     pub intent: Option<String>,
     pub score: f32,
     pub faq: Option<FaqTrace>,
+    /// The closest FAQ entry even when it was not good enough to answer (knowledge-gap mining).
+    #[serde(default)]
+    pub faq_top: Option<FaqTrace>,
     pub negative: bool,
     pub sentiment: f32,
     pub anger: f32,
@@ -813,12 +816,24 @@ impl Turn<'_> {
                     id: h.id.clone(),
                     score: h.score,
                 }),
+            faq_top: u
+                .faq
+                .as_ref()
+                .and_then(|f| f.top.first())
+                .map(|h| FaqTrace {
+                    id: h.id.clone(),
+                    score: h.score,
+                }),
             negative: u.emotion.negative,
             sentiment: u.emotion.score,
             anger: u.emotion.anger,
             handled_by: String::new(),
         }));
         let handled = self.dispatch(text, confidence, node, &u);
+        // Only consecutive misunderstandings count towards the fallback.
+        if !handled.starts_with("handler:no_match") && !handled.starts_with("ignored") {
+            self.st.no_match = 0;
+        }
         if let Some(Action::Understood(tr)) = self.out.get_mut(trace_at) {
             tr.handled_by = handled;
         }
@@ -1032,6 +1047,7 @@ impl Turn<'_> {
             intent: None,
             score: 0.0,
             faq: None,
+            faq_top: None,
             negative: false,
             sentiment: 0.0,
             anger: 0.0,
@@ -1214,11 +1230,16 @@ impl Turn<'_> {
             }
             self.say(&h.say, BargeIn::Any, &BTreeMap::new());
             self.reprompt();
-        } else if let Some(g) = h.goto {
-            self.enter(g);
         } else {
-            self.say(&h.close, BargeIn::Any, &BTreeMap::new());
-            self.finish("silence", true);
+            if let Some(t) = &h.tag {
+                self.tag(t);
+            }
+            if let Some(g) = h.goto {
+                self.enter(g);
+            } else {
+                self.say(&h.close, BargeIn::Any, &BTreeMap::new());
+                self.finish("silence", true);
+            }
         }
     }
 
@@ -1289,11 +1310,17 @@ impl Turn<'_> {
         if self.st.no_match <= max && h.enabled {
             self.say(&h.say, BargeIn::Any, &BTreeMap::new());
             self.reprompt();
-        } else if let Some(target) = node_spec.and_then(|n| n.no_match).or(h.goto) {
-            self.enter(target);
         } else {
-            self.say(&h.close, BargeIn::Any, &BTreeMap::new());
-            self.finish("no_match", true);
+            // Giving up is what the tag records (an unanswered question, a gap in the script).
+            if let Some(t) = &h.tag {
+                self.tag(t);
+            }
+            if let Some(target) = node_spec.and_then(|n| n.no_match).or(h.goto) {
+                self.enter(target);
+            } else {
+                self.say(&h.close, BargeIn::Any, &BTreeMap::new());
+                self.finish("no_match", true);
+            }
         }
     }
 }
@@ -1334,6 +1361,12 @@ fn resolve_choice(text: &str, a: &Choice, b: &Choice, bot: &Bot) -> Option<Choic
     let lb = squash(&choice_label(b, bot));
     let ha = !la.is_empty() && (n.contains(&la) || la.contains(&n) && n.chars().count() >= 2);
     let hb = !lb.is_empty() && (n.contains(&lb) || lb.contains(&n) && n.chars().count() >= 2);
+    // "换货的" picks 「换货运费…」 over 「退货运费…」: look at what only one label has.
+    let only = |x: &str, y: &str| x.chars().filter(|c| !y.contains(*c)).collect::<String>();
+    let (da, db) = (only(&la, &lb), only(&lb, &la));
+    let sa = da.chars().any(|c| n.contains(c));
+    let sb = db.chars().any(|c| n.contains(c));
+    let (ha, hb) = if ha || hb { (ha, hb) } else { (sa, sb) };
     match (ha, hb) {
         (true, false) => Some(a.clone()),
         (false, true) => Some(b.clone()),
