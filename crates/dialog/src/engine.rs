@@ -545,7 +545,7 @@ impl Turn<'_> {
     // ---------- flow ----------
 
     fn run_actions(&mut self, actions: &[CAction]) {
-        let vars = self.vars();
+        let mut vars = self.vars();
         for a in actions {
             match a {
                 CAction::Tag(t) => self.tag(t),
@@ -572,6 +572,8 @@ impl Turn<'_> {
                 }),
                 CAction::Set { slot, value } => {
                     let v = value.render(&[&vars]);
+                    // Later actions of the same list see the new value.
+                    vars.insert(slot.clone(), v.clone());
                     self.set_slot(slot, v);
                 }
             }
@@ -972,14 +974,13 @@ impl Turn<'_> {
             }
         }
         // 4. A knowledge-base question: answer and resume.
-        if let Some(f) = &u.faq {
-            if let Some(best) = &f.best
-                && !f.ambiguous
-            {
-                let id = best.id.clone();
-                self.answer_faq(&id);
-                return "faq".into();
-            }
+        if let Some(f) = &u.faq
+            && let Some(best) = &f.best
+            && !f.ambiguous
+        {
+            let id = best.id.clone();
+            self.answer_faq(&id);
+            return "faq".into();
         }
         // 5. Weak branches: yes/no, then catch-all.
         let yn = entities::yes_no(text);
