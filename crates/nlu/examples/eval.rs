@@ -315,6 +315,19 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
     cfg.params.l2 = env_f32("NLU_L2", cfg.params.l2);
     cfg.min_count = env_usize("NLU_MINC", cfg.min_count as usize) as u32;
     cfg.knn_weight = env_f32("NLU_KNN", cfg.knn_weight);
+    cfg.dense_scale = env_f32("NLU_DSCALE", cfg.dense_scale);
+    // Semantic intent features only when asked (they need the optional model).
+    let embedder = if std::env::var_os("NLU_SEM_INTENT").is_some() {
+        nlu::semantic::try_default().map(std::sync::Arc::new)
+    } else {
+        None
+    };
+    let set_label = if embedder.is_some() {
+        format!("{set} semantic")
+    } else {
+        set.to_string()
+    };
+    let set = set_label.as_str();
     cfg.knn_k = env_usize("NLU_K", cfg.knn_k);
     cfg.features.max_char_ngram = env_usize("NLU_NGRAM", cfg.features.max_char_ngram);
     cfg.features.words = env_usize("NLU_WORDS", 1) == 1;
@@ -337,7 +350,16 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
             .map(|(d, _)| d)
             .collect();
         let t = Instant::now();
-        let m = IntentModel::train_with(&train, &[], &cfg)?;
+        let m = match &embedder {
+            Some(e) => IntentModel::train_with_embedder(
+                &train,
+                &[],
+                &cfg,
+                e.clone(),
+                Some(&nlu::semantic::default_cache_dir()),
+            )?,
+            None => IntentModel::train_with(&train, &[], &cfg)?,
+        };
         let took = t.elapsed();
         let (acc, ins, oos) = accuracy(&m, &test);
         println!(
