@@ -245,16 +245,16 @@ impl Prepared {
 fn fit(
     feats: &[Vec<(String, u32)>],
     dense: &[Vec<f32>],
-    dense_scale: f32,
     ys: &[usize],
     classes: usize,
-    params: &TrainParams,
-    min_count: u32,
-    knn: bool,
+    config: &IntentConfig,
 ) -> Prepared {
+    let params = &config.params;
+    let knn = config.knn_weight > 0.0;
+    let dense_scale = config.dense_scale;
     // Singleton n-grams of a large set are mostly noise and cost memory
     // (features x classes weights); a small tenant set needs every one.
-    let min_count = match min_count {
+    let min_count = match config.min_count {
         0 if feats.len() >= 2000 => 2,
         0 => 1,
         n => n,
@@ -382,16 +382,7 @@ impl IntentModel {
             None => calibrate(&feats, &dense, &ys, &labels, oos_class, config)
                 .unwrap_or(config.default_threshold),
         };
-        let prep = fit(
-            &feats,
-            &dense,
-            config.dense_scale,
-            &ys,
-            labels.len(),
-            &config.params,
-            config.min_count,
-            config.knn_weight > 0.0,
-        );
+        let prep = fit(&feats, &dense, &ys, labels.len(), config);
         Ok(IntentModel {
             seg,
             spec,
@@ -574,16 +565,7 @@ fn calibrate(
         .iter()
         .filter_map(|&i| dense.get(i).cloned())
         .collect();
-    let p = fit(
-        &tf,
-        &td,
-        config.dense_scale,
-        &ty,
-        labels.len(),
-        &config.params,
-        config.min_count,
-        config.knn_weight > 0.0,
-    );
+    let p = fit(&tf, &td, &ty, labels.len(), config);
     let hold: Vec<(Vec<f32>, usize)> = hold_idx
         .iter()
         .filter_map(|&i| {
