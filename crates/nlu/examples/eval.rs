@@ -429,9 +429,28 @@ fn polarity_acc(m: &nlu::EmotionModel, data: &[&(String, bool)]) -> f64 {
 fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
     let reviews = common::load_polarity("reviews.jsonl")?;
     let waimai = common::load_polarity("waimai.jsonl")?;
-    let default = nlu::EmotionModel::default_model();
     let rk: Vec<bool> = reviews.iter().map(|d| d.1).collect();
     let rf = common::folds(&rk, 5, 42);
+    let mut params = nlu::TrainParams::default();
+    params.epochs = env_usize("NLU_EPOCHS", params.epochs);
+    params.learning_rate = env_f32("NLU_LR", params.learning_rate);
+    params.l2 = env_f32("NLU_L2", params.l2);
+    let default = if std::env::var_os("NLU_EMO_RETRAIN").is_some() {
+        // Same recipe as examples/train_emotion.rs, with overridden parameters.
+        let train: Vec<(String, bool)> = reviews
+            .iter()
+            .zip(&rf)
+            .filter(|(_, f)| **f != 0)
+            .map(|(d, _)| d.clone())
+            .collect();
+        nlu::EmotionModel::train_with(&train, &params)
+    } else {
+        nlu::EmotionModel::default_model()
+    };
+    let default = match std::env::var("NLU_LEX").ok().and_then(|v| v.parse().ok()) {
+        Some(w) => default.with_lexicon_weight(w),
+        None => default,
+    };
     let held: Vec<&(String, bool)> = reviews
         .iter()
         .zip(&rf)
@@ -442,13 +461,37 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
         "| sentiment | accuracy | default model, reviews fold 0 (not trained on) | {:.3} | |",
         polarity_acc(&default, &held)
     );
-    let all_w: Vec<&(String, bool)> = waimai.iter().collect();
-    println!(
-        "| sentiment | accuracy | default model, all waimai (other domain) | {:.3} | |",
-        polarity_acc(&default, &all_w)
-    );
     let wk: Vec<bool> = waimai.iter().map(|d| d.1).collect();
     let wf = common::folds(&wk, 5, 42);
+    // Waimai halves for the cross-domain check: folds 0-1 tune, 2-4 report.
+    let w_tune: Vec<&(String, bool)> = waimai
+        .iter()
+        .zip(&wf)
+        .filter(|(_, f)| **f <= 1)
+        .map(|(d, _)| d)
+        .collect();
+    let w_test: Vec<&(String, bool)> = waimai
+        .iter()
+        .zip(&wf)
+        .filter(|(_, f)| **f >= 2)
+        .map(|(d, _)| d)
+        .collect();
+    println!(
+        "| sentiment | accuracy | default model, waimai folds 0-1 (other domain, tuning) | {:.3} | |",
+        polarity_acc(&default, &w_tune)
+    );
+    println!(
+        "| sentiment | accuracy | default model, waimai folds 2-4 (other domain, report) | {:.3} | |",
+        polarity_acc(&default, &w_test)
+    );
+    if std::env::var_os("NLU_DUMP").is_some() {
+        for (t, n) in w_tune.iter().take(400) {
+            let e = default.score(t);
+            if e.negative != *n {
+                eprintln!("{n}\t{:.2}\t{t}", e.score);
+            }
+        }
+    }
     let train: Vec<(String, bool)> = waimai
         .iter()
         .zip(&wf)
@@ -462,7 +505,11 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(d, _)| d)
         .collect();
     let t = Instant::now();
-    let m = nlu::EmotionModel::train(&train);
+    let m = nlu::EmotionModel::train_with(&train, &params);
+    let m = match std::env::var("NLU_LEX").ok().and_then(|v| v.parse().ok()) {
+        Some(w) => m.with_lexicon_weight(w),
+        None => m,
+    };
     println!(
         "| sentiment | accuracy | tenant model: waimai folds 1-4 → fold 0 (trained in {:.1}s) | {:.3} | |",
         t.elapsed().as_secs_f64(),
