@@ -294,6 +294,10 @@ const MS_PER_CHAR: u64 = 220;
 /// Ranked intents below this are ignored.
 const INTENT_MIN: f32 = 0.5;
 
+/// Two intents within this margin (and the second at least `CLARIFY_MIN`) are a tie.
+const CLARIFY_MARGIN: f32 = 0.15;
+const CLARIFY_MIN: f32 = 0.25;
+
 impl Bot {
     /// A fresh conversation state.
     pub fn new_state(&self) -> State {
@@ -939,11 +943,18 @@ impl Turn<'_> {
                 }
             }
         }
-        // 2. The node's own strong branches.
+        // 2. The node's own strong branches; first, if the model could not tell two of
+        // this node's intents apart, ask instead of guessing.
         let branches: Vec<Branch> = node
             .and_then(|n| self.bot.nodes.get(n))
             .map(|n| n.branches.clone())
             .unwrap_or_default();
+        if !u.by_rule
+            && let Some((a, b)) = close_pair(&u.ranked, &branches)
+            && self.clarify(node, Choice::Intent(a), Choice::Intent(b))
+        {
+            return "handler:no_match:clarify".into();
+        }
         let wall = self.wall_now();
         for b in branches
             .iter()
@@ -1276,29 +1287,12 @@ impl Turn<'_> {
             return;
         };
         // Two of this node's intents almost tied: ask which one was meant.
-        let branch_intents: Vec<&str> = node
+        let branches: Vec<Branch> = node
             .and_then(|n| self.bot.nodes.get(n))
-            .map(|n| {
-                n.branches
-                    .iter()
-                    .filter_map(|b| b.intent.as_deref())
-                    .collect()
-            })
+            .map(|n| n.branches.clone())
             .unwrap_or_default();
-        let close: Vec<&(String, f32)> = u
-            .ranked
-            .iter()
-            .filter(|(n, _)| branch_intents.contains(&n.as_str()))
-            .take(2)
-            .collect();
-        if let [x, y] = close.as_slice()
-            && x.1 >= 0.3
-            && x.1 - y.1 < 0.1
-            && self.clarify(
-                node,
-                Choice::Intent(x.0.clone()),
-                Choice::Intent(y.0.clone()),
-            )
+        if let Some((a, b)) = close_pair(&u.ranked, &branches)
+            && self.clarify(node, Choice::Intent(a), Choice::Intent(b))
         {
             return;
         }
@@ -1324,6 +1318,20 @@ impl Turn<'_> {
             }
         }
     }
+}
+
+/// Two of the node's branch intents that the model ranks top and nearly tied.
+fn close_pair(ranked: &[(String, f32)], branches: &[Branch]) -> Option<(String, String)> {
+    let mut it = ranked.iter().filter(|(n, _)| {
+        branches
+            .iter()
+            .any(|b| b.intent.as_deref() == Some(n.as_str()))
+    });
+    let (a, sa) = it.next()?;
+    let (b, sb) = it.next()?;
+    // The two must also be the overall top two: a third, clearly better intent is no tie.
+    let top_two = ranked.iter().take(2).all(|(n, _)| n == a || n == b);
+    (top_two && *sb >= CLARIFY_MIN && sa - sb < CLARIFY_MARGIN).then(|| (a.clone(), b.clone()))
 }
 
 fn barge_name(b: BargeIn) -> &'static str {

@@ -453,3 +453,88 @@ fn json_round_trip_of_events_and_actions() {
         assert_eq!(&serde_json::from_str::<Action>(&j).expect("de"), a, "{j}");
     }
 }
+
+const CLARIFY: &str = r#"
+name: clarify
+start: q
+settings: {max_no_match: 2}
+intents:
+  - name: price
+    label: 价格
+    examples: [苹果香蕉橘子]
+  - name: place
+    label: 地址
+    examples: [苹果香蕉橘子]
+handlers:
+  busy:
+    say: 那我们换个话题
+    goto: other
+nodes:
+  - id: q
+    type: ask
+    say: 您想了解什么？
+    branches:
+      - intent: price
+        goto: price
+      - intent: place
+        goto: place
+  - id: price
+    type: hangup
+    say: 价格是一百元
+  - id: place
+    type: hangup
+    say: 地址在市中心
+  - id: other
+    type: ask
+    say: 其他问题
+    branches:
+      - otherwise: true
+        goto: q
+"#;
+
+#[test]
+fn clarifies_between_two_close_intents_and_takes_the_choice() {
+    let bot = Bot::from_source(CLARIFY, "clarify.yaml", None).expect("clarify script");
+    let (mut st, _) = start(&bot);
+    let a = bot.handle(&mut st, &Event::said(1000, "苹果香蕉橘子"));
+    let s = says(&a).join("");
+    assert!(
+        s.contains("您是想问价格，还是地址呢") || s.contains("您是想问地址，还是价格呢"),
+        "{a:?}"
+    );
+    let second_is_place = s.contains("还是地址");
+    let a = bot.handle(&mut st, &Event::said(2000, "第二个"));
+    let expected = if second_is_place {
+        "地址在市中心"
+    } else {
+        "价格是一百元"
+    };
+    assert_eq!(says(&a), vec![expected.to_string()], "{a:?}");
+}
+
+#[test]
+fn handler_goto_replaces_the_built_in_behaviour() {
+    let bot = Bot::from_source(CLARIFY, "clarify.yaml", None).expect("clarify script");
+    let (mut st, _) = start(&bot);
+    let a = bot.handle(&mut st, &Event::said(1000, "我在开会"));
+    assert_eq!(
+        says(&a),
+        vec!["那我们换个话题".to_string(), "其他问题".to_string()]
+    );
+    assert_eq!(st.node.as_deref(), Some("other"));
+    assert!(!has(&a, |x| matches!(x, Action::ScheduleCallback { .. })));
+}
+
+#[test]
+fn repeat_handler_says_the_question_again() {
+    let bot = common::renovation();
+    let (mut st, _) = start(&bot);
+    let a = bot.handle(&mut st, &Event::said(1000, "你说什么，我没听清"));
+    let s = says(&a);
+    assert_eq!(
+        s.first().map(String::as_str),
+        Some("好的，我再说一遍。"),
+        "{a:?}"
+    );
+    assert!(s.get(1).is_some_and(|t| t.contains("本人")), "{a:?}");
+}
