@@ -71,16 +71,17 @@ pub fn default_handler(kind: HandlerKind) -> HandlerSpec {
     h
 }
 
-/// Built-in intent of a handler: (keywords, regexes, examples, rule priority).
-/// Priorities make the stronger request win: "别再打了，不需要" is do-not-call.
-pub fn handler_intent(
-    kind: HandlerKind,
-) -> Option<(
+/// (keywords, regexes, examples, rule priority) of a built-in intent.
+pub type BuiltinIntent = (
     &'static [&'static str],
     &'static [&'static str],
     &'static [&'static str],
     i32,
-)> {
+);
+
+/// Built-in intent of a handler: (keywords, regexes, examples, rule priority).
+/// Priorities make the stronger request win: "别再打了，不需要" is do-not-call.
+pub fn handler_intent(kind: HandlerKind) -> Option<BuiltinIntent> {
     Some(match kind {
         HandlerKind::DoNotCall => (
             &[

@@ -93,7 +93,7 @@ pub(crate) struct Node {
     pub reason: Option<String>,
     pub actions: Vec<CAction>,
     /// Full handler table when the node overrides any handler.
-    pub handlers: Option<Box<Vec<Handler>>>,
+    pub handlers: Option<Vec<Handler>>,
 }
 
 /// The compiled, immutable script plus its NLU models. Build once, share in an
@@ -618,7 +618,7 @@ impl<'a> Compiler<'a> {
                 let h = self.handler(k, &[g, o], line, Some(id));
                 table.push(h);
             }
-            Some(Box::new(table))
+            Some(table)
         };
         Node {
             id: n.id.clone(),

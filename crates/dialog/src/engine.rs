@@ -110,6 +110,9 @@ pub struct Understood {
     pub intent: Option<String>,
     pub score: f32,
     pub faq: Option<FaqTrace>,
+    /// The closest FAQ entry even when it was not good enough to answer (knowledge-gap mining).
+    #[serde(default)]
+    pub faq_top: Option<FaqTrace>,
     pub negative: bool,
     pub sentiment: f32,
     pub anger: f32,
@@ -290,6 +293,10 @@ const MS_PER_CHAR: u64 = 220;
 
 /// Ranked intents below this are ignored.
 const INTENT_MIN: f32 = 0.5;
+
+/// Two intents within this margin (and the second at least `CLARIFY_MIN`) are a tie.
+const CLARIFY_MARGIN: f32 = 0.15;
+const CLARIFY_MIN: f32 = 0.25;
 
 impl Bot {
     /// A fresh conversation state.
@@ -542,7 +549,7 @@ impl Turn<'_> {
     // ---------- flow ----------
 
     fn run_actions(&mut self, actions: &[CAction]) {
-        let vars = self.vars();
+        let mut vars = self.vars();
         for a in actions {
             match a {
                 CAction::Tag(t) => self.tag(t),
@@ -569,6 +576,8 @@ impl Turn<'_> {
                 }),
                 CAction::Set { slot, value } => {
                     let v = value.render(&[&vars]);
+                    // Later actions of the same list see the new value.
+                    vars.insert(slot.clone(), v.clone());
                     self.set_slot(slot, v);
                 }
             }
@@ -813,12 +822,24 @@ impl Turn<'_> {
                     id: h.id.clone(),
                     score: h.score,
                 }),
+            faq_top: u
+                .faq
+                .as_ref()
+                .and_then(|f| f.top.first())
+                .map(|h| FaqTrace {
+                    id: h.id.clone(),
+                    score: h.score,
+                }),
             negative: u.emotion.negative,
             sentiment: u.emotion.score,
             anger: u.emotion.anger,
             handled_by: String::new(),
         }));
         let handled = self.dispatch(text, confidence, node, &u);
+        // Only consecutive misunderstandings count towards the fallback.
+        if !handled.starts_with("handler:no_match") && !handled.starts_with("ignored") {
+            self.st.no_match = 0;
+        }
         if let Some(Action::Understood(tr)) = self.out.get_mut(trace_at) {
             tr.handled_by = handled;
         }
@@ -922,11 +943,18 @@ impl Turn<'_> {
                 }
             }
         }
-        // 2. The node's own strong branches.
+        // 2. The node's own strong branches; first, if the model could not tell two of
+        // this node's intents apart, ask instead of guessing.
         let branches: Vec<Branch> = node
             .and_then(|n| self.bot.nodes.get(n))
             .map(|n| n.branches.clone())
             .unwrap_or_default();
+        if !u.by_rule
+            && let Some((a, b)) = close_pair(&u.ranked, &branches)
+            && self.clarify(node, Choice::Intent(a), Choice::Intent(b))
+        {
+            return "handler:no_match:clarify".into();
+        }
         let wall = self.wall_now();
         for b in branches
             .iter()
@@ -957,14 +985,13 @@ impl Turn<'_> {
             }
         }
         // 4. A knowledge-base question: answer and resume.
-        if let Some(f) = &u.faq {
-            if let Some(best) = &f.best
-                && !f.ambiguous
-            {
-                let id = best.id.clone();
-                self.answer_faq(&id);
-                return "faq".into();
-            }
+        if let Some(f) = &u.faq
+            && let Some(best) = &f.best
+            && !f.ambiguous
+        {
+            let id = best.id.clone();
+            self.answer_faq(&id);
+            return "faq".into();
         }
         // 5. Weak branches: yes/no, then catch-all.
         let yn = entities::yes_no(text);
@@ -1032,6 +1059,7 @@ impl Turn<'_> {
             intent: None,
             score: 0.0,
             faq: None,
+            faq_top: None,
             negative: false,
             sentiment: 0.0,
             anger: 0.0,
@@ -1214,11 +1242,16 @@ impl Turn<'_> {
             }
             self.say(&h.say, BargeIn::Any, &BTreeMap::new());
             self.reprompt();
-        } else if let Some(g) = h.goto {
-            self.enter(g);
         } else {
-            self.say(&h.close, BargeIn::Any, &BTreeMap::new());
-            self.finish("silence", true);
+            if let Some(t) = &h.tag {
+                self.tag(t);
+            }
+            if let Some(g) = h.goto {
+                self.enter(g);
+            } else {
+                self.say(&h.close, BargeIn::Any, &BTreeMap::new());
+                self.finish("silence", true);
+            }
         }
     }
 
@@ -1254,29 +1287,12 @@ impl Turn<'_> {
             return;
         };
         // Two of this node's intents almost tied: ask which one was meant.
-        let branch_intents: Vec<&str> = node
+        let branches: Vec<Branch> = node
             .and_then(|n| self.bot.nodes.get(n))
-            .map(|n| {
-                n.branches
-                    .iter()
-                    .filter_map(|b| b.intent.as_deref())
-                    .collect()
-            })
+            .map(|n| n.branches.clone())
             .unwrap_or_default();
-        let close: Vec<&(String, f32)> = u
-            .ranked
-            .iter()
-            .filter(|(n, _)| branch_intents.contains(&n.as_str()))
-            .take(2)
-            .collect();
-        if let [x, y] = close.as_slice()
-            && x.1 >= 0.3
-            && x.1 - y.1 < 0.1
-            && self.clarify(
-                node,
-                Choice::Intent(x.0.clone()),
-                Choice::Intent(y.0.clone()),
-            )
+        if let Some((a, b)) = close_pair(&u.ranked, &branches)
+            && self.clarify(node, Choice::Intent(a), Choice::Intent(b))
         {
             return;
         }
@@ -1289,13 +1305,33 @@ impl Turn<'_> {
         if self.st.no_match <= max && h.enabled {
             self.say(&h.say, BargeIn::Any, &BTreeMap::new());
             self.reprompt();
-        } else if let Some(target) = node_spec.and_then(|n| n.no_match).or(h.goto) {
-            self.enter(target);
         } else {
-            self.say(&h.close, BargeIn::Any, &BTreeMap::new());
-            self.finish("no_match", true);
+            // Giving up is what the tag records (an unanswered question, a gap in the script).
+            if let Some(t) = &h.tag {
+                self.tag(t);
+            }
+            if let Some(target) = node_spec.and_then(|n| n.no_match).or(h.goto) {
+                self.enter(target);
+            } else {
+                self.say(&h.close, BargeIn::Any, &BTreeMap::new());
+                self.finish("no_match", true);
+            }
         }
     }
+}
+
+/// Two of the node's branch intents that the model ranks top and nearly tied.
+fn close_pair(ranked: &[(String, f32)], branches: &[Branch]) -> Option<(String, String)> {
+    let mut it = ranked.iter().filter(|(n, _)| {
+        branches
+            .iter()
+            .any(|b| b.intent.as_deref() == Some(n.as_str()))
+    });
+    let (a, sa) = it.next()?;
+    let (b, sb) = it.next()?;
+    // The two must also be the overall top two: a third, clearly better intent is no tie.
+    let top_two = ranked.iter().take(2).all(|(n, _)| n == a || n == b);
+    (top_two && *sb >= CLARIFY_MIN && sa - sb < CLARIFY_MARGIN).then(|| (a.clone(), b.clone()))
 }
 
 fn barge_name(b: BargeIn) -> &'static str {
@@ -1334,6 +1370,12 @@ fn resolve_choice(text: &str, a: &Choice, b: &Choice, bot: &Bot) -> Option<Choic
     let lb = squash(&choice_label(b, bot));
     let ha = !la.is_empty() && (n.contains(&la) || la.contains(&n) && n.chars().count() >= 2);
     let hb = !lb.is_empty() && (n.contains(&lb) || lb.contains(&n) && n.chars().count() >= 2);
+    // "换货的" picks 「换货运费…」 over 「退货运费…」: look at what only one label has.
+    let only = |x: &str, y: &str| x.chars().filter(|c| !y.contains(*c)).collect::<String>();
+    let (da, db) = (only(&la, &lb), only(&lb, &la));
+    let sa = da.chars().any(|c| n.contains(c));
+    let sb = db.chars().any(|c| n.contains(c));
+    let (ha, hb) = if ha || hb { (ha, hb) } else { (sa, sb) };
     match (ha, hb) {
         (true, false) => Some(a.clone()),
         (false, true) => Some(b.clone()),

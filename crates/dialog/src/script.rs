@@ -159,7 +159,7 @@ impl Default for Settings {
             anger_turns: 2,
             barge_in: BargeIn::Any,
             min_confidence: 0.3,
-            faq_threshold: 0.4,
+            faq_threshold: 0.15,
         }
     }
 }

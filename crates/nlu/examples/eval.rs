@@ -19,7 +19,9 @@ mod common;
 
 use std::time::Instant;
 
-use nlu::{FaqConfig, FaqEntry, FaqIndex, IntentConfig, IntentExample, IntentModel, Segmenter};
+use nlu::{
+    Calibration, FaqConfig, FaqEntry, FaqIndex, IntentConfig, IntentExample, IntentModel, Segmenter,
+};
 
 #[derive(serde::Deserialize)]
 struct Query {
@@ -98,64 +100,96 @@ fn faq_stats(idx: &FaqIndex, qs: &[&Query]) -> FaqStats {
     }
 }
 
-/// Fits `sigmoid(a*s + b*m + c)` = P(top-1 is right) by gradient descent on
-/// the tuning queries (out-of-scope queries are negatives), then picks the
-/// lowest acceptance threshold that rejects at least 95 % of the tuning
-/// out-of-scope queries.
-fn fit_faq_calibration(idx: &FaqIndex, qs: &[&Query], base: &FaqConfig) -> FaqConfig {
-    let mut rows: Vec<(f32, f32, f32)> = Vec::new();
-    for q in qs {
-        let raw = idx.raw_top(&q.query, 5);
-        let feats = FaqIndex::hit_features(&raw);
-        if let (Some((e, _)), Some(&(s, m))) = (raw.first(), feats.first()) {
-            let ok = q
-                .expect
-                .as_ref()
-                .is_some_and(|id| idx.entry(id).is_some() && idx_id(idx, *e) == *id);
-            rows.push((s, m, if ok { 1.0 } else { 0.0 }));
-        } else {
-            rows.push((0.0, 0.0, 0.0));
-        }
-    }
-    let (mut a, mut b, mut c) = (1.0f32, 1.0f32, -2.0f32);
-    for _ in 0..3000 {
+/// Fits `sigmoid(a*s + b*m + c)` to 0/1 labels by gradient descent.
+fn fit_logistic(rows: &[(f32, f32, f32)]) -> Calibration {
+    let (mut a, mut b, mut c) = (1.0f32, 1.0f32, 0.0f32);
+    let n = rows.len().max(1) as f32;
+    for _ in 0..20000 {
         let (mut ga, mut gb, mut gc) = (0.0, 0.0, 0.0);
-        for &(s, m, y) in &rows {
+        for &(s, m, y) in rows {
             let p = 1.0 / (1.0 + (-(a * s + b * m + c)).exp());
             ga += (p - y) * s;
             gb += (p - y) * m;
             gc += p - y;
         }
-        let n = rows.len().max(1) as f32;
-        a -= 2.0 * ga / n;
-        b -= 2.0 * gb / n;
-        c -= 2.0 * gc / n;
+        a -= 4.0 * ga / n;
+        b -= 4.0 * gb / n;
+        c -= 4.0 * gc / n;
     }
-    let mut cfg = FaqConfig {
+    Calibration {
         w_score: a,
         w_margin: b,
         bias: c,
-        ..base.clone()
-    };
-    let mut oos: Vec<f32> = Vec::new();
-    for (q, &(s, m, _)) in qs.iter().zip(&rows) {
-        if q.expect.is_none() {
-            oos.push(1.0 / (1.0 + (-(a * s + b * m + c)).exp()));
+    }
+}
+
+/// Calibrations fitted on the tuning queries only: hit confidence (is this
+/// hit the answer?) over the top-5 hits, scope (is the query in scope?) over
+/// the best hit, and the lowest acceptance threshold that rejects at least
+/// 95 % of the tuning out-of-scope queries.
+fn fit_faq(idx: &FaqIndex, qs: &[&Query]) -> (Calibration, Calibration, f32) {
+    let ids = idx.ids();
+    let mut conf_rows = Vec::new();
+    let mut scope_rows = Vec::new();
+    for q in qs {
+        let raw = idx.raw_top(&q.query, 5);
+        let feats = FaqIndex::hit_features(&raw);
+        for (k, ((e, _), &(s, m))) in raw.iter().zip(&feats).enumerate() {
+            let ok = q
+                .expect
+                .as_deref()
+                .is_some_and(|id| ids.get(*e).is_some_and(|x| x == id));
+            conf_rows.push((s, m, if ok { 1.0 } else { 0.0 }));
+            if k == 0 {
+                scope_rows.push((s, m, if q.expect.is_some() { 1.0 } else { 0.0 }));
+            }
+        }
+        if raw.is_empty() {
+            scope_rows.push((0.0, 0.0, if q.expect.is_some() { 1.0 } else { 0.0 }));
         }
     }
+    let conf = fit_logistic(&conf_rows);
+    // Scope from the score alone: the margin says which entry, not whether
+    // the query belongs to the knowledge base at all.
+    let score_only: Vec<(f32, f32, f32)> =
+        scope_rows.iter().map(|&(s, _, y)| (s, 0.0, y)).collect();
+    let mut scope = fit_logistic(&score_only);
+    scope.w_margin = 0.0;
+    let mut oos: Vec<f32> = scope_rows
+        .iter()
+        .filter(|r| r.2 == 0.0)
+        .map(|&(s, m, _)| scope.apply(s, m))
+        .collect();
     oos.sort_by(f32::total_cmp);
-    // Accept above the 95th percentile of out-of-scope confidences.
     let k = ((oos.len() as f32) * 0.95).ceil() as usize;
-    cfg.accept = oos
+    let accept = oos
         .get(k.min(oos.len().saturating_sub(1)))
         .copied()
         .unwrap_or(0.5)
         + 1e-4;
-    cfg
+    (conf, scope, accept)
 }
 
-fn idx_id(idx: &FaqIndex, e: usize) -> String {
-    idx.ids().get(e).cloned().unwrap_or_default()
+fn report_faq(label: &str, idx: &FaqIndex, tune: &[&Query], test: &[&Query]) {
+    for (name, qs) in [("tune half", tune), ("test half", test)] {
+        let s = faq_stats(idx, qs);
+        println!(
+            "| faq-afqmc {label} | recall@1 | {name} | {:.3} | 0.120 (BM25 words) |",
+            s.r1
+        );
+        println!(
+            "| faq-afqmc {label} | recall@5 | {name} | {:.3} | 0.309 |",
+            s.r5
+        );
+        println!(
+            "| faq-afqmc {label} | out-of-scope rejected | {name} | {:.3} | |",
+            s.rejected
+        );
+        println!(
+            "| faq-afqmc {label} | in-scope answered (of those, top-1 right) | {name} | {:.3} ({:.3}) | |",
+            s.answered, s.answered_correct
+        );
+    }
 }
 
 fn faq() -> Result<(), Box<dyn std::error::Error>> {
@@ -176,37 +210,56 @@ fn faq() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|(_, f)| **f == 1)
         .map(|(q, _)| q)
         .collect();
+    let d = FaqConfig::default();
     let base = FaqConfig {
-        bigram_weight: env_f32("NLU_BIGRAM", FaqConfig::default().bigram_weight),
-        char_weight: env_f32("NLU_CHAR", FaqConfig::default().char_weight),
-        dice_weight: env_f32("NLU_DICE", FaqConfig::default().dice_weight),
-        k1: env_f32("NLU_K1", FaqConfig::default().k1),
-        b: env_f32("NLU_B", FaqConfig::default().b),
-        ..FaqConfig::default()
+        bigram_weight: env_f32("NLU_BIGRAM", d.bigram_weight),
+        char_weight: env_f32("NLU_CHAR", d.char_weight),
+        pinyin_weight: env_f32("NLU_PINYIN", d.pinyin_weight),
+        unknown_weight: env_f32("NLU_UNK", d.unknown_weight),
+        dice_weight: env_f32("NLU_DICE", d.dice_weight),
+        dense_weight: env_f32("NLU_DENSE", d.dense_weight),
+        dense_floor: env_f32("NLU_FLOOR", d.dense_floor),
+        k1: env_f32("NLU_K1", d.k1),
+        b: env_f32("NLU_B", d.b),
+        ..d
     };
     let t = Instant::now();
-    let idx = FaqIndex::build_with(kb.clone(), base.clone(), Segmenter::new())?;
-    let build = t.elapsed();
-    let fitted = fit_faq_calibration(&idx, &tune, &base);
-    eprintln!("fitted on tune half: {fitted:?} (index built in {build:?})");
-    let shipped = FaqIndex::build_with(kb.clone(), base.clone(), Segmenter::new())?;
-    let tuned = FaqIndex::build_with(kb, fitted, Segmenter::new())?;
-    for (name, qs) in [("tune half", &tune), ("test half", &test)] {
-        let s = faq_stats(&shipped, qs);
-        let f = faq_stats(&tuned, qs);
-        println!(
-            "| faq-afqmc | recall@1 | {name} | {:.3} | 0.120 (BM25 words) |",
-            s.r1
-        );
-        println!("| faq-afqmc | recall@5 | {name} | {:.3} | 0.309 |", s.r5);
-        println!(
-            "| faq-afqmc | out-of-scope rejected | {name} | {:.3} (refit: {:.3}) | |",
-            s.rejected, f.rejected
-        );
-        println!(
-            "| faq-afqmc | in-scope answered (precision) | {name} | {:.3} ({:.3}) (refit: {:.3}) | |",
-            s.answered, s.answered_correct, f.answered
-        );
+    let lexical = FaqIndex::build_with(kb.clone(), base.clone(), Segmenter::new())?;
+    eprintln!("lexical index built in {:?}", t.elapsed());
+    let (confidence, scope, accept) = fit_faq(&lexical, &tune);
+    eprintln!(
+        "lexical fit on tune half: confidence {confidence:?} scope {scope:?} accept {accept}"
+    );
+    report_faq("lexical (shipped calibration)", &lexical, &tune, &test);
+    if std::env::var_os("NLU_REFIT").is_some() {
+        let cfg = FaqConfig {
+            confidence,
+            scope,
+            accept,
+            ..base.clone()
+        };
+        let refit = FaqIndex::build_with(kb.clone(), cfg, Segmenter::new())?;
+        report_faq("lexical (refit on tune half)", &refit, &tune, &test);
+    }
+    let model_dir = nlu::semantic::default_model_dir();
+    let embedder = if std::env::var_os("NLU_NOSEM").is_some() {
+        Err("NLU_NOSEM is set".to_string())
+    } else {
+        nlu::semantic::Embedder::load(&model_dir).map_err(|e| e.to_string())
+    };
+    match embedder {
+        Err(e) => eprintln!("semantic mode skipped: {e}"),
+        Ok(emb) => {
+            let t = Instant::now();
+            let sem = FaqIndex::build_with(kb.clone(), base.clone(), Segmenter::new())?
+                .with_embedder(std::sync::Arc::new(emb), Some(&model_dir.join("cache")))?;
+            eprintln!("semantic index built in {:?}", t.elapsed());
+            let (confidence, scope, accept) = fit_faq(&sem, &tune);
+            eprintln!(
+                "semantic fit on tune half: confidence {confidence:?} scope {scope:?} accept {accept}"
+            );
+            report_faq("semantic (shipped calibration)", &sem, &tune, &test);
+        }
     }
     Ok(())
 }
@@ -262,6 +315,19 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
     cfg.params.l2 = env_f32("NLU_L2", cfg.params.l2);
     cfg.min_count = env_usize("NLU_MINC", cfg.min_count as usize) as u32;
     cfg.knn_weight = env_f32("NLU_KNN", cfg.knn_weight);
+    cfg.dense_scale = env_f32("NLU_DSCALE", cfg.dense_scale);
+    // Semantic intent features only when asked (they need the optional model).
+    let embedder = if std::env::var_os("NLU_SEM_INTENT").is_some() {
+        nlu::semantic::try_default().map(std::sync::Arc::new)
+    } else {
+        None
+    };
+    let set_label = if embedder.is_some() {
+        format!("{set} semantic")
+    } else {
+        set.to_string()
+    };
+    let set = set_label.as_str();
     cfg.knn_k = env_usize("NLU_K", cfg.knn_k);
     cfg.features.max_char_ngram = env_usize("NLU_NGRAM", cfg.features.max_char_ngram);
     cfg.features.words = env_usize("NLU_WORDS", 1) == 1;
@@ -284,7 +350,16 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
             .map(|(d, _)| d)
             .collect();
         let t = Instant::now();
-        let m = IntentModel::train_with(&train, &[], &cfg)?;
+        let m = match &embedder {
+            Some(e) => IntentModel::train_with_embedder(
+                &train,
+                &[],
+                &cfg,
+                e.clone(),
+                Some(&nlu::semantic::default_cache_dir()),
+            )?,
+            None => IntentModel::train_with(&train, &[], &cfg)?,
+        };
         let took = t.elapsed();
         let (acc, ins, oos) = accuracy(&m, &test);
         println!(
@@ -354,9 +429,28 @@ fn polarity_acc(m: &nlu::EmotionModel, data: &[&(String, bool)]) -> f64 {
 fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
     let reviews = common::load_polarity("reviews.jsonl")?;
     let waimai = common::load_polarity("waimai.jsonl")?;
-    let default = nlu::EmotionModel::default_model();
     let rk: Vec<bool> = reviews.iter().map(|d| d.1).collect();
     let rf = common::folds(&rk, 5, 42);
+    let mut params = nlu::TrainParams::default();
+    params.epochs = env_usize("NLU_EPOCHS", params.epochs);
+    params.learning_rate = env_f32("NLU_LR", params.learning_rate);
+    params.l2 = env_f32("NLU_L2", params.l2);
+    let default = if std::env::var_os("NLU_EMO_RETRAIN").is_some() {
+        // Same recipe as examples/train_emotion.rs, with overridden parameters.
+        let train: Vec<(String, bool)> = reviews
+            .iter()
+            .zip(&rf)
+            .filter(|(_, f)| **f != 0)
+            .map(|(d, _)| d.clone())
+            .collect();
+        nlu::EmotionModel::train_with(&train, &params)
+    } else {
+        nlu::EmotionModel::default_model()
+    };
+    let default = match std::env::var("NLU_LEX").ok().and_then(|v| v.parse().ok()) {
+        Some(w) => default.with_lexicon_weight(w),
+        None => default,
+    };
     let held: Vec<&(String, bool)> = reviews
         .iter()
         .zip(&rf)
@@ -367,13 +461,37 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
         "| sentiment | accuracy | default model, reviews fold 0 (not trained on) | {:.3} | |",
         polarity_acc(&default, &held)
     );
-    let all_w: Vec<&(String, bool)> = waimai.iter().collect();
-    println!(
-        "| sentiment | accuracy | default model, all waimai (other domain) | {:.3} | |",
-        polarity_acc(&default, &all_w)
-    );
     let wk: Vec<bool> = waimai.iter().map(|d| d.1).collect();
     let wf = common::folds(&wk, 5, 42);
+    // Waimai halves for the cross-domain check: folds 0-1 tune, 2-4 report.
+    let w_tune: Vec<&(String, bool)> = waimai
+        .iter()
+        .zip(&wf)
+        .filter(|(_, f)| **f <= 1)
+        .map(|(d, _)| d)
+        .collect();
+    let w_test: Vec<&(String, bool)> = waimai
+        .iter()
+        .zip(&wf)
+        .filter(|(_, f)| **f >= 2)
+        .map(|(d, _)| d)
+        .collect();
+    println!(
+        "| sentiment | accuracy | default model, waimai folds 0-1 (other domain, tuning) | {:.3} | |",
+        polarity_acc(&default, &w_tune)
+    );
+    println!(
+        "| sentiment | accuracy | default model, waimai folds 2-4 (other domain, report) | {:.3} | |",
+        polarity_acc(&default, &w_test)
+    );
+    if std::env::var_os("NLU_DUMP").is_some() {
+        for (t, n) in w_tune.iter().take(400) {
+            let e = default.score(t);
+            if e.negative != *n {
+                eprintln!("{n}\t{:.2}\t{t}", e.score);
+            }
+        }
+    }
     let train: Vec<(String, bool)> = waimai
         .iter()
         .zip(&wf)
@@ -387,7 +505,11 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(d, _)| d)
         .collect();
     let t = Instant::now();
-    let m = nlu::EmotionModel::train(&train);
+    let m = nlu::EmotionModel::train_with(&train, &params);
+    let m = match std::env::var("NLU_LEX").ok().and_then(|v| v.parse().ok()) {
+        Some(w) => m.with_lexicon_weight(w),
+        None => m,
+    };
     println!(
         "| sentiment | accuracy | tenant model: waimai folds 1-4 → fold 0 (trained in {:.1}s) | {:.3} | |",
         t.elapsed().as_secs_f64(),

@@ -93,7 +93,8 @@ fn each_line(
     }
 }
 
-/// FAQ retrieval. KB lines `{"id","question","answer"}` (optional
+/// FAQ retrieval (semantic re-ranking when the build has the engine and the
+/// model is installed; set `TONGHUA_NLU_SEMANTIC=0` to force lexical). KB lines `{"id","question","answer"}` (optional
 /// `"similar": [...]`, `"category"`); input `{"query"}` → `{"query","match",
 /// "score","top","ambiguous"}`.
 pub fn faq(
@@ -102,7 +103,12 @@ pub fn faq(
     output: &mut dyn Write,
 ) -> Result<(), NluError> {
     let entries: Vec<FaqEntry> = read_jsonl(kb_path)?;
-    let index = FaqIndex::build(entries)?;
+    let mut index = FaqIndex::build(entries)?;
+    // Meaning-based re-ranking when the optional model is there.
+    if let Some(embedder) = crate::semantic::try_default() {
+        let cache = crate::semantic::default_cache_dir();
+        index = index.with_embedder(std::sync::Arc::new(embedder), Some(&cache))?;
+    }
     each_line(input, output, "query", |q| {
         let r = index.search(q, 5);
         json!({

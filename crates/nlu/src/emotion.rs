@@ -48,6 +48,7 @@ pub struct EmotionModel {
     /// Logit weights per hash bucket (empty: lexicon-only fallback).
     weights: Vec<f32>,
     bias: f32,
+    lexicon_weight: f32,
 }
 
 /// Escalation phrases with their weight. Matched as substrings of the
@@ -141,6 +142,170 @@ const ANGER_LEXICON: &[(&str, f32)] = &[
     ("harass", 0.7),
 ];
 
+/// General-purpose polarity words, written for this crate. The learned
+/// model picks up domain words (in product reviews "快递" mostly appears in
+/// complaints; in food delivery it is mostly praise), so these
+/// domain-independent cues are added to its evidence.
+const POSITIVE_WORDS: &[&str] = &[
+    "好吃",
+    "好喝",
+    "好评",
+    "不错",
+    "满意",
+    "喜欢",
+    "推荐",
+    "赞",
+    "给力",
+    "棒",
+    "完美",
+    "优秀",
+    "值得",
+    "实惠",
+    "划算",
+    "新鲜",
+    "干净",
+    "热情",
+    "周到",
+    "贴心",
+    "感谢",
+    "谢谢",
+    "辛苦",
+    "及时",
+    "准时",
+    "神速",
+    "超值",
+    "好看",
+    "漂亮",
+    "舒服",
+    "方便",
+    "专业",
+    "耐心",
+    "靠谱",
+    "美味",
+    "可口",
+    "好用",
+    "很好",
+    "非常好",
+    "挺好",
+    "真好",
+    "太好",
+    "点赞",
+    "五星",
+    "开心",
+    "高兴",
+    "惊喜",
+    "物美价廉",
+    "性价比高",
+    "回购",
+    "还会再",
+    "下次还",
+    "很快",
+    "好棒",
+    "满分",
+    "精致",
+    "放心",
+    "愉快",
+    "爱了",
+    "好香",
+    "很香",
+    "量足",
+    "量大",
+    "份量足",
+    "热乎",
+    "还是热的",
+    "态度好",
+    "服务好",
+    "可以的",
+    "好极了",
+    "nice",
+    "good",
+    "great",
+    "thanks",
+];
+const NEGATIVE_WORDS: &[&str] = &[
+    "难吃",
+    "难喝",
+    "差评",
+    "很差",
+    "太差",
+    "真差",
+    "失望",
+    "后悔",
+    "垃圾",
+    "太慢",
+    "很慢",
+    "慢死",
+    "凉了",
+    "冷了",
+    "都凉",
+    "太少",
+    "量少",
+    "有点少",
+    "太贵",
+    "退款",
+    "恶心",
+    "坑",
+    "糟糕",
+    "不新鲜",
+    "变质",
+    "异物",
+    "头发",
+    "虫子",
+    "臭",
+    "馊",
+    "太咸",
+    "太辣",
+    "太油",
+    "油腻",
+    "敷衍",
+    "态度差",
+    "不耐烦",
+    "迟到",
+    "超时",
+    "送错",
+    "漏送",
+    "少送",
+    "洒了",
+    "撒了",
+    "破了",
+    "坏了",
+    "脏",
+    "难用",
+    "无语",
+    "郁闷",
+    "生气",
+    "再也不",
+    "不会再",
+    "退货",
+    "质量差",
+    "没味",
+    "太淡",
+    "太硬",
+    "不好",
+    "不行",
+    "不值",
+    "上当",
+    "骗人",
+    "假货",
+    "劣质",
+    "差劲",
+    "拉肚子",
+    "等了",
+    "一个多小时",
+    "两个小时",
+    "最差",
+    "太难",
+    "坑爹",
+    "bad",
+    "terrible",
+    "awful",
+];
+/// Words that flip the polarity of a cue right after them.
+const NEGATORS: &[char] = &['不', '没', '别', '无', '未', '非'];
+/// Weight of one lexicon cue in logit units (tuned on the tuning part, see
+/// docs/benchmarks-nlu.md).
+const LEXICON_WEIGHT: f32 = 1.2;
+
 impl Default for EmotionModel {
     fn default() -> Self {
         Self::default_model()
@@ -156,6 +321,7 @@ impl EmotionModel {
             seg: Segmenter::new(),
             weights: Vec::new(),
             bias: 0.0,
+            lexicon_weight: LEXICON_WEIGHT,
         })
     }
 
@@ -177,20 +343,71 @@ impl EmotionModel {
         // Two-class softmax = logistic regression on the weight difference.
         let weights = m.weights.chunks_exact(2).map(|w| w[1] - w[0]).collect();
         let bias = m.bias.get(1).copied().unwrap_or(0.0) - m.bias.first().copied().unwrap_or(0.0);
-        EmotionModel { seg, weights, bias }
+        EmotionModel {
+            seg,
+            weights,
+            bias,
+            lexicon_weight: LEXICON_WEIGHT,
+        }
     }
 
-    /// Probability of negative polarity from the learned model alone.
+    /// The same model with another weight for the polarity lexicon (0: the
+    /// learned model alone).
+    pub fn with_lexicon_weight(mut self, weight: f32) -> Self {
+        self.lexicon_weight = weight;
+        self
+    }
+
+    /// Probability of negative polarity (learned model plus lexicon).
     pub fn polarity(&self, text: &str) -> f32 {
         if self.weights.is_empty() {
-            return 0.5;
+            return 1.0 / (1.0 + (-self.lexicon_weight * Self::lexicon(text)).exp());
         }
         let x = hashed(&extract(&self.seg, text, SPEC), DIMS);
         let z: f32 = self.bias
+            + self.lexicon_weight * Self::lexicon(text)
             + x.iter()
                 .map(|&(i, v)| self.weights.get(i as usize).copied().unwrap_or(0.0) * v)
                 .sum::<f32>();
         1.0 / (1.0 + (-z).exp())
+    }
+
+    /// Polarity cues of the built-in lexicon: positive means negative
+    /// sentiment (one unit per cue; a cue right after a negator counts the
+    /// other way: "不好吃" is negative, "不难吃" is not).
+    pub fn lexicon(text: &str) -> f32 {
+        let norm = normalize(text);
+        let chars: Vec<char> = norm.chars().collect();
+        let mut sum = 0.0f32;
+        let mut i = 0;
+        while i < chars.len() {
+            let rest: String = chars
+                .get(i..(i + 6).min(chars.len()))
+                .unwrap_or_default()
+                .iter()
+                .collect();
+            // Longest cue first, so "不错" is not read as negated "错".
+            let best = POSITIVE_WORDS
+                .iter()
+                .map(|w| (w, -1.0f32))
+                .chain(NEGATIVE_WORDS.iter().map(|w| (w, 1.0f32)))
+                .filter(|(w, _)| rest.starts_with(**w))
+                .max_by_key(|(w, _)| w.chars().count());
+            match best {
+                Some((w, sign)) => {
+                    let starts_negated = w.starts_with(NEGATORS);
+                    let negated = !starts_negated
+                        && i > 0
+                        && chars
+                            .get(i.saturating_sub(2)..i)
+                            .is_some_and(|prev| prev.iter().any(|c| NEGATORS.contains(c)));
+                    sum += if negated { -sign } else { sign };
+                    i += w.chars().count();
+                }
+                None => i += 1,
+            }
+        }
+        sum.clamp(-5.0, 5.0)
     }
 
     /// Escalation from the lexicon alone.
@@ -273,6 +490,7 @@ impl EmotionModel {
             seg: Segmenter::new(),
             weights,
             bias,
+            lexicon_weight: LEXICON_WEIGHT,
         })
     }
 
@@ -330,6 +548,18 @@ mod tests {
             assert!(e.negative, "{t}: {e:?}");
         }
         assert!(EmotionModel::anger("sbc") < 0.1);
+    }
+
+    #[test]
+    fn lexicon_handles_negation() {
+        assert!(EmotionModel::lexicon("很好吃，送得很快") < 0.0);
+        assert!(EmotionModel::lexicon("太难吃了") > 0.0);
+        // "不错" is praise, not a negated "错".
+        assert!(EmotionModel::lexicon("味道不错") < 0.0);
+        // A negated praise word counts as a complaint, and the other way round.
+        assert!(EmotionModel::lexicon("不好吃") > 0.0);
+        assert!(EmotionModel::lexicon("一点都不难吃") <= 0.0);
+        assert_eq!(EmotionModel::lexicon("今天星期三"), 0.0);
     }
 
     #[test]

@@ -377,7 +377,7 @@ fn scan_numbers(chars: &[char], decimal_point: bool) -> Vec<NumSpan> {
             j += 1;
         }
         let span: Vec<char> = chars.get(start..j).map(|s| s.to_vec()).unwrap_or_default();
-        if let Some((value, digit_string)) = parse_number(&span) {
+        if let Some((value, digit_string)) = parse_number(&span).filter(|(v, _)| v.is_finite()) {
             out.push(NumSpan {
                 start,
                 end: j,
@@ -779,6 +779,9 @@ pub fn datetime(text: &str, now: &DateTimeRef) -> Option<DateTimeRef> {
             "周" | "星期" | "礼拜" => n * 7.0 * 1440.0,
             _ => n * 30.0 * 1440.0,
         };
+        // Nobody schedules a call-back decades ahead: clamp absurd offsets
+        // (ASR garbage such as "99999天后") to ten years.
+        let minutes = minutes.clamp(0.0, 3650.0 * 1440.0);
         if matches!(unit, "分钟" | "分" | "小时" | "钟头") {
             return Some(DateTimeRef::from_minutes(
                 now.minutes() + minutes.round() as i64,
@@ -817,7 +820,7 @@ pub fn datetime(text: &str, now: &DateTimeRef) -> Option<DateTimeRef> {
             }
         })
     {
-        return Some(with_time(today + n, &t, &now, p, true));
+        return Some(with_time(today + n.clamp(0, 3650), &t, &now, p, true));
     }
 
     let mut date: Option<i64> = None;

@@ -5,8 +5,12 @@
 
 use std::collections::HashMap;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use crate::error::NluError;
 use crate::segment::Segmenter;
+use crate::semantic::Embedder;
 use crate::text::{is_cjk, is_word_char, normalize};
 
 /// One knowledge-base entry.
@@ -42,8 +46,26 @@ pub struct FaqResult {
     pub ambiguous: bool,
 }
 
+/// A logistic calibration `sigmoid(w_score * s + w_margin * m + bias)` over a
+/// hit's normalised fused score `s` and its margin `m` over the best other hit.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Calibration {
+    pub w_score: f32,
+    pub w_margin: f32,
+    pub bias: f32,
+}
+
+impl Calibration {
+    /// The calibrated probability.
+    pub fn apply(&self, s: f32, m: f32) -> f32 {
+        1.0 / (1.0 + (-(self.w_score * s + self.w_margin * m + self.bias)).exp())
+    }
+}
+
 /// Retrieval and calibration settings. The defaults were tuned on a tuning
-/// half of a public customer-service FAQ set (see docs/benchmarks-nlu.md).
+/// half of a public customer-service FAQ set (see docs/benchmarks-nlu.md);
+/// lexical and semantic retrieval have their own calibrations because
+/// their scores live on different scales.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FaqConfig {
     /// BM25 term-frequency saturation.
@@ -54,17 +76,30 @@ pub struct FaqConfig {
     pub bigram_weight: f32,
     /// Weight of the single-character field against the word field.
     pub char_weight: f32,
+    /// How much query terms absent from the knowledge base count against
+    /// a match (1: as much as the rarest known term). Lower values help
+    /// small knowledge bases, where most words of a query are new.
+    pub unknown_weight: f32,
+    /// Weight of the pinyin-bigram field against the word field.
+    pub pinyin_weight: f32,
     /// Share of the symmetric (Dice) overlap against normalised BM25.
     pub dice_weight: f32,
-    /// Logistic calibration: `sigmoid(w_score * s + w_margin * m + bias)`,
-    /// with `s` the normalised fused score of a hit and `m` its margin over
-    /// the best other hit.
-    pub w_score: f32,
-    pub w_margin: f32,
-    pub bias: f32,
-    /// Minimum calibrated confidence for `best`.
+    /// Weight of the embedding similarity (semantic mode only), added to the
+    /// lexical score as `dense_weight * max(0, (cos - dense_floor) / (1 - dense_floor))`.
+    pub dense_weight: f32,
+    pub dense_floor: f32,
+    /// Hit confidence: P(this hit answers the query).
+    pub confidence: Calibration,
+    /// Scope: P(the query is in scope), from the best hit; `best` is set
+    /// when it reaches `accept`.
+    pub scope: Calibration,
     pub accept: f32,
-    /// Two acceptable hits closer than this (in confidence) are ambiguous.
+    /// The same three for semantic mode.
+    pub semantic_confidence: Calibration,
+    pub semantic_scope: Calibration,
+    pub semantic_accept: f32,
+    /// Best two hits whose normalised scores differ by less than this are
+    /// ambiguous.
     pub ambiguity_margin: f32,
 }
 
@@ -74,13 +109,36 @@ impl Default for FaqConfig {
             k1: 1.2,
             b: 0.75,
             bigram_weight: 1.0,
-            dice_weight: 0.5,
-            char_weight: 0.0,
-            w_score: 8.0,
-            w_margin: 4.0,
-            bias: -5.0,
-            accept: 0.1,
-            ambiguity_margin: 0.05,
+            char_weight: 0.7,
+            pinyin_weight: 0.0,
+            unknown_weight: 1.0,
+            dice_weight: 0.0,
+            dense_weight: 1.0,
+            dense_floor: 0.8,
+            // Fitted on the tuning half of faq-afqmc (examples/eval.rs).
+            confidence: Calibration {
+                w_score: 1.241,
+                w_margin: 2.227,
+                bias: -3.189,
+            },
+            scope: Calibration {
+                w_score: 15.343,
+                w_margin: 0.0,
+                bias: -4.006,
+            },
+            accept: 0.972,
+            semantic_confidence: Calibration {
+                w_score: 8.0,
+                w_margin: 4.0,
+                bias: -5.0,
+            },
+            semantic_scope: Calibration {
+                w_score: 8.0,
+                w_margin: 4.0,
+                bias: -5.0,
+            },
+            semantic_accept: 0.5,
+            ambiguity_margin: 0.02,
         }
     }
 }
@@ -198,14 +256,20 @@ impl Field {
     /// query's own idf mass (unknown terms count as rarer than anything
     /// indexed), which is also the BM25 score of a document holding every
     /// query term once at average length: the normaliser for both.
-    fn score(&self, query: &[String], bm: &mut [f32], matched: &mut [f32]) -> f32 {
+    fn score(
+        &self,
+        query: &[String],
+        unknown_weight: f32,
+        bm: &mut [f32],
+        matched: &mut [f32],
+    ) -> f32 {
         let mut mass = 0.0f32;
         for (i, t) in query.iter().enumerate() {
             if query.get(..i).is_some_and(|prev| prev.contains(t)) {
                 continue;
             }
             let Some(&id) = self.terms.get(t) else {
-                mass += self.unknown_idf;
+                mass += unknown_weight * self.unknown_idf;
                 continue;
             };
             let idf = self.idf.get(id as usize).copied().unwrap_or(0.0);
@@ -235,7 +299,20 @@ pub struct FaqIndex {
     words: Field,
     bigrams: Field,
     chars: Field,
+    pinyin: Field,
     config: FaqConfig,
+    /// Document texts, kept for embedding.
+    doc_text: Vec<String>,
+    semantic: Option<Semantic>,
+}
+
+/// Embeddings of every document, and the model for queries.
+#[derive(Debug, Clone)]
+struct Semantic {
+    embedder: Arc<Embedder>,
+    /// `doc_entry.len() * dim` floats, row per document.
+    docs: Vec<f32>,
+    dim: usize,
 }
 
 /// Word terms of a text: segmented, stopwords dropped, synonyms unified.
@@ -254,6 +331,18 @@ fn word_terms(seg: &Segmenter, norm: &str) -> Vec<String> {
 
 /// Character bigrams within runs of word characters (a lone character
 /// becomes a unigram so that one-character queries still match).
+/// Accent-folded pinyin syllable bigrams: typed and recognised questions
+/// are full of homophone typos (还款/换款, 逾期/遇期).
+fn pinyin_terms(norm: &str) -> Vec<String> {
+    let syl: Vec<Option<String>> = norm.chars().map(crate::features::fuzzy_pinyin).collect();
+    syl.windows(2)
+        .filter_map(|w| match w {
+            [Some(a), Some(b)] => Some(format!("{a} {b}")),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Single CJK characters (robust to wording changes such as 改/修改).
 fn char_terms(norm: &str) -> Vec<String> {
     norm.chars()
@@ -302,6 +391,8 @@ impl FaqIndex {
         let mut word_docs = Vec::new();
         let mut bigram_docs = Vec::new();
         let mut char_docs = Vec::new();
+        let mut doc_text = Vec::new();
+        let mut pinyin_docs = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             if e.id.trim().is_empty() {
                 return Err(NluError::Invalid(format!(
@@ -321,14 +412,17 @@ impl FaqIndex {
                     continue;
                 }
                 doc_entry.push(i as u32);
+                doc_text.push(q.trim().to_string());
                 word_docs.push(word_terms(&seg, &norm));
                 bigram_docs.push(bigram_terms(&norm));
                 char_docs.push(char_terms(&norm));
+                pinyin_docs.push(pinyin_terms(&norm));
             }
         }
         let words = Field::build(&word_docs, config.k1, config.b);
         let bigrams = Field::build(&bigram_docs, config.k1, config.b);
         let chars = Field::build(&char_docs, config.k1, config.b);
+        let pinyin = Field::build(&pinyin_docs, config.k1, config.b);
         Ok(FaqIndex {
             entries,
             by_id,
@@ -337,8 +431,34 @@ impl FaqIndex {
             words,
             bigrams,
             chars,
+            pinyin,
             config,
+            doc_text,
+            semantic: None,
         })
+    }
+
+    /// Adds semantic re-ranking: every question is embedded (or read from
+    /// `cache_dir`, keyed by model and texts) and queries are matched by
+    /// meaning as well as by words.
+    pub fn with_embedder(
+        mut self,
+        embedder: Arc<Embedder>,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, NluError> {
+        let docs = embedder.embed_all(&self.doc_text, cache_dir)?;
+        let dim = embedder.dim();
+        self.semantic = Some(Semantic {
+            embedder,
+            docs,
+            dim,
+        });
+        Ok(self)
+    }
+
+    /// Whether queries are matched by meaning too.
+    pub fn is_semantic(&self) -> bool {
+        self.semantic.is_some()
     }
 
     /// The entry with this id.
@@ -373,24 +493,23 @@ impl FaqIndex {
         let n = self.doc_entry.len();
         let bw = self.config.bigram_weight.max(0.0);
         let cw = self.config.char_weight.max(0.0);
+        let pw = self.config.pinyin_weight.max(0.0);
+        let total = 1.0 + bw + cw + pw;
         let dice = self.config.dice_weight.clamp(0.0, 1.0);
         let mut acc = vec![0.0f32; n];
         let (mut bm, mut matched) = (vec![0.0f32; n], vec![0.0f32; n]);
         for (field, terms, weight) in [
-            (
-                &self.words,
-                word_terms(&self.seg, &norm),
-                1.0 / (1.0 + bw + cw),
-            ),
-            (&self.bigrams, bigram_terms(&norm), bw / (1.0 + bw + cw)),
-            (&self.chars, char_terms(&norm), cw / (1.0 + bw + cw)),
+            (&self.words, word_terms(&self.seg, &norm), 1.0 / total),
+            (&self.bigrams, bigram_terms(&norm), bw / total),
+            (&self.chars, char_terms(&norm), cw / total),
+            (&self.pinyin, pinyin_terms(&norm), pw / total),
         ] {
             if weight <= 0.0 {
                 continue;
             }
             bm.fill(0.0);
             matched.fill(0.0);
-            let qmass = field.score(&terms, &mut bm, &mut matched);
+            let qmass = field.score(&terms, self.config.unknown_weight, &mut bm, &mut matched);
             if qmass <= 0.0 {
                 continue;
             }
@@ -407,6 +526,16 @@ impl FaqIndex {
                     let s = (1.0 - dice) * b / qmass + dice * 2.0 * m / (qmass + dm);
                     *a += weight * s;
                 }
+            }
+        }
+        if let Some(sem) = &self.semantic
+            && let Ok(q) = sem.embedder.embed(query)
+        {
+            let floor = self.config.dense_floor.clamp(-1.0, 0.99);
+            let w = self.config.dense_weight.max(0.0);
+            for (a, row) in acc.iter_mut().zip(sem.docs.chunks_exact(sem.dim.max(1))) {
+                let cos: f32 = row.iter().zip(&q).map(|(x, y)| x * y).sum();
+                *a += w * ((cos - floor) / (1.0 - floor)).max(0.0);
             }
         }
         let mut per_entry = vec![0.0f32; self.entries.len()];
@@ -446,10 +575,13 @@ impl FaqIndex {
             .collect()
     }
 
-    fn confidence(&self, s: f32, m: f32) -> f32 {
+    fn calibrations(&self) -> (Calibration, Calibration, f32) {
         let c = &self.config;
-        let z = c.w_score * s + c.w_margin * m + c.bias;
-        1.0 / (1.0 + (-z).exp())
+        if self.semantic.is_some() {
+            (c.semantic_confidence, c.semantic_scope, c.semantic_accept)
+        } else {
+            (c.confidence, c.scope, c.accept)
+        }
     }
 
     /// The best `k` entries with calibrated confidences, and the decision.
@@ -457,34 +589,38 @@ impl FaqIndex {
         // Look at two hits at least: the margin needs the runner-up.
         let raw = self.raw_top(query, k.max(2));
         let feats = Self::hit_features(&raw);
+        let (confidence, scope, accept) = self.calibrations();
         let mut top: Vec<FaqHit> = raw
             .iter()
             .zip(&feats)
             .filter_map(|((e, _), (s, m))| {
                 Some(FaqHit {
                     id: self.entries.get(*e)?.id.clone(),
-                    score: self.confidence(*s, *m),
+                    score: confidence.apply(*s, *m),
                 })
             })
             .collect();
-        let accept = self.config.accept;
-        let best = top.first().filter(|h| h.score >= accept).cloned();
-        // The runner-up's own confidence is computed against the winner, so
-        // ambiguity compares raw closeness: both acceptable as winners.
-        let ambiguous = match (best.as_ref(), feats.first(), feats.get(1)) {
-            (Some(_), Some(&(s1, _)), Some(&(s2, _))) => {
-                let c2_alone = self.confidence(s2, 0.0);
-                let c1_alone = self.confidence(s1, 0.0);
-                c2_alone >= accept && c1_alone - c2_alone < self.config.ambiguity_margin
-            }
-            _ => false,
-        };
+        let in_scope = feats
+            .first()
+            .is_some_and(|&(s, m)| scope.apply(s, m) >= accept);
+        let best = top.first().filter(|_| in_scope).cloned();
+        let ambiguous = in_scope
+            && matches!((feats.first(), feats.get(1)), (Some(&(s1, _)), Some(&(s2, _))) if s1 - s2 < self.config.ambiguity_margin);
         top.truncate(k);
         FaqResult {
             best,
             top,
             ambiguous,
         }
+    }
+
+    /// P(in scope) of a query, as used for `best` (for calibration tools).
+    pub fn scope_probability(&self, query: &str) -> f32 {
+        let raw = self.raw_top(query, 2);
+        let (_, scope, _) = self.calibrations();
+        Self::hit_features(&raw)
+            .first()
+            .map_or(0.0, |&(s, m)| scope.apply(s, m))
     }
 }
 
@@ -517,10 +653,10 @@ mod tests {
     #[test]
     fn finds_paraphrase() {
         let idx = FaqIndex::build(kb()).expect("build");
-        let r = idx.search("电费应该如何交", 3);
+        let r = idx.search("请问电费如何交", 3);
         assert_eq!(r.top.first().map(|h| h.id.as_str()), Some("fee"));
         assert_eq!(r.best.as_ref().map(|h| h.id.as_str()), Some("fee"));
-        let r = idx.search("退款几天能到账", 3);
+        let r = idx.search("退款多久能到账", 3);
         assert_eq!(r.best.as_ref().map(|h| h.id.as_str()), Some("refund"));
         assert!(r.top.iter().all(|h| (0.0..=1.0).contains(&h.score)));
         assert!(r.top.len() <= 3);

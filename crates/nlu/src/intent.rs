@@ -3,12 +3,16 @@
 
 use std::collections::HashMap;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use regex::Regex;
 
 use crate::error::NluError;
 use crate::features::{FeatureSpec, SparseVec, Vocab, extract};
 use crate::linear::{Rng, Softmax, TrainParams};
 use crate::segment::Segmenter;
+use crate::semantic::Embedder;
 use crate::text::normalize;
 
 /// One labelled utterance. `intent: None` marks an out-of-scope example
@@ -66,6 +70,9 @@ pub struct IntentConfig {
     /// sets under 2,000 examples, 2 above; 1 measured best on both public
     /// intent sets, so it is the default).
     pub min_count: u32,
+    /// Weight of the sentence embedding against the lexical features
+    /// (only with [`IntentModel::train_with_embedder`]).
+    pub dense_scale: f32,
     /// Share of the nearest-neighbour vote in the class probabilities.
     pub knn_weight: f32,
     /// Neighbours in the vote.
@@ -82,6 +89,7 @@ impl Default for IntentConfig {
             default_threshold: 0.3,
             features: FeatureSpec::DEFAULT,
             min_count: 1,
+            dense_scale: 1.0,
             knn_weight: 0.0,
             knn_k: 10,
             user_words: Vec::new(),
@@ -147,6 +155,7 @@ pub struct IntentModel {
     labels: Vec<Option<String>>,
     threshold: f32,
     rules: Vec<CompiledRule>,
+    embedder: Option<Arc<Embedder>>,
 }
 
 /// Vocabulary, linear model and the training vectors for the
@@ -159,9 +168,27 @@ struct Prepared {
     /// query only touches examples sharing a feature with it.
     postings: Vec<Vec<(u32, f32)>>,
     labels_of: Vec<usize>,
+    /// Scale of the sentence embedding appended after the sparse features
+    /// (0: none).
+    dense_scale: f32,
 }
 
 impl Prepared {
+    /// The model's input: sparse features, then the scaled embedding.
+    fn vectorize(&self, feats: &[(String, u32)], dense: &[f32]) -> SparseVec {
+        let mut x = self.vocab.vectorize(feats);
+        if self.dense_scale > 0.0 {
+            let base = self.vocab.len();
+            x.extend(
+                dense
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| ((base + j) as u32, v * self.dense_scale)),
+            );
+        }
+        x
+    }
+
     /// Class probabilities: the linear model mixed with a similarity-weighted
     /// vote of the `k` most similar training utterances. The vote helps on
     /// noisy transcripts that nearly repeat a known utterance, which a
@@ -217,22 +244,40 @@ impl Prepared {
 
 fn fit(
     feats: &[Vec<(String, u32)>],
+    dense: &[Vec<f32>],
     ys: &[usize],
     classes: usize,
-    params: &TrainParams,
-    min_count: u32,
-    knn: bool,
+    config: &IntentConfig,
 ) -> Prepared {
+    let params = &config.params;
+    let knn = config.knn_weight > 0.0;
+    let dense_scale = config.dense_scale;
     // Singleton n-grams of a large set are mostly noise and cost memory
     // (features x classes weights); a small tenant set needs every one.
-    let min_count = match min_count {
+    let min_count = match config.min_count {
         0 if feats.len() >= 2000 => 2,
         0 => 1,
         n => n,
     };
     let vocab = Vocab::build(feats, min_count);
-    let xs: Vec<_> = feats.iter().map(|f| vocab.vectorize(f)).collect();
-    let model = Softmax::train(&xs, ys, vocab.len(), classes, params);
+    let dim = dense.first().map_or(0, Vec::len);
+    let dense_scale = if dim > 0 { dense_scale } else { 0.0 };
+    let mut prep = Prepared {
+        vocab,
+        model: Softmax::train(&[], &[], 0, 0, params),
+        postings: Vec::new(),
+        labels_of: ys.to_vec(),
+        dense_scale,
+    };
+    let empty = Vec::new();
+    let xs: Vec<_> = feats
+        .iter()
+        .enumerate()
+        .map(|(i, f)| prep.vectorize(f, dense.get(i).unwrap_or(&empty)))
+        .collect();
+    let n_features = prep.vocab.len() + if dense_scale > 0.0 { dim } else { 0 };
+    let model = Softmax::train(&xs, ys, n_features, classes, params);
+    let vocab = std::mem::take(&mut prep.vocab);
     let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); if knn { vocab.len() } else { 0 }];
     for (e, x) in xs.iter().enumerate().filter(|_| knn) {
         for &(f, v) in x {
@@ -246,6 +291,7 @@ fn fit(
         model,
         postings,
         labels_of: ys.to_vec(),
+        dense_scale,
     }
 }
 
@@ -260,6 +306,29 @@ impl IntentModel {
         examples: &[IntentExample],
         rules: &[IntentRule],
         config: &IntentConfig,
+    ) -> Result<Self, NluError> {
+        Self::train_full(examples, rules, config, None, None)
+    }
+
+    /// Trains with sentence embeddings appended to the lexical features
+    /// (`config.dense_scale`); example embeddings are cached in `cache_dir`.
+    /// Classification then embeds every utterance (~10–60 ms).
+    pub fn train_with_embedder(
+        examples: &[IntentExample],
+        rules: &[IntentRule],
+        config: &IntentConfig,
+        embedder: Arc<Embedder>,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, NluError> {
+        Self::train_full(examples, rules, config, Some(embedder), cache_dir)
+    }
+
+    fn train_full(
+        examples: &[IntentExample],
+        rules: &[IntentRule],
+        config: &IntentConfig,
+        embedder: Option<Arc<Embedder>>,
+        cache_dir: Option<&Path>,
     ) -> Result<Self, NluError> {
         let compiled = compile_rules(rules)?;
         let seg = if config.user_words.is_empty() {
@@ -295,20 +364,25 @@ impl IntentModel {
             .map(|e| extract(&seg, &e.text, spec))
             .collect();
 
+        let dense: Vec<Vec<f32>> = match &embedder {
+            Some(e) if config.dense_scale > 0.0 => {
+                let texts: Vec<String> = examples.iter().map(|e| e.text.clone()).collect();
+                let flat = e.embed_all(&texts, cache_dir)?;
+                flat.chunks_exact(e.dim().max(1))
+                    .map(<[f32]>::to_vec)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let embedder = embedder.filter(|_| !dense.is_empty());
+
         let oos_class = label_index.get(&None).copied();
         let threshold = match config.threshold {
             Some(t) => t,
-            None => calibrate(&feats, &ys, &labels, oos_class, config)
+            None => calibrate(&feats, &dense, &ys, &labels, oos_class, config)
                 .unwrap_or(config.default_threshold),
         };
-        let prep = fit(
-            &feats,
-            &ys,
-            labels.len(),
-            &config.params,
-            config.min_count,
-            config.knn_weight > 0.0,
-        );
+        let prep = fit(&feats, &dense, &ys, labels.len(), config);
         Ok(IntentModel {
             seg,
             spec,
@@ -318,6 +392,7 @@ impl IntentModel {
             labels,
             threshold,
             rules: compiled,
+            embedder,
         })
     }
 
@@ -370,10 +445,13 @@ impl IntentModel {
     }
 
     fn probs(&self, text: &str) -> Vec<f32> {
-        let x = self
-            .prep
-            .vocab
-            .vectorize(&extract(&self.seg, text, self.spec));
+        let feats = extract(&self.seg, text, self.spec);
+        // An embedding failure (never expected) degrades to lexical features.
+        let dense = match &self.embedder {
+            Some(e) => e.embed(text).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let x = self.prep.vectorize(&feats, &dense);
         self.prep.probs(&x, self.knn_weight, self.knn_k)
     }
 
@@ -463,6 +541,7 @@ fn compile_rules(rules: &[IntentRule]) -> Result<Vec<CompiledRule>, NluError> {
 /// are too few out-of-scope examples to say anything.
 fn calibrate(
     feats: &[Vec<(String, u32)>],
+    dense: &[Vec<f32>],
     ys: &[usize],
     labels: &[Option<String>],
     oos_class: Option<usize>,
@@ -482,20 +561,17 @@ fn calibrate(
         .iter()
         .filter_map(|&i| ys.get(i).copied())
         .collect();
-    let p = fit(
-        &tf,
-        &ty,
-        labels.len(),
-        &config.params,
-        config.min_count,
-        config.knn_weight > 0.0,
-    );
+    let td: Vec<_> = train_idx
+        .iter()
+        .filter_map(|&i| dense.get(i).cloned())
+        .collect();
+    let p = fit(&tf, &td, &ty, labels.len(), config);
     let hold: Vec<(Vec<f32>, usize)> = hold_idx
         .iter()
         .filter_map(|&i| {
             Some((
                 p.probs(
-                    &p.vocab.vectorize(feats.get(i)?),
+                    &p.vectorize(feats.get(i)?, dense.get(i).map_or(&[][..], Vec::as_slice)),
                     config.knn_weight,
                     config.knn_k,
                 ),

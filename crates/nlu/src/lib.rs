@@ -21,11 +21,12 @@ mod features;
 mod intent;
 mod linear;
 mod segment;
+pub mod semantic;
 mod text;
 
 pub use emotion::{Emotion, EmotionModel};
 pub use error::NluError;
-pub use faq::{FaqConfig, FaqEntry, FaqHit, FaqIndex, FaqResult};
+pub use faq::{Calibration, FaqConfig, FaqEntry, FaqHit, FaqIndex, FaqResult};
 pub use features::FeatureSpec;
 pub use intent::{IntentConfig, IntentExample, IntentModel, IntentResult, IntentRule};
 pub use linear::TrainParams;
