@@ -18,9 +18,19 @@ pub const DEMO_DOCUMENTS: &[(DocumentKind, &str, &str)] = &[
         include_str!("../../../examples/kb/renovation.yaml"),
     ),
     (
+        DocumentKind::KnowledgeBase,
+        "ecommerce",
+        include_str!("../../../examples/kb/ecommerce.yaml"),
+    ),
+    (
         DocumentKind::Script,
         "renovation",
         include_str!("../../../examples/scripts/renovation.yaml"),
+    ),
+    (
+        DocumentKind::Script,
+        "service",
+        include_str!("../../../examples/scripts/service.yaml"),
     ),
 ];
 

@@ -51,9 +51,12 @@ impl Binding {
 
 type StateSlot = Arc<tokio::sync::Mutex<Option<State>>>;
 
+/// Compiled bots by (script document id, knowledge-base document id).
+type CompiledBots = HashMap<(String, Option<String>), Arc<Bot>>;
+
 #[derive(Default)]
 pub struct Bots {
-    compiled: Mutex<HashMap<(String, Option<String>), Arc<Bot>>>,
+    compiled: Mutex<CompiledBots>,
     states: Mutex<HashMap<String, StateSlot>>,
 }
 
@@ -113,7 +116,7 @@ pub fn invalid_document(err: &dialog::DialogError) -> ApiError {
         format!("文件校验未通过：{err}"),
         format!("the document did not validate: {err}"),
     );
-    e.details = Some(details);
+    e.details = Some(Box::new(details));
     e
 }
 

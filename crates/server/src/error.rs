@@ -21,7 +21,7 @@ pub struct ApiError {
     /// Set when a signed-in caller was refused, so the audit layer can log it.
     pub denied: Option<Box<DeniedCaller>>,
     /// Structured detail, e.g. every validation issue of an uploaded script.
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 /// Who was refused, for the audit log.
@@ -137,7 +137,7 @@ impl IntoResponse for ApiError {
             message: self.message,
             message_en: self.message_en,
             request_id: None,
-            details: self.details,
+            details: self.details.map(|d| *d),
         };
         let mut response = (
             self.status,
