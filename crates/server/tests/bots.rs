@@ -518,3 +518,64 @@ async fn the_demo_tenant_starts_with_the_example_script_and_it_runs() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_inputs_to_one_conversation_are_taken_one_turn_at_a_time() {
+    let (app, c, t) = admin_app().await;
+    upload(&c, &app).await;
+    let (_, conv) = call(
+        &c,
+        &app,
+        "POST",
+        "/api/v1/conversations",
+        Some(&json!({ "channel": "api", "script": "mini" })),
+    )
+    .await;
+    let id = conv["id"].as_str().expect("id").to_string();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (c, url) = (
+            c.clone(),
+            app.url(&format!("/api/v1/conversations/{id}/input")),
+        );
+        tasks.push(tokio::spawn(async move {
+            c.post(url)
+                .json(&json!({ "type": "user_said", "text": format!("第{i}个问题：营业时间") }))
+                .send()
+                .await
+                .map(|r| r.status())
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.expect("join").expect("send"), StatusCode::OK);
+    }
+    // Every turn's entries are contiguous: an event, then only its actions.
+    let log = app
+        .store
+        .events(&t, &id, 0, 10_000)
+        .await
+        .expect("e")
+        .expect("c");
+    let events: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind.starts_with("event."))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(events.len(), 13, "start + 12 turns");
+    for pair in events.windows(2) {
+        let between = &log[pair[0] + 1..pair[1]];
+        assert!(!between.is_empty(), "every turn was answered");
+        assert!(
+            between.iter().all(|e| e.kind.starts_with("action.")),
+            "interleaved turns: {:?}",
+            log.iter().map(|e| &e.kind).collect::<Vec<_>>()
+        );
+    }
+    let texts: std::collections::HashSet<String> = log
+        .iter()
+        .filter(|e| e.kind == "event.user_said")
+        .filter_map(|e| e.payload["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(texts.len(), 12, "no turn lost or duplicated");
+}

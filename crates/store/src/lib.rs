@@ -60,6 +60,23 @@ impl Store {
     /// Opens the database without touching its schema (for `tonghua migrate
     /// --status` and for tests that build an old schema by hand).
     pub async fn open_without_migrating(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, SqliteSynchronous::Full).await
+    }
+
+    /// Opens with `synchronous=NORMAL`: an acknowledged write can be lost on
+    /// a power cut. Only for benchmarks, as the baseline that shows what
+    /// durability costs; never used by the server.
+    #[doc(hidden)]
+    pub async fn open_relaxed_for_benchmarks(data_dir: &Path) -> Result<Self, StoreError> {
+        let store = Self::open_with(data_dir, SqliteSynchronous::Normal).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn open_with(
+        data_dir: &Path,
+        synchronous: SqliteSynchronous,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.display().to_string(),
             source,
@@ -72,7 +89,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a commit is fsynced before it returns, so an acknowledged
             // write survives a crash of the process and of the machine.
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
