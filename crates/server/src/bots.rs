@@ -29,6 +29,10 @@ pub const ACTION_PREFIX: &str = "action.";
 /// Keep at most this many live states in memory (replay refills it).
 const MAX_CACHED_STATES: usize = 50_000;
 
+/// Keep at most this many compiled bots; every upload is a new version, and
+/// old versions are only needed again by old conversations (recompiled then).
+const MAX_COMPILED_BOTS: usize = 64;
+
 /// Which documents a conversation runs on; stored in its metadata.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Binding {
@@ -196,7 +200,12 @@ impl Bots {
             None => None,
         };
         let bot = Arc::new(compile(&script, kb.as_ref()).await?);
-        lock(&self.compiled).insert(key, bot.clone());
+        let mut compiled = lock(&self.compiled);
+        if compiled.len() >= MAX_COMPILED_BOTS {
+            // Bots in use are kept alive by their callers' Arcs.
+            compiled.clear();
+        }
+        compiled.insert(key, bot.clone());
         Ok(bot)
     }
 

@@ -99,8 +99,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         env!("CARGO_PKG_VERSION")
     );
 
-    let state = AppState::new(store.clone(), config, clock.clone());
-    spawn_housekeeping(store.clone(), clock);
+    let state = AppState::new(store.clone(), config, clock);
+    spawn_housekeeping(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -111,12 +111,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-fn spawn_housekeeping(store: Store, clock: Clock) {
+fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match store.purge_expired_sessions(clock.now_ms()).await {
+            state.forget_idle_login_clients();
+            match state.store().purge_expired_sessions(state.now_ms()).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),

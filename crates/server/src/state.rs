@@ -76,6 +76,13 @@ impl AppState {
             })
     }
 
+    /// Forgets client addresses whose login allowance has fully recovered, so
+    /// the limiter's memory does not grow with every address ever seen.
+    pub fn forget_idle_login_clients(&self) {
+        self.inner.login_limiter.retain_recent();
+        self.inner.login_limiter.shrink_to_fit();
+    }
+
     /// Records a successful state-changing action by a signed-in caller.
     pub async fn audit(
         &self,
