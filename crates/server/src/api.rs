@@ -51,6 +51,14 @@ const fn needs(p: Permission) -> Option<Option<Permission>> {
 pub const ROUTES: &[RouteDoc] = &[
     route(
         "GET",
+        "/",
+        "A page for people: what runs here and where the API is",
+        "system",
+        None,
+        None,
+    ),
+    route(
+        "GET",
         "/healthz",
         "Liveness: the process answers",
         "system",

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         );
 
     Router::new()
+        .route("/", get(system::landing))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

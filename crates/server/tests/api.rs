@@ -326,6 +326,19 @@ async fn health_readiness_and_metrics() {
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (s, b) = call(&Client::new(), &app, "GET", "/readyz", None).await;
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let r = Client::new().get(app.url("/")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"))
+    );
+    let page = r.text().await.expect("text");
+    assert!(
+        page.contains("通话 Tonghua") && page.contains("/api/openapi.json"),
+        "{page}"
+    );
     let text = Client::new()
         .get(app.url("/metrics"))
         .send()

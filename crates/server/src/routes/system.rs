@@ -34,6 +34,12 @@ pub async fn metrics() -> impl IntoResponse {
     )
 }
 
+/// `GET /`: what is running here and where to go next, for a person who
+/// opened the address in a browser.
+pub async fn landing() -> impl IntoResponse {
+    axum::response::Html(include_str!("../landing.html"))
+}
+
 /// `GET /api/openapi.json`
 pub async fn openapi() -> impl IntoResponse {
     Json(crate::api::openapi())
