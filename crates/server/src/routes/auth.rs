@@ -59,6 +59,25 @@ async fn audit_login(
     Ok(())
 }
 
+async fn audit_user_login(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &store::User,
+    outcome: &str,
+    reason: &str,
+) -> ApiResult<()> {
+    audit_login(
+        state,
+        client,
+        Some(&user.tenant_id),
+        Some(&user.id),
+        &user.username,
+        outcome,
+        reason,
+    )
+    .await
+}
+
 /// `POST /api/v1/auth/login`: password login; sets the session cookie.
 pub async fn login(
     State(state): State<AppState>,
@@ -106,16 +125,7 @@ pub async fn login(
         && until > now
     {
         let wait = ((until - now) / 1000).max(1) as u64;
-        audit_login(
-            &state,
-            &client,
-            Some(&user.tenant_id),
-            Some(&user.id),
-            &user.username,
-            "denied",
-            "locked",
-        )
-        .await?;
+        audit_user_login(&state, &client, &user, "denied", "locked").await?;
         return Err(ApiError::new(
             StatusCode::LOCKED,
             "account_locked",
@@ -138,16 +148,7 @@ pub async fn login(
         } else {
             "wrong_password"
         };
-        audit_login(
-            &state,
-            &client,
-            Some(&user.tenant_id),
-            Some(&user.id),
-            &user.username,
-            "failed",
-            reason,
-        )
-        .await?;
+        audit_user_login(&state, &client, &user, "failed", reason).await?;
         metrics::counter!("tonghua_login_failures_total").increment(1);
         return Err(wrong_credentials());
     }
@@ -165,16 +166,7 @@ pub async fn login(
             ip.as_deref(),
         )
         .await?;
-    audit_login(
-        &state,
-        &client,
-        Some(&user.tenant_id),
-        Some(&user.id),
-        &user.username,
-        "ok",
-        "password",
-    )
-    .await?;
+    audit_user_login(&state, &client, &user, "ok", "password").await?;
 
     let mut cookie = format!(
         "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
