@@ -450,3 +450,70 @@ fn json_logs_are_one_json_object_per_line_with_the_request_id() {
         "{access}"
     );
 }
+
+fn post(client: &Client, url: String, body: Value) -> Value {
+    let r = client.post(url).json(&body).send().expect("send");
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().expect("json")
+}
+
+#[test]
+fn a_hosted_conversation_continues_after_kill_9_exactly_as_one_never_interrupted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let turns = [
+        "对，是我",
+        "下个月就准备装了",
+        "一百二十平左右",
+        "二十万左右吧",
+    ];
+    let start = json!({ "channel": "api", "script": "renovation", "contact": { "name": "周先生", "community": "翠湖天地" } });
+
+    let server = Server::start(&data, port);
+    let client = login(&server.base);
+    let interrupted = post(
+        &client,
+        format!("{}/api/v1/conversations", server.base),
+        start.clone(),
+    );
+    let id = interrupted["id"].as_str().expect("id").to_string();
+    for text in &turns[..2] {
+        post(
+            &client,
+            format!("{}/api/v1/conversations/{id}/input", server.base),
+            json!({ "type": "user_said", "text": text }),
+        );
+    }
+    server.kill_9();
+
+    let server = Server::start(&data, port);
+    let client = login(&server.base);
+    let fresh = post(
+        &client,
+        format!("{}/api/v1/conversations", server.base),
+        start,
+    );
+    let fresh_id = fresh["id"].as_str().expect("id").to_string();
+    for text in &turns[..2] {
+        post(
+            &client,
+            format!("{}/api/v1/conversations/{fresh_id}/input", server.base),
+            json!({ "type": "user_said", "text": text }),
+        );
+    }
+    for text in &turns[2..] {
+        let a = post(
+            &client,
+            format!("{}/api/v1/conversations/{id}/input", server.base),
+            json!({ "type": "user_said", "text": text }),
+        );
+        let b = post(
+            &client,
+            format!("{}/api/v1/conversations/{fresh_id}/input", server.base),
+            json!({ "type": "user_said", "text": text }),
+        );
+        assert_eq!(a["state"], b["state"], "after {text}");
+        assert_eq!(a["actions"], b["actions"], "after {text}");
+    }
+}
