@@ -801,7 +801,7 @@ impl Turn<'_> {
             score,
             ranked,
             faq,
-            emotion: self.bot.emotion.score(text),
+            emotion: self.bot.emotion.score(&mask_digit_runs(text)),
         }
     }
 
@@ -1320,6 +1320,28 @@ impl Turn<'_> {
     }
 }
 
+/// Phone and order numbers carry no emotion, but hotline numbers inside them
+/// ("138123456789" contains "12345") can look like complaint words to a lexicon.
+fn mask_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        let run = chars
+            .get(i..)
+            .map(|r| r.iter().take_while(|c| c.is_ascii_digit()).count())
+            .unwrap_or(0);
+        if run >= 7 {
+            out.push(' ');
+            i += run;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Two of the node's branch intents that the model ranks top and nearly tied.
 fn close_pair(ranked: &[(String, f32)], branches: &[Branch]) -> Option<(String, String)> {
     let mut it = ranked.iter().filter(|(n, _)| {
@@ -1464,4 +1486,40 @@ pub fn describe_time(w: &WallTime, now: &WallTime) -> String {
         m => format!("点{m}分"),
     };
     format!("{day}{part}{h}{minute}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_digit_runs_are_masked_for_emotion() {
+        assert_eq!(
+            mask_digit_runs("我的号码是13812345678好吗"),
+            "我的号码是 好吗"
+        );
+        assert_eq!(mask_digit_runs("打12315投诉"), "打12315投诉");
+    }
+
+    #[test]
+    fn describes_times_like_people_do() {
+        let now = WallTime {
+            year: 2026,
+            month: 11,
+            day: 24,
+            hour: 10,
+            minute: 0,
+            weekday: 2,
+        };
+        let t = |d: u64, h: u32, m: u32| {
+            let mut w = advance_minutes(&now, d * 1440);
+            w.hour = h;
+            w.minute = m;
+            describe_time(&w, &now)
+        };
+        assert_eq!(t(0, 20, 0), "今天晚上8点");
+        assert_eq!(t(1, 15, 30), "明天下午3点半");
+        assert_eq!(t(2, 9, 15), "后天上午9点15分");
+        assert_eq!(t(4, 12, 0), "11月28日中午12点");
+    }
 }
