@@ -369,7 +369,17 @@ impl Turn<'_> {
                     return;
                 }
                 self.st.voice = matches!(ev.kind, EventKind::CallAnswered(_));
-                self.st.contact = s.contact.clone();
+                // Keep only the fields the script can use: the state stays small
+                // whatever the CRM sends along.
+                self.st.contact = s
+                    .contact
+                    .iter()
+                    .filter(|(k, _)| {
+                        self.bot.defaults.contains_key(*k)
+                            || crate::compile::BUILTIN_VARS.contains(&k.as_str())
+                    })
+                    .map(|(k, v)| (k.clone(), v.chars().take(200).collect()))
+                    .collect();
                 self.st.wall = Some(s.now);
                 self.st.humans_available = s.humans_available;
                 self.st.started_ms = self.now;

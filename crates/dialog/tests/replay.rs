@@ -224,3 +224,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn unused_crm_fields_do_not_bloat_the_state() {
+    let bot = common::renovation();
+    let mut contact: std::collections::BTreeMap<String, String> = (0..500)
+        .map(|i| (format!("field{i}"), "x".repeat(100)))
+        .collect();
+    contact.insert("name".into(), "王先生".into());
+    let start = dialog::Start {
+        contact,
+        now: common::now(),
+        humans_available: true,
+    };
+    let mut st = bot.new_state();
+    bot.handle(&mut st, &Event::new(0, EventKind::CallAnswered(start)));
+    assert_eq!(st.contact.len(), 1);
+    assert!(st.approx_bytes() < 16 * 1024);
+}
