@@ -888,6 +888,7 @@ impl Turn<'_> {
             self.st.anger_streak = 0;
         }
         let mut intent = u.intent.clone();
+        let mut resolved = false;
         match self.st.pending.take() {
             Some(Pending::CallbackTime) => {
                 let strong = intent.as_deref().is_some_and(|i| {
@@ -905,7 +906,13 @@ impl Turn<'_> {
             Some(Pending::Clarify { a, b }) => {
                 if let Some(choice) = resolve_choice(text, &a, &b, self.bot) {
                     match choice {
-                        Choice::Intent(i) => intent = Some(i),
+                        Choice::Intent(i) => {
+                            if !self.st.intents.contains(&i) {
+                                self.st.intents.push(i.clone());
+                            }
+                            intent = Some(i);
+                            resolved = true;
+                        }
                         Choice::Faq(id) => {
                             self.answer_faq(&id);
                             return "faq".into();
@@ -960,6 +967,7 @@ impl Turn<'_> {
             .map(|n| n.branches.clone())
             .unwrap_or_default();
         if !u.by_rule
+            && !resolved
             && let Some((a, b)) = close_pair(&u.ranked, &branches)
             && self.clarify(node, Choice::Intent(a), Choice::Intent(b))
         {
@@ -994,17 +1002,25 @@ impl Turn<'_> {
                 return format!("handler:{}", kind.name());
             }
         }
-        // 4. A knowledge-base question: answer and resume.
+        // 4. A knowledge-base question: answer and resume. A plain "可以的" that
+        // answers this node's yes/no question is not a question, whatever it retrieves.
+        let yn = entities::yes_no(text);
+        let answers_here = branches.iter().any(|b| {
+            matches!(
+                (b.answer, yn),
+                (Some(Answer::Yes), Some(YesNo::Yes)) | (Some(Answer::No), Some(YesNo::No))
+            )
+        });
         if let Some(f) = &u.faq
             && let Some(best) = &f.best
             && !f.ambiguous
+            && (!answers_here || looks_like_question(text))
         {
             let id = best.id.clone();
             self.answer_faq(&id);
             return "faq".into();
         }
         // 5. Weak branches: yes/no, then catch-all.
-        let yn = entities::yes_no(text);
         for b in branches.iter().filter(|b| b.answer.is_some()) {
             let hit = matches!(
                 (b.answer, yn),
@@ -1330,6 +1346,30 @@ impl Turn<'_> {
     }
 }
 
+/// Question words and particles: "可以开发票吗" asks, "可以的" answers.
+fn looks_like_question(text: &str) -> bool {
+    const MARKS: &[&str] = &[
+        "吗",
+        "么",
+        "呢",
+        "?",
+        "？",
+        "怎",
+        "什么",
+        "多少",
+        "哪",
+        "几",
+        "谁",
+        "为啥",
+        "为什么",
+        "能不能",
+        "可不可以",
+        "是不是",
+        "有没有",
+    ];
+    MARKS.iter().any(|m| text.contains(m))
+}
+
 /// Phone and order numbers carry no emotion, but hotline numbers inside them
 /// ("138123456789" contains "12345") can look like complaint words to a lexicon.
 fn mask_digit_runs(text: &str) -> String {
@@ -1501,6 +1541,14 @@ pub fn describe_time(w: &WallTime, now: &WallTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn question_words() {
+        assert!(looks_like_question("可以开发票吗"));
+        assert!(looks_like_question("运费谁承担"));
+        assert!(!looks_like_question("可以的"));
+        assert!(!looks_like_question("好，没问题"));
+    }
 
     #[test]
     fn long_digit_runs_are_masked_for_emotion() {
