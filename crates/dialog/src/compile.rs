@@ -522,8 +522,12 @@ impl<'a> Compiler<'a> {
             );
         }
         let mut branches = Vec::new();
+        // Branches appear in file order: each one's lines come after the previous one's.
+        let mut cursor = line;
         for (bi, b) in n.branches.iter().enumerate() {
-            let bline = self.lines.after(line, &format!("goto: {}", b.goto));
+            let bstart = cursor;
+            let bline = self.lines.after(bstart, &b.goto);
+            cursor = bline + 1;
             let has_cond = b.intent.is_some()
                 || !b.keywords.is_empty()
                 || b.regex.is_some()
@@ -537,7 +541,7 @@ impl<'a> Compiler<'a> {
             if let Some(intent) = &b.intent
                 && !self.intents.contains(intent)
             {
-                let l = self.lines.after(line, intent);
+                let l = self.lines.after(bstart, intent);
                 let known: Vec<String> = self.intents.iter().cloned().collect();
                 let known_ref: Vec<&str> = known.iter().map(String::as_str).collect();
                 let hint = closest(intent, &known_ref)
@@ -554,7 +558,7 @@ impl<'a> Compiler<'a> {
                 Some(r) => match regex::Regex::new(r) {
                     Ok(re) => Some(re),
                     Err(e) => {
-                        let l = self.lines.after(line, "regex");
+                        let l = self.lines.after(bstart, "regex");
                         self.error(
                             l,
                             Some(id),
@@ -578,7 +582,7 @@ impl<'a> Compiler<'a> {
                     format!("按键只能是 0-9、* 或 # dtmf must be one key, got `{d}`"),
                 );
             }
-            let goto = self.target(&b.goto, line, Some(id), "goto");
+            let goto = self.target(&b.goto, bline, Some(id), "goto");
             let say = self.phrases(&b.say, bline, Some(id));
             let actions = self.actions(&b.actions, bline, Some(id));
             branches.push(Branch {
