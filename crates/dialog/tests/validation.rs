@@ -162,3 +162,17 @@ fn validate_file_reports_without_failing() {
     assert!(report.to_string().contains("bad.yaml:8"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn each_branch_error_points_at_its_own_line() {
+    let src = format!(
+        "{HEAD}  - id: a\n    type: ask\n    say: 你好\n    branches:\n      - answer: yes\n        goto: nope\n      - answer: no\n        goto: nope\n"
+    );
+    let errs = errors(&src);
+    let lines: Vec<usize> = errs
+        .iter()
+        .filter(|e| e.kind == "unknown_target")
+        .map(|e| e.line)
+        .collect();
+    assert_eq!(lines, vec![11, 13]);
+}
