@@ -1011,10 +1011,14 @@ impl Turn<'_> {
                 (Some(Answer::Yes), Some(YesNo::Yes)) | (Some(Answer::No), Some(YesNo::No))
             )
         });
+        // Statements ("好的好的") need a clearly better match than questions do.
+        let question = looks_like_question(text);
+        let floor = self.bot.settings.faq_threshold;
         if let Some(f) = &u.faq
             && let Some(best) = &f.best
             && !f.ambiguous
-            && (!answers_here || looks_like_question(text))
+            && (!answers_here || question)
+            && (question || best.score >= 2.0 * floor)
         {
             let id = best.id.clone();
             self.answer_faq(&id);
@@ -1366,6 +1370,16 @@ fn looks_like_question(text: &str) -> bool {
         "可不可以",
         "是不是",
         "有没有",
+        "多久",
+        "多长",
+        "如何",
+        "咋",
+        "能否",
+        "可否",
+        "是否",
+        "要不要",
+        "会不会",
+        "行不行",
     ];
     MARKS.iter().any(|m| text.contains(m))
 }
