@@ -394,8 +394,12 @@ impl Turn<'_> {
                 confidence,
                 is_final,
             } => {
-                if *is_final && self.st.phase == Phase::Active {
-                    self.user_text(text, *confidence);
+                if self.st.phase == Phase::Active {
+                    if *is_final {
+                        self.user_text(text, *confidence);
+                    } else {
+                        self.partial(text);
+                    }
                 }
             }
             EventKind::UserStartedSpeaking => {
@@ -446,6 +450,26 @@ impl Turn<'_> {
                     self.finish("transfer_failed", true);
                 }
             }
+        }
+    }
+
+    /// A partial ASR result is never answered, but it can stop playback early:
+    /// at once for `any`, and for `intent` as soon as the words are understood.
+    fn partial(&mut self, text: &str) {
+        let Some(sp) = self.current_speech() else {
+            return;
+        };
+        let stop = match sp.barge_in {
+            BargeIn::Any => true,
+            BargeIn::AfterMs(n) => self.now.saturating_sub(sp.start_ms) >= n,
+            BargeIn::Never => false,
+            BargeIn::Intent => {
+                let u = self.understand(text, self.node_idx());
+                u.intent.is_some() || u.faq.as_ref().is_some_and(|f| f.best.is_some())
+            }
+        };
+        if stop {
+            self.stop_speaking();
         }
     }
 
