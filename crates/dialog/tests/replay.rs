@@ -242,3 +242,12 @@ fn unused_crm_fields_do_not_bloat_the_state() {
     assert_eq!(st.contact.len(), 1);
     assert!(st.approx_bytes() < 16 * 1024);
 }
+
+#[test]
+fn a_rebuilt_bot_gives_the_same_actions() {
+    let path = common::root().join("examples/scripts/renovation.yaml");
+    let a = Bot::from_file(&path, None).expect("load");
+    let b = Bot::from_file(&path, None).expect("load");
+    let evs = conversation();
+    assert_eq!(run(&a, &mut a.new_state(), &evs), run(&b, &mut b.new_state(), &evs));
+}
