@@ -141,10 +141,12 @@ pub enum Action {
     WaitForInput {
         timeout_ms: u64,
     },
+    /// Hand the call to a human queue (after the preceding `Say` has played).
     Transfer {
         queue: String,
         reason: String,
     },
+    /// End the call once the preceding `Say` (the closing line) has played.
     Hangup {
         reason: String,
     },
@@ -1247,7 +1249,10 @@ impl Turn<'_> {
             return;
         };
         self.st.callback = true;
-        let text = match (when, self.wall_now()) {
+        // "今天早上八点" said at ten is no time to call back: leave it to the dialer.
+        let now = self.wall_now();
+        let when = when.filter(|w| now.is_none_or(|n| key(w) > key(&n)));
+        let text = match (when, now) {
             (Some(w), Some(now)) => describe_time(&w, &now),
             _ => String::new(),
         };
@@ -1546,6 +1551,10 @@ fn extract(
             entities::datetime(text, now).map(|w| describe_time(&w, now))
         }
     }
+}
+
+fn key(w: &WallTime) -> (i32, u32, u32, u32, u32) {
+    (w.year, w.month, w.day, w.hour, w.minute)
 }
 
 fn same_day(a: &WallTime, b: &WallTime) -> bool {

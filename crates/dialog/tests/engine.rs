@@ -568,3 +568,21 @@ fn dtmf_keys_may_be_written_as_numbers() {
     let a = bot.handle(&mut st, &Event::new(1000, EventKind::Dtmf { digit: '1' }));
     assert_eq!(says(&a), vec!["好的".to_string()]);
 }
+
+#[test]
+fn callbacks_are_never_scheduled_in_the_past() {
+    let bot = common::renovation();
+    let (mut st, _) = start(&bot);
+    let a = bot.handle(&mut st, &Event::said(1000, "我在忙，今天早上八点再打"));
+    let when = a.iter().find_map(|x| match x {
+        Action::ScheduleCallback { when, .. } => Some(*when),
+        _ => None,
+    });
+    let when = when.expect("a callback is scheduled");
+    if let Some(w) = when {
+        assert!(
+            (w.year, w.month, w.day, w.hour, w.minute) > (2026, 11, 24, 10, 0),
+            "{w:?}"
+        );
+    }
+}

@@ -249,5 +249,8 @@ fn a_rebuilt_bot_gives_the_same_actions() {
     let a = Bot::from_file(&path, None).expect("load");
     let b = Bot::from_file(&path, None).expect("load");
     let evs = conversation();
-    assert_eq!(run(&a, &mut a.new_state(), &evs), run(&b, &mut b.new_state(), &evs));
+    assert_eq!(
+        run(&a, &mut a.new_state(), &evs),
+        run(&b, &mut b.new_state(), &evs)
+    );
 }
