@@ -113,6 +113,9 @@ pub struct Understood {
     /// The closest FAQ entry even when it was not good enough to answer (knowledge-gap mining).
     #[serde(default)]
     pub faq_top: Option<FaqTrace>,
+    /// The best intents that meant something at this node, with probabilities (at most 3).
+    #[serde(default)]
+    pub ranked: Vec<(String, f32)>,
     pub negative: bool,
     pub sentiment: f32,
     pub anger: f32,
@@ -298,8 +301,9 @@ const MS_PER_CHAR: u64 = 220;
 /// than a "没听明白".
 const INTENT_MIN: f32 = 0.65;
 
-/// Two intents within this margin (and the second at least `CLARIFY_MIN`) are a tie.
-const CLARIFY_MARGIN: f32 = 0.15;
+/// Two intents are a tie when the second has at least this share of the first's
+/// probability (and at least `CLARIFY_MIN`): 0.40 against 0.56 is a coin toss.
+const CLARIFY_RATIO: f32 = 0.7;
 const CLARIFY_MIN: f32 = 0.25;
 
 impl Bot {
@@ -868,6 +872,7 @@ impl Turn<'_> {
                     id: h.id.clone(),
                     score: h.score,
                 }),
+            ranked: u.ranked.iter().take(3).cloned().collect(),
             negative: u.emotion.negative,
             sentiment: u.emotion.score,
             anger: u.emotion.anger,
@@ -1118,6 +1123,7 @@ impl Turn<'_> {
             score: 0.0,
             faq: None,
             faq_top: None,
+            ranked: Vec::new(),
             negative: false,
             sentiment: 0.0,
             anger: 0.0,
@@ -1448,7 +1454,7 @@ fn close_pair(ranked: &[(String, f32)], branches: &[Branch]) -> Option<(String, 
     let (b, sb) = it.next()?;
     // The two must also be the overall top two: a third, clearly better intent is no tie.
     let top_two = ranked.iter().take(2).all(|(n, _)| n == a || n == b);
-    (top_two && *sb >= CLARIFY_MIN && sa - sb < CLARIFY_MARGIN).then(|| (a.clone(), b.clone()))
+    (top_two && *sb >= CLARIFY_MIN && *sb >= CLARIFY_RATIO * sa).then(|| (a.clone(), b.clone()))
 }
 
 fn barge_name(b: BargeIn) -> &'static str {
