@@ -293,6 +293,9 @@ impl State {
     }
 }
 
+/// Longer utterances are understood from their first this-many characters.
+const MAX_TEXT_CHARS: usize = 500;
+
 /// Milliseconds of speech per character, to estimate when playback ends.
 const MS_PER_CHAR: u64 = 220;
 
@@ -848,6 +851,14 @@ impl Turn<'_> {
     }
 
     fn user_text(&mut self, text: &str, confidence: f32) {
+        // A pasted essay in a chat window must not cost a phone turn's latency budget.
+        let capped: String;
+        let text = if text.chars().count() > MAX_TEXT_CHARS {
+            capped = text.chars().take(MAX_TEXT_CHARS).collect();
+            capped.as_str()
+        } else {
+            text
+        };
         let node = self.node_idx();
         let u = self.understand(text, node);
         let trace_at = self.out.len();
