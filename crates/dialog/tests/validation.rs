@@ -176,3 +176,20 @@ fn each_branch_error_points_at_its_own_line() {
         .collect();
     assert_eq!(lines, vec![11, 13]);
 }
+
+#[test]
+fn grading_typos_are_reported() {
+    let src = "name: t\nstart: a\nintents:\n  - name: spare\n    examples: [多余的意图]\nnodes:\n  - id: a\n    type: hangup\n    say: 再见\n    do:\n      - tag: 已预约\ngrading:\n  default: C\n  rules:\n    - grade: A\n      when: {tags_any: [已预约量房]}\n    - grade: B\n      when: {intents_any: [nope]}\n";
+    match Bot::from_source(src, "t.yaml", None) {
+        Err(DialogError::Invalid(r)) => {
+            let e = find(&r.errors, "unknown_intent");
+            assert_eq!(e.line, 18);
+            let w = find(&r.warnings, "unknown_tag");
+            assert!(w.message.contains("已预约量房"), "{w}");
+            assert_eq!(w.line, 16);
+            let u = find(&r.warnings, "unused_intent");
+            assert_eq!(u.line, 4);
+        }
+        other => panic!("expected errors, got {other:?}"),
+    }
+}
