@@ -184,6 +184,15 @@ fn read(path: &Path) -> Result<String, DialogError> {
     })
 }
 
+/// Checks script text (e.g. from an editor in the console) and returns every
+/// problem found; `file` names it in messages. The knowledge base is not loaded.
+pub fn validate_source(source: &str, file: &str) -> Result<ValidationReport, DialogError> {
+    let spec = parse_script(source, file)?;
+    let mut c = Compiler::new(&spec, source, file);
+    c.run(&spec);
+    Ok(c.report)
+}
+
 /// Checks a script file and returns every problem found (file, line, node).
 pub fn validate_file(script: &Path) -> Result<ValidationReport, DialogError> {
     let source = read(script)?;

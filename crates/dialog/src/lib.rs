@@ -46,7 +46,7 @@ pub mod script;
 mod template;
 mod time;
 
-pub use compile::{BUILTIN_VARS, Bot, validate_file};
+pub use compile::{BUILTIN_VARS, Bot, validate_file, validate_source};
 pub use engine::{
     Action, Choice, Event, EventKind, FaqTrace, Pending, Phase, Speech, Start, State, Understood,
     WallTime, describe_time,

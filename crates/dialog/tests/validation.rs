@@ -193,3 +193,21 @@ fn grading_typos_are_reported() {
         other => panic!("expected errors, got {other:?}"),
     }
 }
+
+#[test]
+fn validate_source_reports_without_files() {
+    let r = dialog::validate_source(
+        "name: t\nstart: nope\nnodes:\n  - id: a\n    type: hangup\n",
+        "editor",
+    )
+    .expect("parses");
+    assert!(!r.is_ok());
+    assert_eq!(
+        r.errors.first().map(|e| (e.kind.as_str(), e.line)),
+        Some(("unknown_target", 2))
+    );
+    assert!(matches!(
+        dialog::validate_source("name: [", "editor"),
+        Err(DialogError::Parse { .. })
+    ));
+}
