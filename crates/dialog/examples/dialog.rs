@@ -6,6 +6,7 @@
 //! cargo run -p dialog --example dialog -- chat SCRIPT [--kb KB] [--contact name=王先生] [-v]
 //! ```
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,7 +42,8 @@ fn main() -> ExitCode {
     let result = match positional.first().map(String::as_str) {
         Some("validate") if positional.len() == 2 => {
             validate(&PathBuf::from(&positional[1])).map(|r| {
-                println!("{r}");
+                // A closed pipe (`| head`) is not an error worth a panic.
+                let _ = writeln!(out, "{r}");
                 r.is_ok()
             })
         }

@@ -64,9 +64,14 @@ pub fn describe(a: &Action) -> String {
         Action::SetTimer { name, after_ms } => format!("[定时器 timer {name} in {after_ms} ms]"),
         Action::EnterNode { node } => format!("[节点 node: {node}]"),
         Action::Understood(u) => format!(
-            "  · intent={} score={:.2} faq={} top={} anger={:.2} negative={} node={} → {}",
+            "  · intent={} score={:.2} ranked=[{}] faq={} top={} anger={:.2} negative={} node={} → {}",
             u.intent.as_deref().unwrap_or("-"),
             u.score,
+            u.ranked
+                .iter()
+                .map(|(n, s)| format!("{n} {s:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             u.faq
                 .as_ref()
                 .map(|f| format!("{}({:.2})", f.id, f.score))

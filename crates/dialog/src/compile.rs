@@ -184,6 +184,15 @@ fn read(path: &Path) -> Result<String, DialogError> {
     })
 }
 
+/// Checks script text (e.g. from an editor in the console) and returns every
+/// problem found; `file` names it in messages. The knowledge base is not loaded.
+pub fn validate_source(source: &str, file: &str) -> Result<ValidationReport, DialogError> {
+    let spec = parse_script(source, file)?;
+    let mut c = Compiler::new(&spec, source, file);
+    c.run(&spec);
+    Ok(c.report)
+}
+
 /// Checks a script file and returns every problem found (file, line, node).
 pub fn validate_file(script: &Path) -> Result<ValidationReport, DialogError> {
     let source = read(script)?;
@@ -469,6 +478,7 @@ impl<'a> Compiler<'a> {
             self.nodes.push(node);
         }
         self.graph_checks(spec);
+        self.grading_checks(spec);
     }
 
     fn node(&mut self, spec: &ScriptSpec, n: &crate::script::NodeSpec) -> Node {
@@ -522,8 +532,12 @@ impl<'a> Compiler<'a> {
             );
         }
         let mut branches = Vec::new();
+        // Branches appear in file order: each one's lines come after the previous one's.
+        let mut cursor = line;
         for (bi, b) in n.branches.iter().enumerate() {
-            let bline = self.lines.after(line, &format!("goto: {}", b.goto));
+            let bstart = cursor;
+            let bline = self.lines.after(bstart, &b.goto);
+            cursor = bline + 1;
             let has_cond = b.intent.is_some()
                 || !b.keywords.is_empty()
                 || b.regex.is_some()
@@ -537,7 +551,7 @@ impl<'a> Compiler<'a> {
             if let Some(intent) = &b.intent
                 && !self.intents.contains(intent)
             {
-                let l = self.lines.after(line, intent);
+                let l = self.lines.after(bstart, intent);
                 let known: Vec<String> = self.intents.iter().cloned().collect();
                 let known_ref: Vec<&str> = known.iter().map(String::as_str).collect();
                 let hint = closest(intent, &known_ref)
@@ -554,7 +568,7 @@ impl<'a> Compiler<'a> {
                 Some(r) => match regex::Regex::new(r) {
                     Ok(re) => Some(re),
                     Err(e) => {
-                        let l = self.lines.after(line, "regex");
+                        let l = self.lines.after(bstart, "regex");
                         self.error(
                             l,
                             Some(id),
@@ -578,7 +592,7 @@ impl<'a> Compiler<'a> {
                     format!("按键只能是 0-9、* 或 # dtmf must be one key, got `{d}`"),
                 );
             }
-            let goto = self.target(&b.goto, line, Some(id), "goto");
+            let goto = self.target(&b.goto, bline, Some(id), "goto");
             let say = self.phrases(&b.say, bline, Some(id));
             let actions = self.actions(&b.actions, bline, Some(id));
             branches.push(Branch {
@@ -635,6 +649,85 @@ impl<'a> Compiler<'a> {
             reason: n.reason.clone(),
             actions,
             handlers,
+        }
+    }
+
+    /// Grading rules that can never fire because of a typo in a tag or intent name,
+    /// and intents no branch listens for.
+    fn grading_checks(&mut self, spec: &ScriptSpec) {
+        let mut tags: BTreeSet<&str> = BTreeSet::new();
+        let node_actions = spec.nodes.iter().flat_map(|n| {
+            n.actions
+                .iter()
+                .chain(n.branches.iter().flat_map(|b| b.actions.iter()))
+        });
+        for a in node_actions {
+            if let ActionSpec::Tag(t) = a {
+                tags.insert(t.as_str());
+            }
+        }
+        let handler_specs = spec
+            .handlers
+            .values()
+            .chain(spec.nodes.iter().flat_map(|n| n.handlers.values()));
+        for h in handler_specs {
+            if let Some(t) = &h.tag {
+                tags.insert(t.as_str());
+            }
+        }
+        let used_intents: BTreeSet<&str> = spec
+            .nodes
+            .iter()
+            .flat_map(|n| n.branches.iter().filter_map(|b| b.intent.as_deref()))
+            .collect();
+        let gline = self.lines.key("grading");
+        if let Some(g) = &spec.grading {
+            for r in &g.rules {
+                let w = &r.when;
+                for t in w.tags_all.iter().chain(&w.tags_any).chain(&w.tags_none) {
+                    if !tags.contains(t.as_str()) {
+                        let l = self.lines.after(gline, t);
+                        self.warn(l, None, "unknown_tag", format!("评级规则用到的标签 `{t}` 没有任何节点或处理设置过 grading uses tag `{t}` that nothing sets (typo?)"));
+                    }
+                }
+                for i in w.intents_any.iter().chain(&w.intents_all) {
+                    if !self.intents.contains(i) {
+                        let l = self.lines.after(gline, i);
+                        self.error(
+                            l,
+                            None,
+                            "unknown_intent",
+                            format!("评级规则用到未定义的意图 grading uses unknown intent `{i}`"),
+                        );
+                    }
+                }
+            }
+        }
+        let intent_line = self.lines.key("intents");
+        let grading_intents: BTreeSet<&str> = spec
+            .grading
+            .iter()
+            .flat_map(|g| {
+                g.rules
+                    .iter()
+                    .flat_map(|r| r.when.intents_any.iter().chain(&r.when.intents_all))
+            })
+            .map(String::as_str)
+            .collect();
+        for i in &spec.intents {
+            if !used_intents.contains(i.name.as_str()) && !grading_intents.contains(i.name.as_str())
+            {
+                let l = self.lines.after(intent_line, &i.name);
+                self.warn(
+                    l,
+                    None,
+                    "unused_intent",
+                    format!(
+                        "意图 `{}` 没有被任何分支或评级规则使用 intent is never used",
+                        i.name
+                    ),
+                );
+            }
         }
     }
 

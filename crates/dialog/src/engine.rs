@@ -113,6 +113,9 @@ pub struct Understood {
     /// The closest FAQ entry even when it was not good enough to answer (knowledge-gap mining).
     #[serde(default)]
     pub faq_top: Option<FaqTrace>,
+    /// The best intents that meant something at this node, with probabilities (at most 3).
+    #[serde(default)]
+    pub ranked: Vec<(String, f32)>,
     pub negative: bool,
     pub sentiment: f32,
     pub anger: f32,
@@ -141,10 +144,12 @@ pub enum Action {
     WaitForInput {
         timeout_ms: u64,
     },
+    /// Hand the call to a human queue (after the preceding `Say` has played).
     Transfer {
         queue: String,
         reason: String,
     },
+    /// End the call once the preceding `Say` (the closing line) has played.
     Hangup {
         reason: String,
     },
@@ -288,14 +293,20 @@ impl State {
     }
 }
 
+/// Longer utterances are understood from their first this-many characters.
+const MAX_TEXT_CHARS: usize = 500;
+
 /// Milliseconds of speech per character, to estimate when playback ends.
 const MS_PER_CHAR: u64 = 220;
 
-/// Ranked intents below this are ignored.
-const INTENT_MIN: f32 = 0.5;
+/// A model-only intent (no keyword/regex rule) needs this probability: script
+/// intents are trained on a handful of examples, and a wrong jump costs more
+/// than a "没听明白".
+const INTENT_MIN: f32 = 0.65;
 
-/// Two intents within this margin (and the second at least `CLARIFY_MIN`) are a tie.
-const CLARIFY_MARGIN: f32 = 0.15;
+/// Two intents are a tie when the second has at least this share of the first's
+/// probability (and at least `CLARIFY_MIN`): 0.40 against 0.56 is a coin toss.
+const CLARIFY_RATIO: f32 = 0.7;
 const CLARIFY_MIN: f32 = 0.25;
 
 impl Bot {
@@ -369,7 +380,17 @@ impl Turn<'_> {
                     return;
                 }
                 self.st.voice = matches!(ev.kind, EventKind::CallAnswered(_));
-                self.st.contact = s.contact.clone();
+                // Keep only the fields the script can use: the state stays small
+                // whatever the CRM sends along.
+                self.st.contact = s
+                    .contact
+                    .iter()
+                    .filter(|(k, _)| {
+                        self.bot.defaults.contains_key(*k)
+                            || crate::compile::BUILTIN_VARS.contains(&k.as_str())
+                    })
+                    .map(|(k, v)| (k.clone(), v.chars().take(200).collect()))
+                    .collect();
                 self.st.wall = Some(s.now);
                 self.st.humans_available = s.humans_available;
                 self.st.started_ms = self.now;
@@ -382,8 +403,12 @@ impl Turn<'_> {
                 confidence,
                 is_final,
             } => {
-                if *is_final && self.st.phase == Phase::Active {
-                    self.user_text(text, *confidence);
+                if self.st.phase == Phase::Active {
+                    if *is_final {
+                        self.user_text(text, *confidence);
+                    } else {
+                        self.partial(text);
+                    }
                 }
             }
             EventKind::UserStartedSpeaking => {
@@ -434,6 +459,26 @@ impl Turn<'_> {
                     self.finish("transfer_failed", true);
                 }
             }
+        }
+    }
+
+    /// A partial ASR result is never answered, but it can stop playback early:
+    /// at once for `any`, and for `intent` as soon as the words are understood.
+    fn partial(&mut self, text: &str) {
+        let Some(sp) = self.current_speech() else {
+            return;
+        };
+        let stop = match sp.barge_in {
+            BargeIn::Any => true,
+            BargeIn::AfterMs(n) => self.now.saturating_sub(sp.start_ms) >= n,
+            BargeIn::Never => false,
+            BargeIn::Intent => {
+                let u = self.understand(text, self.node_idx());
+                u.intent.is_some() || u.faq.as_ref().is_some_and(|f| f.best.is_some())
+            }
+        };
+        if stop {
+            self.stop_speaking();
         }
     }
 
@@ -801,11 +846,19 @@ impl Turn<'_> {
             score,
             ranked,
             faq,
-            emotion: self.bot.emotion.score(text),
+            emotion: self.bot.emotion.score(&mask_digit_runs(text)),
         }
     }
 
     fn user_text(&mut self, text: &str, confidence: f32) {
+        // A pasted essay in a chat window must not cost a phone turn's latency budget.
+        let capped: String;
+        let text = if text.chars().count() > MAX_TEXT_CHARS {
+            capped = text.chars().take(MAX_TEXT_CHARS).collect();
+            capped.as_str()
+        } else {
+            text
+        };
         let node = self.node_idx();
         let u = self.understand(text, node);
         let trace_at = self.out.len();
@@ -830,6 +883,7 @@ impl Turn<'_> {
                     id: h.id.clone(),
                     score: h.score,
                 }),
+            ranked: u.ranked.iter().take(3).cloned().collect(),
             negative: u.emotion.negative,
             sentiment: u.emotion.score,
             anger: u.emotion.anger,
@@ -878,6 +932,7 @@ impl Turn<'_> {
             self.st.anger_streak = 0;
         }
         let mut intent = u.intent.clone();
+        let mut resolved = false;
         match self.st.pending.take() {
             Some(Pending::CallbackTime) => {
                 let strong = intent.as_deref().is_some_and(|i| {
@@ -895,7 +950,13 @@ impl Turn<'_> {
             Some(Pending::Clarify { a, b }) => {
                 if let Some(choice) = resolve_choice(text, &a, &b, self.bot) {
                     match choice {
-                        Choice::Intent(i) => intent = Some(i),
+                        Choice::Intent(i) => {
+                            if !self.st.intents.contains(&i) {
+                                self.st.intents.push(i.clone());
+                            }
+                            intent = Some(i);
+                            resolved = true;
+                        }
                         Choice::Faq(id) => {
                             self.answer_faq(&id);
                             return "faq".into();
@@ -950,6 +1011,7 @@ impl Turn<'_> {
             .map(|n| n.branches.clone())
             .unwrap_or_default();
         if !u.by_rule
+            && !resolved
             && let Some((a, b)) = close_pair(&u.ranked, &branches)
             && self.clarify(node, Choice::Intent(a), Choice::Intent(b))
         {
@@ -984,17 +1046,29 @@ impl Turn<'_> {
                 return format!("handler:{}", kind.name());
             }
         }
-        // 4. A knowledge-base question: answer and resume.
+        // 4. A knowledge-base question: answer and resume. A plain "可以的" that
+        // answers this node's yes/no question is not a question, whatever it retrieves.
+        let yn = entities::yes_no(text);
+        let answers_here = branches.iter().any(|b| {
+            matches!(
+                (b.answer, yn),
+                (Some(Answer::Yes), Some(YesNo::Yes)) | (Some(Answer::No), Some(YesNo::No))
+            )
+        });
+        // Statements ("好的好的") need a clearly better match than questions do.
+        let question = looks_like_question(text);
+        let floor = self.bot.settings.faq_threshold;
         if let Some(f) = &u.faq
             && let Some(best) = &f.best
             && !f.ambiguous
+            && (!answers_here || question)
+            && (question || best.score >= 1.5 * floor)
         {
             let id = best.id.clone();
             self.answer_faq(&id);
             return "faq".into();
         }
         // 5. Weak branches: yes/no, then catch-all.
-        let yn = entities::yes_no(text);
         for b in branches.iter().filter(|b| b.answer.is_some()) {
             let hit = matches!(
                 (b.answer, yn),
@@ -1060,6 +1134,7 @@ impl Turn<'_> {
             score: 0.0,
             faq: None,
             faq_top: None,
+            ranked: Vec::new(),
             negative: false,
             sentiment: 0.0,
             anger: 0.0,
@@ -1191,7 +1266,10 @@ impl Turn<'_> {
             return;
         };
         self.st.callback = true;
-        let text = match (when, self.wall_now()) {
+        // "今天早上八点" said at ten is no time to call back: leave it to the dialer.
+        let now = self.wall_now();
+        let when = when.filter(|w| now.is_none_or(|n| key(w) > key(&n)));
+        let text = match (when, now) {
             (Some(w), Some(now)) => describe_time(&w, &now),
             _ => String::new(),
         };
@@ -1320,6 +1398,62 @@ impl Turn<'_> {
     }
 }
 
+/// Question words and particles: "可以开发票吗" asks, "可以的" answers.
+fn looks_like_question(text: &str) -> bool {
+    const MARKS: &[&str] = &[
+        "吗",
+        "么",
+        "呢",
+        "?",
+        "？",
+        "怎",
+        "什么",
+        "多少",
+        "哪",
+        "几",
+        "谁",
+        "为啥",
+        "为什么",
+        "能不能",
+        "可不可以",
+        "是不是",
+        "有没有",
+        "多久",
+        "多长",
+        "如何",
+        "咋",
+        "能否",
+        "可否",
+        "是否",
+        "要不要",
+        "会不会",
+        "行不行",
+    ];
+    MARKS.iter().any(|m| text.contains(m))
+}
+
+/// Phone and order numbers carry no emotion, but hotline numbers inside them
+/// ("138123456789" contains "12345") can look like complaint words to a lexicon.
+fn mask_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        let run = chars
+            .get(i..)
+            .map(|r| r.iter().take_while(|c| c.is_ascii_digit()).count())
+            .unwrap_or(0);
+        if run >= 7 {
+            out.push(' ');
+            i += run;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Two of the node's branch intents that the model ranks top and nearly tied.
 fn close_pair(ranked: &[(String, f32)], branches: &[Branch]) -> Option<(String, String)> {
     let mut it = ranked.iter().filter(|(n, _)| {
@@ -1331,7 +1465,7 @@ fn close_pair(ranked: &[(String, f32)], branches: &[Branch]) -> Option<(String, 
     let (b, sb) = it.next()?;
     // The two must also be the overall top two: a third, clearly better intent is no tie.
     let top_two = ranked.iter().take(2).all(|(n, _)| n == a || n == b);
-    (top_two && *sb >= CLARIFY_MIN && sa - sb < CLARIFY_MARGIN).then(|| (a.clone(), b.clone()))
+    (top_two && *sb >= CLARIFY_MIN && *sb >= CLARIFY_RATIO * sa).then(|| (a.clone(), b.clone()))
 }
 
 fn barge_name(b: BargeIn) -> &'static str {
@@ -1436,6 +1570,10 @@ fn extract(
     }
 }
 
+fn key(w: &WallTime) -> (i32, u32, u32, u32, u32) {
+    (w.year, w.month, w.day, w.hour, w.minute)
+}
+
 fn same_day(a: &WallTime, b: &WallTime) -> bool {
     (a.year, a.month, a.day) == (b.year, b.month, b.day)
 }
@@ -1464,4 +1602,48 @@ pub fn describe_time(w: &WallTime, now: &WallTime) -> String {
         m => format!("点{m}分"),
     };
     format!("{day}{part}{h}{minute}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_words() {
+        assert!(looks_like_question("可以开发票吗"));
+        assert!(looks_like_question("运费谁承担"));
+        assert!(!looks_like_question("可以的"));
+        assert!(!looks_like_question("好，没问题"));
+    }
+
+    #[test]
+    fn long_digit_runs_are_masked_for_emotion() {
+        assert_eq!(
+            mask_digit_runs("我的号码是13812345678好吗"),
+            "我的号码是 好吗"
+        );
+        assert_eq!(mask_digit_runs("打12315投诉"), "打12315投诉");
+    }
+
+    #[test]
+    fn describes_times_like_people_do() {
+        let now = WallTime {
+            year: 2026,
+            month: 11,
+            day: 24,
+            hour: 10,
+            minute: 0,
+            weekday: 2,
+        };
+        let t = |d: u64, h: u32, m: u32| {
+            let mut w = advance_minutes(&now, d * 1440);
+            w.hour = h;
+            w.minute = m;
+            describe_time(&w, &now)
+        };
+        assert_eq!(t(0, 20, 0), "今天晚上8点");
+        assert_eq!(t(1, 15, 30), "明天下午3点半");
+        assert_eq!(t(2, 9, 15), "后天上午9点15分");
+        assert_eq!(t(4, 12, 0), "11月28日中午12点");
+    }
 }

@@ -11,6 +11,20 @@
 //!   outputs; all serde-serializable so the server can log and replay them.
 //! * [`cli`] — `chat`, `simulate` and `validate` for people writing scripts.
 //!
+//! Code map (invariants in brackets):
+//!
+//! * `script` — serde types mirroring the file one to one [unknown keys are errors].
+//! * `compile` — validation and compilation into a `Bot` [a `Bot` that exists is valid:
+//!   every target resolves, every `{{variable}}` is known, no loop without input].
+//! * `builtin` — default Chinese wording and intents of the global handlers.
+//! * `engine` — the interpreter [no IO, no clock, no randomness; time only from
+//!   `Event::at_ms` and the start `WallTime`; after `Phase::Ended` no event does anything].
+//! * `kb` — knowledge-base loading (YAML or JSON Lines).
+//! * `time`, `template` — calendar arithmetic and `{{variable}}` templates.
+//!
+//! Language understanding (segmentation, intents, FAQ retrieval, emotion, entities)
+//! comes from the `nlu` crate; `NLU_REQUESTS.md` lists what this crate works around.
+//!
 //! ```
 //! use dialog::{Bot, Event, EventKind, Start, WallTime};
 //! let yaml = "name: demo\nstart: hi\nnodes:\n  - id: hi\n    type: hangup\n    say: 您好，再见\n";
@@ -32,7 +46,7 @@ pub mod script;
 mod template;
 mod time;
 
-pub use compile::{BUILTIN_VARS, Bot, validate_file};
+pub use compile::{BUILTIN_VARS, Bot, validate_file, validate_source};
 pub use engine::{
     Action, Choice, Event, EventKind, FaqTrace, Pending, Phase, Speech, Start, State, Understood,
     WallTime, describe_time,

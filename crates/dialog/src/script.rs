@@ -385,7 +385,8 @@ pub struct BranchSpec {
     pub regex: Option<String>,
     #[serde(default)]
     pub answer: Option<Answer>,
-    #[serde(default)]
+    /// One key; `dtmf: 1` and `dtmf: "1"` both work.
+    #[serde(default, deserialize_with = "key_or_number")]
     pub dtmf: Option<String>,
     #[serde(default)]
     pub entity: Option<EntityKind>,
@@ -405,6 +406,21 @@ pub struct BranchSpec {
     #[serde(default, rename = "do")]
     pub actions: Vec<ActionSpec>,
     pub goto: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeyRepr {
+    Text(String),
+    Number(u64),
+}
+
+// Operators write `dtmf: 1`; YAML reads that as a number.
+fn key_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<KeyRepr>::deserialize(d)?.map(|k| match k {
+        KeyRepr::Text(t) => t,
+        KeyRepr::Number(n) => n.to_string(),
+    }))
 }
 
 /// Side effects a node or branch can request; in files a one-key map such as `- tag: 已预约`.

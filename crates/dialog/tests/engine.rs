@@ -538,3 +538,51 @@ fn repeat_handler_says_the_question_again() {
     );
     assert!(s.get(1).is_some_and(|t| t.contains("本人")), "{a:?}");
 }
+
+#[test]
+fn partial_results_stop_intent_playback_only_when_understood() {
+    let bot = common::renovation();
+    let mut st = bot.new_state();
+    bot.handle(&mut st, &start_event(true, true));
+    let partial = |t: &str| EventKind::UserSaid {
+        text: t.into(),
+        confidence: 0.8,
+        is_final: false,
+    };
+    // 17 s in: the identity question (barge_in: intent) is playing.
+    assert!(
+        bot.handle(&mut st, &Event::new(17_000, partial("嗯")))
+            .is_empty()
+    );
+    let a = bot.handle(&mut st, &Event::new(17_200, partial("转人工")));
+    assert_eq!(a, vec![Action::StopSpeaking]);
+    // Nothing was answered yet: that waits for the final result.
+    assert_eq!(st.rounds, 0);
+}
+
+#[test]
+fn dtmf_keys_may_be_written_as_numbers() {
+    let src = "name: t\nstart: a\nnodes:\n  - id: a\n    type: ask\n    say: 请按键\n    branches:\n      - dtmf: 1\n        goto: b\n  - id: b\n    type: hangup\n    say: 好的\n";
+    let bot = Bot::from_source(src, "t.yaml", None).expect("numeric dtmf accepted");
+    let (mut st, _) = start(&bot);
+    let a = bot.handle(&mut st, &Event::new(1000, EventKind::Dtmf { digit: '1' }));
+    assert_eq!(says(&a), vec!["好的".to_string()]);
+}
+
+#[test]
+fn callbacks_are_never_scheduled_in_the_past() {
+    let bot = common::renovation();
+    let (mut st, _) = start(&bot);
+    let a = bot.handle(&mut st, &Event::said(1000, "我在忙，今天早上八点再打"));
+    let when = a.iter().find_map(|x| match x {
+        Action::ScheduleCallback { when, .. } => Some(*when),
+        _ => None,
+    });
+    let when = when.expect("a callback is scheduled");
+    if let Some(w) = when {
+        assert!(
+            (w.year, w.month, w.day, w.hour, w.minute) > (2026, 11, 24, 10, 0),
+            "{w:?}"
+        );
+    }
+}

@@ -224,3 +224,72 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn unused_crm_fields_do_not_bloat_the_state() {
+    let bot = common::renovation();
+    let mut contact: std::collections::BTreeMap<String, String> = (0..500)
+        .map(|i| (format!("field{i}"), "x".repeat(100)))
+        .collect();
+    contact.insert("name".into(), "王先生".into());
+    let start = dialog::Start {
+        contact,
+        now: common::now(),
+        humans_available: true,
+    };
+    let mut st = bot.new_state();
+    bot.handle(&mut st, &Event::new(0, EventKind::CallAnswered(start)));
+    assert_eq!(st.contact.len(), 1);
+    assert!(st.approx_bytes() < 16 * 1024);
+}
+
+#[test]
+fn a_rebuilt_bot_gives_the_same_actions() {
+    let path = common::root().join("examples/scripts/renovation.yaml");
+    let a = Bot::from_file(&path, None).expect("load");
+    let b = Bot::from_file(&path, None).expect("load");
+    let evs = conversation();
+    assert_eq!(
+        run(&a, &mut a.new_state(), &evs),
+        run(&b, &mut b.new_state(), &evs)
+    );
+}
+
+#[test]
+fn very_long_text_is_handled_quickly() {
+    let bot = common::service();
+    let (mut st, _) = common::start(&bot);
+    let long = "我想问一下退货怎么退".repeat(5000);
+    let t0 = std::time::Instant::now();
+    let a = bot.handle(&mut st, &Event::said(1000, &long));
+    assert!(!a.is_empty());
+    // Generous bound for a debug build on a shared machine; the point is "not seconds".
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_script_text_never_panics(src in "\\PC{0,300}") {
+        let _ = Bot::from_source(&src, "fuzz.yaml", None);
+        let _ = Bot::from_source(&src, "fuzz.json", None);
+    }
+
+    #[test]
+    fn mutated_example_scripts_never_panic(cut in 0usize..12_000, junk in "\\PC{0,20}") {
+        let src = std::fs::read_to_string(common::root().join("examples/scripts/renovation.yaml")).unwrap_or_default();
+        let mut chars: Vec<char> = src.chars().collect();
+        let at = cut.min(chars.len());
+        chars.splice(at..at, junk.chars());
+        let mutated: String = chars.into_iter().collect();
+        if let Ok(bot) = Bot::from_source(&mutated, "m.yaml", None) {
+            let (mut st, _) = common::start(&bot);
+            let _ = bot.handle(&mut st, &Event::said(1000, "是的"));
+        }
+    }
+}

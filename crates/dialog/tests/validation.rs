@@ -162,3 +162,52 @@ fn validate_file_reports_without_failing() {
     assert!(report.to_string().contains("bad.yaml:8"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn each_branch_error_points_at_its_own_line() {
+    let src = format!(
+        "{HEAD}  - id: a\n    type: ask\n    say: 你好\n    branches:\n      - answer: yes\n        goto: nope\n      - answer: no\n        goto: nope\n"
+    );
+    let errs = errors(&src);
+    let lines: Vec<usize> = errs
+        .iter()
+        .filter(|e| e.kind == "unknown_target")
+        .map(|e| e.line)
+        .collect();
+    assert_eq!(lines, vec![11, 13]);
+}
+
+#[test]
+fn grading_typos_are_reported() {
+    let src = "name: t\nstart: a\nintents:\n  - name: spare\n    examples: [多余的意图]\nnodes:\n  - id: a\n    type: hangup\n    say: 再见\n    do:\n      - tag: 已预约\ngrading:\n  default: C\n  rules:\n    - grade: A\n      when: {tags_any: [已预约量房]}\n    - grade: B\n      when: {intents_any: [nope]}\n";
+    match Bot::from_source(src, "t.yaml", None) {
+        Err(DialogError::Invalid(r)) => {
+            let e = find(&r.errors, "unknown_intent");
+            assert_eq!(e.line, 18);
+            let w = find(&r.warnings, "unknown_tag");
+            assert!(w.message.contains("已预约量房"), "{w}");
+            assert_eq!(w.line, 16);
+            let u = find(&r.warnings, "unused_intent");
+            assert_eq!(u.line, 4);
+        }
+        other => panic!("expected errors, got {other:?}"),
+    }
+}
+
+#[test]
+fn validate_source_reports_without_files() {
+    let r = dialog::validate_source(
+        "name: t\nstart: nope\nnodes:\n  - id: a\n    type: hangup\n",
+        "editor",
+    )
+    .expect("parses");
+    assert!(!r.is_ok());
+    assert_eq!(
+        r.errors.first().map(|e| (e.kind.as_str(), e.line)),
+        Some(("unknown_target", 2))
+    );
+    assert!(matches!(
+        dialog::validate_source("name: [", "editor"),
+        Err(DialogError::Parse { .. })
+    ));
+}

@@ -113,7 +113,7 @@ impl Default for FaqConfig {
             pinyin_weight: 0.0,
             unknown_weight: 1.0,
             dice_weight: 0.0,
-            dense_weight: 1.0,
+            dense_weight: 2.0,
             dense_floor: 0.8,
             // Fitted on the tuning half of faq-afqmc (examples/eval.rs).
             confidence: Calibration {
@@ -128,16 +128,16 @@ impl Default for FaqConfig {
             },
             accept: 0.972,
             semantic_confidence: Calibration {
-                w_score: 8.0,
-                w_margin: 4.0,
-                bias: -5.0,
+                w_score: 1.008,
+                w_margin: 1.923,
+                bias: -4.383,
             },
             semantic_scope: Calibration {
-                w_score: 8.0,
-                w_margin: 4.0,
-                bias: -5.0,
+                w_score: 11.577,
+                w_margin: 0.0,
+                bias: -17.871,
             },
-            semantic_accept: 0.5,
+            semantic_accept: 0.1303,
             ambiguity_margin: 0.02,
         }
     }

@@ -283,6 +283,29 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// Runs only where the engine is built and the model installed
+    /// (`--features semantic` after scripts/install-models.sh).
+    #[test]
+    fn paraphrases_are_closer_than_unrelated_text() {
+        let Some(e) = try_default() else {
+            eprintln!("skipped: no embedding engine/model in this build");
+            return;
+        };
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        let a = e.embed("电费怎么交").expect("embed");
+        let b = e.embed("如何缴纳电费").expect("embed");
+        let c = e.embed("今天天气真好，我们去公园吧").expect("embed");
+        assert_eq!(a.len(), e.dim());
+        assert!(
+            dot(&a, &b) > dot(&a, &c),
+            "{} vs {}",
+            dot(&a, &b),
+            dot(&a, &c)
+        );
+        assert_eq!(a, e.embed("电费怎么交").expect("embed"), "deterministic");
+        assert!(e.embed("").is_ok());
+    }
+
     #[test]
     fn missing_model_is_a_clear_error() {
         let err = Embedder::load(Path::new("/nonexistent")).expect_err("no model there");
