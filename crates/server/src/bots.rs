@@ -312,6 +312,132 @@ impl Bots {
     }
 }
 
+/// Resolves the documents a new conversation will run on.
+pub async fn resolve_binding(
+    state: &crate::state::AppState,
+    tenant_id: &str,
+    script: &str,
+    kb: Option<&str>,
+) -> Result<Binding, ApiError> {
+    let store = state.store();
+    let script_doc = store
+        .document(tenant_id, store::DocumentKind::Script, script, None)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(&format!("话术 {script} "), &format!("script {script}"))
+        })?;
+    let kb_name = match kb {
+        Some(k) => Some(k.to_string()),
+        None => referenced_knowledge_base(&script_doc.source, script),
+    };
+    let kb_doc = match &kb_name {
+        Some(name) => Some(store.document(tenant_id, store::DocumentKind::KnowledgeBase, name, None).await?.ok_or_else(|| {
+            ApiError::bad_request(
+                format!("话术引用的知识库 {name} 尚未上传"),
+                format!("knowledge base {name} (named by the script or the request) is not uploaded"),
+            )
+        })?),
+        None => None,
+    };
+    Ok(Binding {
+        script: script_doc.name,
+        script_version: script_doc.version,
+        script_id: script_doc.id,
+        knowledge_base: kb_doc.as_ref().map(|k| k.name.clone()),
+        knowledge_base_version: kb_doc.as_ref().map(|k| k.version),
+        knowledge_base_id: kb_doc.map(|k| k.id),
+    })
+}
+
+/// A conversation to start with a script, from any channel.
+pub struct NewHosted<'a> {
+    pub tenant_id: &'a str,
+    pub channel: &'a str,
+    pub external_ref: Option<&'a str>,
+    /// Extra metadata (an object); the binding is added under `bot`.
+    pub metadata: serde_json::Value,
+    pub script: &'a str,
+    pub knowledge_base: Option<&'a str>,
+    pub contact: std::collections::BTreeMap<String, String>,
+    pub humans_available: bool,
+}
+
+/// Creates a conversation hosted by a script and runs its start: the one
+/// path every channel uses, so they all log the same way.
+pub async fn start_hosted(
+    state: &crate::state::AppState,
+    new: NewHosted<'_>,
+) -> Result<(Conversation, TurnResult), ApiError> {
+    let binding = resolve_binding(state, new.tenant_id, new.script, new.knowledge_base).await?;
+    // Compile (or fetch) before creating anything, so a broken bot leaves no
+    // half-made conversation behind.
+    let bot = state
+        .bots()
+        .bot(state.store(), new.tenant_id, &binding)
+        .await?;
+    let mut metadata = new.metadata;
+    metadata["bot"] = serde_json::to_value(&binding).map_err(|_| ApiError::internal())?;
+    let conversation = state
+        .store()
+        .create_conversation(
+            store::NewConversation {
+                tenant_id: new.tenant_id,
+                channel: new.channel,
+                external_ref: new.external_ref,
+                metadata: &metadata,
+            },
+            state.now_ms(),
+        )
+        .await?;
+    let start = start_event(new.contact, state.wall_time(), new.humans_available);
+    let turn = state
+        .bots()
+        .turn(state.store(), &conversation, &bot, start, state.now_ms())
+        .await?;
+    Ok((conversation, turn))
+}
+
+/// Sends one event to an existing hosted conversation.
+pub async fn continue_hosted(
+    state: &crate::state::AppState,
+    conversation: &Conversation,
+    kind: EventKind,
+) -> Result<TurnResult, ApiError> {
+    let binding = Binding::of(conversation).ok_or_else(|| {
+        ApiError::conflict(
+            "该会话没有绑定话术，不能由机器人应答；创建会话时请指定 script",
+            "this conversation has no script, so no robot answers it; give a script when creating it",
+        )
+    })?;
+    let bot = state
+        .bots()
+        .bot(state.store(), &conversation.tenant_id, &binding)
+        .await?;
+    let now = state.now_ms();
+    let at_ms = u64::try_from(now - conversation.created_at).unwrap_or(0);
+    state
+        .bots()
+        .turn(
+            state.store(),
+            conversation,
+            &bot,
+            Event::new(at_ms, kind),
+            now,
+        )
+        .await
+}
+
+/// The texts the robot says in these actions, in order.
+pub fn said(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Say { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The wall-clock reference for the engine, in the deployment's time zone.
 pub fn wall_time(now_ms: i64, offset_minutes: i32) -> WallTime {
     let local = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)

@@ -15,6 +15,7 @@
 //!   (this crate reads no clock, so tests can move time).
 
 mod audit;
+mod channels;
 mod conversations;
 mod documents;
 mod error;
@@ -31,6 +32,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use channels::Channel;
 pub use conversations::{Conversation, EventRecord, NewConversation};
 pub use documents::{Document, DocumentKind, DocumentSummary};
 pub use error::StoreError;

@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bot_documents",
         sql: include_str!("../migrations/sqlite/0002_bot_documents.sql"),
     },
+    Migration {
+        version: 3,
+        name: "channels",
+        sql: include_str!("../migrations/sqlite/0003_channels.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

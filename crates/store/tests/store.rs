@@ -508,3 +508,91 @@ async fn documents_are_versioned_idempotent_and_immutable() {
         .expect_err("immutable");
     assert!(err.to_string().contains("immutable"), "{err}");
 }
+
+#[tokio::test]
+async fn channels_are_per_tenant_and_deliveries_are_taken_once() {
+    let (_dir, store) = fresh().await;
+    let t = store.create_tenant("t", "T", 1).await.expect("tenant");
+    let o = store.create_tenant("o", "O", 1).await.expect("tenant");
+    let (c, created) = store
+        .put_channel(&t.id, "gzh", "wechat", &json!({"token": "a"}), 10)
+        .await
+        .expect("put");
+    assert!(created);
+    let (c2, created) = store
+        .put_channel(&t.id, "gzh", "wechat", &json!({"token": "b"}), 11)
+        .await
+        .expect("update");
+    assert!(!created);
+    assert_eq!(
+        (c2.id.clone(), c2.settings["token"].as_str()),
+        (c.id.clone(), Some("b"))
+    );
+    assert!(store.channel(&o.id, "gzh").await.expect("q").is_none());
+    assert!(matches!(
+        store
+            .put_channel(&t.id, "gzh", "other", &json!({}), 12)
+            .await,
+        Err(StoreError::Database(_) | StoreError::Conflict { .. })
+    ));
+
+    assert!(
+        store
+            .first_delivery(&c.id, "msg:1", 100)
+            .await
+            .expect("first")
+    );
+    assert!(
+        !store
+            .first_delivery(&c.id, "msg:1", 105)
+            .await
+            .expect("retry")
+    );
+    assert!(
+        store
+            .first_delivery(&c.id, "msg:2", 106)
+            .await
+            .expect("other")
+    );
+    assert_eq!(store.purge_deliveries(101).await.expect("purge"), 1);
+    assert!(
+        store
+            .first_delivery(&c.id, "msg:1", 200)
+            .await
+            .expect("forgotten")
+    );
+
+    let empty = json!({});
+    let conv = |r: &'static str| NewConversation {
+        tenant_id: &t.id,
+        channel: "wechat",
+        external_ref: Some(r),
+        metadata: &empty,
+    };
+    let first = store
+        .create_conversation(conv("openid-1"), 1)
+        .await
+        .expect("c");
+    let second = store
+        .create_conversation(conv("openid-1"), 2)
+        .await
+        .expect("c");
+    store
+        .create_conversation(conv("openid-2"), 3)
+        .await
+        .expect("c");
+    let latest = store
+        .latest_conversation_by_ref(&t.id, "wechat", "openid-1")
+        .await
+        .expect("q")
+        .expect("found");
+    assert_eq!(latest.id, second.id);
+    assert_ne!(latest.id, first.id);
+    assert!(
+        store
+            .latest_conversation_by_ref(&o.id, "wechat", "openid-1")
+            .await
+            .expect("q")
+            .is_none()
+    );
+}

@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-use dialog::{Event, EventKind};
-use store::{DocumentKind, NewConversation};
+use dialog::EventKind;
+use store::NewConversation;
 
-use crate::bots::{self, Binding};
+use crate::bots;
 
 use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
@@ -69,43 +69,6 @@ fn default_true() -> bool {
     true
 }
 
-/// Resolves the documents a new conversation will run on.
-async fn resolve_binding(
-    state: &AppState,
-    caller: &Caller,
-    script: &str,
-    kb: Option<&str>,
-) -> ApiResult<Binding> {
-    let store = state.store();
-    let script_doc = store
-        .document(&caller.tenant_id, DocumentKind::Script, script, None)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(&format!("话术 {script} "), &format!("script {script}"))
-        })?;
-    let kb_name = match kb {
-        Some(k) => Some(k.to_string()),
-        None => bots::referenced_knowledge_base(&script_doc.source, script),
-    };
-    let kb_doc = match &kb_name {
-        Some(name) => Some(store.document(&caller.tenant_id, DocumentKind::KnowledgeBase, name, None).await?.ok_or_else(|| {
-            ApiError::bad_request(
-                format!("话术引用的知识库 {name} 尚未上传"),
-                format!("knowledge base {name} (named by the script or the request) is not uploaded"),
-            )
-        })?),
-        None => None,
-    };
-    Ok(Binding {
-        script: script_doc.name,
-        script_version: script_doc.version,
-        script_id: script_doc.id,
-        knowledge_base: kb_doc.as_ref().map(|k| k.name.clone()),
-        knowledge_base_version: kb_doc.as_ref().map(|k| k.version),
-        knowledge_base_id: kb_doc.map(|k| k.id),
-    })
-}
-
 fn valid_word(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -135,8 +98,13 @@ pub async fn create(
     }
     let hosted = match &req.script {
         Some(script) => {
-            let binding =
-                resolve_binding(&state, &caller, script, req.knowledge_base.as_deref()).await?;
+            let binding = bots::resolve_binding(
+                &state,
+                &caller.tenant_id,
+                script,
+                req.knowledge_base.as_deref(),
+            )
+            .await?;
             // Compile (or fetch) before creating anything, so a broken bot
             // leaves no half-made conversation behind.
             let bot = state
@@ -319,31 +287,10 @@ pub async fn input(
         .conversation(&caller.tenant_id, &id)
         .await?
         .ok_or_else(conversation_not_found)?;
-    let binding = Binding::of(&conversation).ok_or_else(|| {
-        ApiError::conflict(
-            "该会话没有绑定话术，不能由机器人应答；创建会话时请指定 script",
-            "this conversation has no script, so no robot answers it; give a script when creating it",
-        )
-    })?;
-    let bot = state
-        .bots()
-        .bot(state.store(), &caller.tenant_id, &binding)
-        .await?;
-    let now = state.now_ms();
-    let at_ms = u64::try_from(now - conversation.created_at).unwrap_or(0);
     let input_type = serde_json::to_value(&kind)
         .ok()
         .and_then(|v| v.get("type").cloned());
-    let turn = state
-        .bots()
-        .turn(
-            state.store(),
-            &conversation,
-            &bot,
-            Event::new(at_ms, kind),
-            now,
-        )
-        .await?;
+    let turn = bots::continue_hosted(&state, &conversation, kind).await?;
     state
         .audit(
             &caller,
