@@ -297,6 +297,46 @@ pub const ROUTES: &[RouteDoc] = &[
         needs(Permission::ManageBots),
         Some("UploadKnowledgeBase"),
     ),
+    route(
+        "GET",
+        "/api/v1/channels",
+        "List channels (secrets masked)",
+        "channels",
+        needs(Permission::ViewBots),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/channels/{name}",
+        "Read a channel (secrets masked)",
+        "channels",
+        needs(Permission::ViewBots),
+        None,
+    ),
+    route(
+        "PUT",
+        "/api/v1/channels/{name}",
+        "Create or replace a channel (a WeChat official account, ...)",
+        "channels",
+        needs(Permission::ManageBots),
+        Some("PutChannel"),
+    ),
+    route(
+        "GET",
+        "/channels/wechat/{tenant}/{channel}",
+        "WeChat's URL check (signed by WeChat, not a user)",
+        "channels",
+        None,
+        None,
+    ),
+    route(
+        "POST",
+        "/channels/wechat/{tenant}/{channel}",
+        "WeChat messages and events (signed by WeChat; plain or safe mode)",
+        "channels",
+        None,
+        None,
+    ),
 ];
 
 /// Permission names a role has, for `/api/v1/me` and the console.
@@ -358,6 +398,18 @@ fn schemas() -> Value {
         "ConversationInput": { "type": "object", "required": ["type"],
             "description": "An engine event: {\"type\":\"user_said\",\"text\":\"…\"}, {\"type\":\"silence\",\"ms\":6000}, {\"type\":\"dtmf\",\"digit\":\"1\"}, {\"type\":\"hangup\"}, {\"type\":\"agent_joined\"}, {\"type\":\"agent_said\",\"text\":\"…\"}, {\"type\":\"timer\",\"name\":\"…\"}",
             "properties": { "type": { "type": "string", "enum": ["user_said", "silence", "dtmf", "hangup", "agent_joined", "agent_said", "timer", "user_started_speaking", "playback_finished"] } } },
+        "PutChannel": { "type": "object", "required": ["kind", "settings"], "additionalProperties": false,
+            "properties": {
+                "kind": { "type": "string", "enum": ["wechat"] },
+                "settings": { "type": "object", "required": ["token", "app_id", "script"], "additionalProperties": false,
+                    "properties": {
+                        "token": { "type": "string", "description": "Token (令牌), 3-32 letters or digits; write-only" },
+                        "encoding_aes_key": { "type": "string", "description": "EncodingAESKey (43 characters), for safe mode; write-only" },
+                        "app_id": { "type": "string" },
+                        "app_secret": { "type": "string", "description": "For the customer-service message API; write-only" },
+                        "api_base": { "type": "string", "default": "https://api.weixin.qq.com" },
+                        "script": { "type": "string" },
+                        "knowledge_base": { "type": "string" } } } } },
         "UploadScript": { "type": "object", "required": ["source"], "additionalProperties": false,
             "properties": { "source": { "type": "string", "description": "The script, YAML or JSON (see docs/scripts.md)" } } },
         "UploadKnowledgeBase": { "type": "object", "required": ["source"], "additionalProperties": false,
@@ -392,10 +444,13 @@ pub fn openapi() -> Value {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": {
                 "schema": { "$ref": format!("#/components/schemas/{body}") } } } });
         }
-        for param in ["id", "name"] {
-            if r.path.contains(&format!("{{{param}}}")) {
-                op["parameters"] = json!([{ "name": param, "in": "path", "required": true, "schema": { "type": "string" } }]);
-            }
+        let params: Vec<Value> = ["id", "name", "tenant", "channel"]
+            .iter()
+            .filter(|p| r.path.contains(&format!("{{{p}}}")))
+            .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
         }
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;

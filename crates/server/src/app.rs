@@ -15,7 +15,9 @@ use tower_http::request_id::{
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
-use crate::routes::{audit, auth, conversations, documents, system, tokens, users};
+use crate::routes::{
+    audit, auth, channels, conversations, documents, system, tokens, users, wechat,
+};
 use crate::state::AppState;
 
 /// Largest request body accepted.
@@ -56,6 +58,8 @@ pub fn router(state: AppState) -> Router {
             get(conversations::events).post(conversations::append),
         )
         .route("/conversations/{id}/input", post(conversations::input))
+        .route("/channels", get(channels::list))
+        .route("/channels/{name}", get(channels::get).put(channels::put))
         .route("/scripts", get(documents::list_scripts))
         .route(
             "/scripts/{name}",
@@ -69,6 +73,10 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/", get(system::landing))
+        .route(
+            "/channels/wechat/{tenant}/{channel}",
+            get(wechat::verify).post(wechat::receive),
+        )
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

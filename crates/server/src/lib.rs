@@ -117,6 +117,14 @@ fn spawn_housekeeping(state: AppState) {
         loop {
             tick.tick().await;
             state.forget_idle_login_clients();
+            // Platforms stop retrying within minutes; a day is ample.
+            if let Err(e) = state
+                .store()
+                .purge_deliveries(state.now_ms() - 86_400_000)
+                .await
+            {
+                tracing::warn!(error = %e, "delivery purge failed");
+            }
             match state.store().purge_expired_sessions(state.now_ms()).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired sessions"),
                 Ok(_) => {}

@@ -62,6 +62,24 @@ async fn world(app: &TestApp, slug: &str) -> World {
         Some(&json!({ "source": MINI_SCRIPT })),
     )
     .await;
+    let (s3, b3) = call(
+        &admin,
+        app,
+        "PUT",
+        "/api/v1/scripts/mini",
+        Some(&json!({ "source": MINI_SCRIPT })),
+    )
+    .await;
+    let channel = json!({ "kind": "wechat", "settings": { "token": "secret123", "app_id": format!("wx_{slug}"), "script": "mini" } });
+    let (s4, b4) = call(
+        &admin,
+        app,
+        "PUT",
+        &format!("/api/v1/channels/{slug}-gzh"),
+        Some(&channel),
+    )
+    .await;
+    assert!(s3.is_success() && s4.is_success(), "{b3} {b4}");
     assert!(s1.is_success() && s2.is_success(), "{b1} {b2}");
     let (_, conv) = call(
         &admin,
@@ -109,6 +127,8 @@ fn concrete(path: &str, w: &World) -> String {
         return path.replace("{name}", &format!("{}-script", w.slug));
     } else if path.starts_with("/api/v1/knowledge-bases/") {
         return path.replace("{name}", "mini-kb");
+    } else if path.starts_with("/api/v1/channels/") {
+        return path.replace("{name}", &format!("{}-gzh", w.slug));
     } else {
         return path.to_string();
     };
@@ -131,6 +151,18 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
         .await
         .expect("e")
         .expect("c");
+    let b_docs_before = (
+        app.store
+            .document_versions(&b.tenant_id, store::DocumentKind::Script, None)
+            .await
+            .expect("docs")
+            .len(),
+        app.store
+            .document_versions(&b.tenant_id, store::DocumentKind::KnowledgeBase, None)
+            .await
+            .expect("docs")
+            .len(),
+    );
     let b_audit_before = app.audit_count(&b.tenant_id).await;
 
     let mut checked = 0;
@@ -148,7 +180,7 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
                 "{} {path} -> {status} {body}",
                 r.method
             );
-        } else if r.path == "/api/v1/scripts/{name}" {
+        } else if r.path == "/api/v1/scripts/{name}" || r.path == "/api/v1/channels/{name}" {
             assert_eq!(
                 status,
                 StatusCode::NOT_FOUND,
@@ -215,15 +247,26 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
         .expect("docs");
     assert_eq!(
         b_scripts.len(),
-        1,
-        "B still has exactly its one script version"
+        b_docs_before.0,
+        "B's scripts are untouched"
     );
     let b_kbs = app
         .store
         .document_versions(&b.tenant_id, store::DocumentKind::KnowledgeBase, None)
         .await
         .expect("docs");
-    assert_eq!(b_kbs.len(), 1);
+    assert_eq!(b_kbs.len(), b_docs_before.1);
+    let b_channel = app
+        .store
+        .channel(&b.tenant_id, "beta-gzh")
+        .await
+        .expect("q")
+        .expect("B's channel");
+    assert_eq!(b_channel.settings["token"], "secret123");
+    assert_eq!(
+        b_channel.updated_at, b_channel.created_at,
+        "B's channel was not rewritten"
+    );
     let b_events_after = app
         .store
         .events(&b.tenant_id, &b.conversation_id, 0, 100)

@@ -4,11 +4,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod channels;
 pub mod conversations;
 pub mod documents;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod wechat;
 
 /// Runs blocking work (password hashing) off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(

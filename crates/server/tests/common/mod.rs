@@ -225,6 +225,9 @@ pub fn sample_body(schema: &str) -> Value {
         "AppendEvent" => json!({ "kind": "user_said", "payload": { "text": "你好" } }),
         "ConversationInput" => json!({ "type": "user_said", "text": "你好，我想问一下" }),
         "UploadScript" => json!({ "source": MINI_SCRIPT }),
+        "PutChannel" => {
+            json!({ "kind": "wechat", "settings": { "token": "tonghua123", "app_id": "wx_test", "script": "mini" } })
+        }
         "UploadKnowledgeBase" => json!({ "source": MINI_KB }),
         other => panic!("no sample body for schema {other}"),
     }

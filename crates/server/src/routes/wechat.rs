@@ -1,0 +1,287 @@
+//! The WeChat official-account webhook: `/channels/wechat/{tenant}/{channel}`.
+//!
+//! WeChat, not a signed-in user, calls it; every request is checked for its
+//! signature (and decrypted in safe mode) before anything in it is used, and
+//! each delivery is acted on once however often WeChat retries it. A
+//! follower (openid) is one conversation with the channel's script until it
+//! ends; the robot's words go back as the passive reply, within WeChat's
+//! five seconds (the core answers in microseconds).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dialog::EventKind;
+use serde_json::json;
+use wechat::message::{Event, Incoming, Reply};
+use wechat::{WeChatError, endpoint};
+
+use crate::bots::{self, NewHosted};
+use crate::error::ApiError;
+use crate::routes::channels::WeChatSettings;
+use crate::state::AppState;
+
+/// The channel name of conversations that come from WeChat.
+pub const CHANNEL: &str = "wechat";
+
+/// Plain-text answers: WeChat shows nothing to followers, operators read logs.
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body.into(),
+    )
+        .into_response()
+}
+
+fn refuse(err: &WeChatError) -> Response {
+    tracing::warn!(error = %err, "refused a WeChat request");
+    metrics::counter!("tonghua_wechat_refused_total").increment(1);
+    match err {
+        WeChatError::BadSignature | WeChatError::Stale(_) => {
+            text(StatusCode::FORBIDDEN, "forbidden")
+        }
+        WeChatError::TooLarge(_) => text(StatusCode::PAYLOAD_TOO_LARGE, "too large"),
+        WeChatError::MissingParameter(_) => text(StatusCode::BAD_REQUEST, err.to_string()),
+        _ => text(StatusCode::BAD_REQUEST, "bad request"),
+    }
+}
+
+async fn channel(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+) -> Option<(String, store::Channel, WeChatSettings)> {
+    let t = state.store().tenant_by_slug(tenant).await.ok()??;
+    let c = state.store().channel(&t.id, name).await.ok()??;
+    if c.kind != "wechat" {
+        return None;
+    }
+    let settings: WeChatSettings = serde_json::from_value(c.settings.clone()).ok()?;
+    Some((t.id, c, settings))
+}
+
+fn query(params: &HashMap<String, String>) -> endpoint::Query {
+    endpoint::Query::from_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// `GET`: the URL check WeChat makes when the address is saved.
+pub async fn verify(
+    State(state): State<AppState>,
+    Path((tenant, name)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some((_, _, settings)) = channel(&state, &tenant, &name).await else {
+        return text(StatusCode::NOT_FOUND, "no such channel");
+    };
+    let result = settings
+        .endpoint()
+        .and_then(|e| e.verify_url(&query(&params)));
+    match result {
+        Ok(echo) => text(StatusCode::OK, echo),
+        Err(e) => refuse(&e),
+    }
+}
+
+/// `POST`: a message or event from a follower.
+pub async fn receive(
+    State(state): State<AppState>,
+    Path((tenant, name)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let Some((tenant_id, channel, settings)) = channel(&state, &tenant, &name).await else {
+        return text(StatusCode::NOT_FOUND, "no such channel");
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return refuse(&WeChatError::Xml("not UTF-8".into()));
+    };
+    let endpoint = match settings.endpoint() {
+        Ok(e) => e,
+        Err(e) => return refuse(&e),
+    };
+    let q = query(&params);
+    let now_ms = state.now_ms();
+    let opened = match endpoint.open(&q, body, now_ms / 1000) {
+        Ok(o) => o,
+        Err(e) => return refuse(&e),
+    };
+    match state
+        .store()
+        .first_delivery(&channel.id, &opened.message.dedup_key(), now_ms)
+        .await
+    {
+        Ok(true) => {}
+        // A retry of something already answered: acknowledge, do nothing.
+        Ok(false) => return text(StatusCode::OK, wechat::message::NO_REPLY),
+        Err(e) => {
+            tracing::error!(error = %e, "delivery bookkeeping failed");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "error");
+        }
+    }
+    let reply = match respond(&state, &tenant_id, &channel, &settings, &opened.message).await {
+        Ok(Some(words)) => Reply::Text(words),
+        Ok(None) => Reply::Nothing,
+        Err(e) => {
+            tracing::error!(code = e.code, message = %e.message_en, "WeChat message could not be answered");
+            Reply::Text("抱歉，系统繁忙，请稍后再试。".to_string())
+        }
+    };
+    metrics::counter!("tonghua_wechat_messages_total").increment(1);
+    let rendered = reply.render(&opened.message, now_ms / 1000);
+    let timestamp = (now_ms / 1000).to_string();
+    let nonce = format!("{}", u32::from_le_bytes(random::<4>()));
+    match endpoint.seal(&opened, &rendered, &timestamp, &nonce, random::<16>()) {
+        Ok(out) => {
+            let kind = if out == wechat::message::NO_REPLY {
+                "text/plain; charset=utf-8"
+            } else {
+                "application/xml; charset=utf-8"
+            };
+            (StatusCode::OK, [(header::CONTENT_TYPE, kind)], out).into_response()
+        }
+        Err(e) => refuse(&e),
+    }
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::fill(&mut b[..]);
+    b
+}
+
+fn joined(actions: &[dialog::Action]) -> Option<String> {
+    let words = bots::said(actions);
+    (!words.is_empty()).then(|| words.join("\n"))
+}
+
+/// Runs the message through the follower's conversation; returns what the
+/// robot says, if anything.
+async fn respond(
+    state: &AppState,
+    tenant_id: &str,
+    channel: &store::Channel,
+    settings: &WeChatSettings,
+    message: &Incoming,
+) -> Result<Option<String>, ApiError> {
+    let openid = message.common().from_user.clone();
+    let start = |contact_openid: String| NewHosted {
+        tenant_id,
+        channel: CHANNEL,
+        external_ref: None,
+        metadata: json!({ "wechat": { "channel": channel.name, "openid": contact_openid } }),
+        script: &settings.script,
+        knowledge_base: settings.knowledge_base.as_deref(),
+        contact: [("openid".to_string(), contact_openid)]
+            .into_iter()
+            .collect(),
+        humans_available: true,
+    };
+    match message {
+        Incoming::Event {
+            event: Event::Subscribe { .. },
+            ..
+        } => {
+            let (_, turn) = bots::start_hosted(
+                state,
+                NewHosted {
+                    external_ref: Some(&openid),
+                    ..start(openid.clone())
+                },
+            )
+            .await?;
+            Ok(joined(&turn.actions))
+        }
+        Incoming::Event {
+            event: Event::Unsubscribe,
+            ..
+        } => {
+            if let Some(c) = state
+                .store()
+                .latest_conversation_by_ref(tenant_id, CHANNEL, &openid)
+                .await?
+            {
+                // Ending an already ended conversation is refused; nothing to do then.
+                let _ = bots::continue_hosted(state, &c, EventKind::Hangup).await;
+            }
+            Ok(None)
+        }
+        Incoming::Event { .. } => Ok(None),
+        Incoming::Voice {
+            recognition: None, ..
+        } => Ok(Some("抱歉，没有听清您的语音，请发送文字消息。".to_string())),
+        Incoming::Image { .. } | Incoming::Other { .. } => Ok(Some(
+            "抱歉，我目前只能处理文字和语音消息，请用文字描述您的问题。".to_string(),
+        )),
+        Incoming::Text { .. } | Incoming::Voice { .. } => {
+            let said = message
+                .said()
+                .unwrap_or_default()
+                .chars()
+                .take(1000)
+                .collect::<String>();
+            let user_said = || EventKind::UserSaid {
+                text: said.clone(),
+                confidence: 1.0,
+                is_final: true,
+            };
+            let mut greeting = Vec::new();
+            let existing = state
+                .store()
+                .latest_conversation_by_ref(tenant_id, CHANNEL, &openid)
+                .await?;
+            let answer = match existing {
+                Some(c) => match bots::continue_hosted(state, &c, user_said()).await {
+                    Ok(turn) => turn,
+                    // That conversation has ended: a new message begins a new one.
+                    Err(e) if e.status == StatusCode::CONFLICT => {
+                        restart(
+                            state,
+                            start(openid.clone()),
+                            &openid,
+                            &mut greeting,
+                            user_said(),
+                        )
+                        .await?
+                    }
+                    Err(e) => return Err(e),
+                },
+                None => {
+                    restart(
+                        state,
+                        start(openid.clone()),
+                        &openid,
+                        &mut greeting,
+                        user_said(),
+                    )
+                    .await?
+                }
+            };
+            greeting.extend(bots::said(&answer.actions));
+            Ok((!greeting.is_empty()).then(|| greeting.join("\n")))
+        }
+    }
+}
+
+/// Starts a new conversation for a follower and hands it their message;
+/// the greeting words go into `greeting`.
+async fn restart(
+    state: &AppState,
+    new: NewHosted<'_>,
+    openid: &str,
+    greeting: &mut Vec<String>,
+    said: EventKind,
+) -> Result<bots::TurnResult, ApiError> {
+    let (conversation, start) = bots::start_hosted(
+        state,
+        NewHosted {
+            external_ref: Some(openid),
+            ..new
+        },
+    )
+    .await?;
+    greeting.extend(bots::said(&start.actions));
+    bots::continue_hosted(state, &conversation, said).await
+}
