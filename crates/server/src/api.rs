@@ -337,6 +337,22 @@ pub const ROUTES: &[RouteDoc] = &[
         None,
         None,
     ),
+    route(
+        "GET",
+        "/channels/web/{tenant}/{channel}/ws",
+        "Web chat WebSocket for a visitor (see docs/api.md for the protocol)",
+        "channels",
+        None,
+        None,
+    ),
+    route(
+        "GET",
+        "/channels/web/{tenant}/{channel}/widget.js",
+        "The embeddable web chat widget",
+        "channels",
+        None,
+        None,
+    ),
 ];
 
 /// Permission names a role has, for `/api/v1/me` and the console.
@@ -400,8 +416,8 @@ fn schemas() -> Value {
             "properties": { "type": { "type": "string", "enum": ["user_said", "silence", "dtmf", "hangup", "agent_joined", "agent_said", "timer", "user_started_speaking", "playback_finished"] } } },
         "PutChannel": { "type": "object", "required": ["kind", "settings"], "additionalProperties": false,
             "properties": {
-                "kind": { "type": "string", "enum": ["wechat"] },
-                "settings": { "type": "object", "required": ["token", "app_id", "script"], "additionalProperties": false,
+                "kind": { "type": "string", "enum": ["wechat", "web"] },
+                "settings": { "type": "object", "description": "wechat: token, app_id, script, encoding_aes_key?, app_secret?, api_base?, knowledge_base?; web: script, knowledge_base?, title?, colour?, allowed_origins?",
                     "properties": {
                         "token": { "type": "string", "description": "Token (令牌), 3-32 letters or digits; write-only" },
                         "encoding_aes_key": { "type": "string", "description": "EncodingAESKey (43 characters), for safe mode; write-only" },
@@ -409,7 +425,10 @@ fn schemas() -> Value {
                         "app_secret": { "type": "string", "description": "For the customer-service message API; write-only" },
                         "api_base": { "type": "string", "default": "https://api.weixin.qq.com" },
                         "script": { "type": "string" },
-                        "knowledge_base": { "type": "string" } } } } },
+                        "knowledge_base": { "type": "string" },
+                        "title": { "type": "string" },
+                        "colour": { "type": "string", "pattern": "^#[0-9a-fA-F]{6}$" },
+                        "allowed_origins": { "type": "array", "items": { "type": "string" } } } } } },
         "UploadScript": { "type": "object", "required": ["source"], "additionalProperties": false,
             "properties": { "source": { "type": "string", "description": "The script, YAML or JSON (see docs/scripts.md)" } } },
         "UploadKnowledgeBase": { "type": "object", "required": ["source"], "additionalProperties": false,

@@ -16,7 +16,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
-    audit, auth, channels, conversations, documents, system, tokens, users, wechat,
+    audit, auth, channels, conversations, documents, system, tokens, users, webchat, wechat,
 };
 use crate::state::AppState;
 
@@ -77,6 +77,8 @@ pub fn router(state: AppState) -> Router {
             "/channels/wechat/{tenant}/{channel}",
             get(wechat::verify).post(wechat::receive),
         )
+        .route("/channels/web/{tenant}/{channel}/ws", get(webchat::connect))
+        .route("/channels/web/{tenant}/{channel}/widget.js", get(webchat::widget))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

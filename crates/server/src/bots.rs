@@ -69,6 +69,8 @@ pub struct Bots {
 pub struct TurnResult {
     pub actions: Vec<Action>,
     pub state: StateSummary,
+    /// Log sequence number of the event; its actions follow it in order.
+    pub first_seq: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -282,11 +284,11 @@ impl Bots {
             let json = serde_json::to_value(a).map_err(|_| ApiError::internal())?;
             entries.push((kind_of(ACTION_PREFIX, &json), json));
         }
-        match store
+        let first_seq = match store
             .append_events(&conversation.tenant_id, &conversation.id, &entries, now_ms)
             .await
         {
-            Ok(Some(_)) => {}
+            Ok(Some(records)) => records.first().map(|r| r.seq).unwrap_or(0),
             Ok(None) => {
                 *guard = Some(before);
                 return Err(ApiError::not_found("会话", "conversation"));
@@ -296,7 +298,7 @@ impl Bots {
                 *guard = Some(before);
                 return Err(e.into());
             }
-        }
+        };
         let summary = StateSummary::of(&state);
         if state.is_ended() {
             drop(guard);
@@ -308,6 +310,7 @@ impl Bots {
         Ok(TurnResult {
             actions,
             state: summary,
+            first_seq,
         })
     }
 }

@@ -39,6 +39,33 @@ pub struct WeChatSettings {
     pub knowledge_base: Option<String>,
 }
 
+/// A web chat widget's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// The script that answers visitors.
+    pub script: String,
+    #[serde(default)]
+    pub knowledge_base: Option<String>,
+    /// The widget's title bar.
+    #[serde(default = "default_title")]
+    pub title: String,
+    /// The widget's colour, `#RRGGBB`.
+    #[serde(default = "default_colour")]
+    pub colour: String,
+    /// Pages allowed to open the chat (`https://shop.example.com`); any when empty.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+fn default_title() -> String {
+    "在线客服".to_string()
+}
+
+fn default_colour() -> String {
+    "#1677ff".to_string()
+}
+
 fn default_api() -> String {
     WECHAT_API.to_string()
 }
@@ -70,7 +97,10 @@ fn view(c: &store::Channel) -> Value {
     json!({
         "id": c.id, "name": c.name, "kind": c.kind,
         "settings": masked(&c.kind, &c.settings),
-        "webhook_path": format!("/channels/{}/{{tenant}}/{}", c.kind, c.name),
+        "path": match c.kind.as_str() {
+            "web" => format!("/channels/web/{{tenant}}/{}/widget.js", c.name),
+            kind => format!("/channels/{kind}/{{tenant}}/{}", c.name),
+        },
         "created_at": c.created_at, "updated_at": c.updated_at,
     })
 }
@@ -124,51 +154,94 @@ pub async fn put(
             "a name is 1-64 letters, digits or _ . -",
         ));
     }
-    if req.kind != "wechat" {
-        return Err(ApiError::bad_request(
-            format!("不支持的渠道类型 {}（支持：wechat）", req.kind),
-            format!("unsupported channel kind {} (supported: wechat)", req.kind),
-        ));
-    }
-    let settings: WeChatSettings = serde_json::from_value(req.settings.clone()).map_err(|e| {
-        ApiError::bad_request(
-            format!("微信公众号设置有误：{e}"),
-            format!("invalid WeChat settings: {e}"),
-        )
-    })?;
-    let token_ok = (3..=32).contains(&settings.token.len())
-        && settings.token.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !token_ok {
-        return Err(ApiError::bad_request(
-            "Token 应为 3 到 32 位字母或数字",
-            "the token is 3-32 letters or digits",
-        ));
-    }
-    settings.endpoint().map_err(|e| {
-        ApiError::bad_request(
-            format!("EncodingAESKey 有误：{e}"),
-            format!("bad EncodingAESKey: {e}"),
-        )
-    })?;
-    if !(settings.api_base.starts_with("https://") || settings.api_base.starts_with("http://")) {
-        return Err(ApiError::bad_request(
-            "api_base 必须是 http(s) 地址",
-            "api_base must be an http(s) URL",
-        ));
-    }
-    // The script must exist and compile, or followers would get errors.
+    let bad = |zh: String, en: String| ApiError::bad_request(zh, en);
+    let (script, knowledge_base, stored) = match req.kind.as_str() {
+        "wechat" => {
+            let settings: WeChatSettings =
+                serde_json::from_value(req.settings.clone()).map_err(|e| {
+                    bad(
+                        format!("微信公众号设置有误：{e}"),
+                        format!("invalid WeChat settings: {e}"),
+                    )
+                })?;
+            let token_ok = (3..=32).contains(&settings.token.len())
+                && settings.token.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !token_ok {
+                return Err(bad(
+                    "Token 应为 3 到 32 位字母或数字".into(),
+                    "the token is 3-32 letters or digits".into(),
+                ));
+            }
+            settings.endpoint().map_err(|e| {
+                bad(
+                    format!("EncodingAESKey 有误：{e}"),
+                    format!("bad EncodingAESKey: {e}"),
+                )
+            })?;
+            if !(settings.api_base.starts_with("https://")
+                || settings.api_base.starts_with("http://"))
+            {
+                return Err(bad(
+                    "api_base 必须是 http(s) 地址".into(),
+                    "api_base must be an http(s) URL".into(),
+                ));
+            }
+            let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
+            (settings.script, settings.knowledge_base, stored)
+        }
+        "web" => {
+            let settings: WebSettings =
+                serde_json::from_value(req.settings.clone()).map_err(|e| {
+                    bad(
+                        format!("网页聊天设置有误：{e}"),
+                        format!("invalid web chat settings: {e}"),
+                    )
+                })?;
+            let colour_ok = settings.colour.len() == 7
+                && settings.colour.starts_with('#')
+                && settings.colour[1..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !colour_ok {
+                return Err(bad(
+                    "colour 应为 #RRGGBB".into(),
+                    "colour must be #RRGGBB".into(),
+                ));
+            }
+            if settings.title.trim().is_empty() || settings.title.chars().count() > 40 {
+                return Err(bad(
+                    "title 应为 1 到 40 个字符".into(),
+                    "title is 1-40 characters".into(),
+                ));
+            }
+            if let Some(o) = settings.allowed_origins.iter().find(|o| {
+                !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/')
+            }) {
+                return Err(bad(
+                    format!("allowed_origins 中的 {o} 应形如 https://shop.example.com"),
+                    format!("allowed origin {o} should look like https://shop.example.com"),
+                ));
+            }
+            let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
+            (settings.script, settings.knowledge_base, stored)
+        }
+        other => {
+            return Err(bad(
+                format!("不支持的渠道类型 {other}（支持：wechat、web）"),
+                format!("unsupported channel kind {other} (supported: wechat, web)"),
+            ));
+        }
+    };
+    // The script must exist and compile, or customers would get errors.
     let binding = crate::bots::resolve_binding(
         &state,
         &caller.tenant_id,
-        &settings.script,
-        settings.knowledge_base.as_deref(),
+        &script,
+        knowledge_base.as_deref(),
     )
     .await?;
     state
         .bots()
         .bot(state.store(), &caller.tenant_id, &binding)
         .await?;
-    let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
     let (channel, created) = state
         .store()
         .put_channel(&caller.tenant_id, &name, &req.kind, &stored, state.now_ms())
@@ -178,7 +251,7 @@ pub async fn put(
             &caller,
             "channel.put",
             Some(&channel.id),
-            json!({ "name": name, "kind": req.kind, "script": settings.script }),
+            json!({ "name": name, "kind": req.kind, "script": script }),
         )
         .await?;
     Ok((

@@ -10,6 +10,7 @@ pub mod documents;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod webchat;
 pub mod wechat;
 
 /// Runs blocking work (password hashing) off the async workers.

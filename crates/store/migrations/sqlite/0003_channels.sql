@@ -5,7 +5,7 @@ CREATE TABLE channels (
     id          TEXT PRIMARY KEY,
     tenant_id   TEXT NOT NULL REFERENCES tenants(id),
     name        TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('wechat')),
+    kind        TEXT NOT NULL CHECK (kind IN ('wechat', 'web')),
     -- JSON. Holds the channel's secrets (WeChat token, AES key, app secret):
     -- the API never returns them.
     settings    TEXT NOT NULL,

@@ -1,0 +1,360 @@
+//! The web chat channel: a WebSocket per visitor tab, and the widget script
+//! a company puts on its pages.
+//!
+//! Protocol (JSON text frames):
+//! - server → client: `{"type":"welcome","visitor","conversation"}` once per
+//!   connection; `{"type":"message","seq","from":"robot"|"customer","text","client_id"?}`
+//!   for every line of the transcript; `{"type":"ack","client_id","seq","duplicate"}`
+//!   when a customer message is logged; `{"type":"ended"}`; `{"type":"error","message"}`.
+//! - client → server: `{"type":"message","client_id","text"}`.
+//!
+//! Nothing is lost or doubled across reconnects because the transcript is
+//! the conversation's event log: a reconnecting client says which sequence
+//! number it saw last (`?after=N`) and receives exactly what came after, and
+//! a resent message (same `client_id`) is acknowledged without a second turn.
+//! The visitor token (kept by the browser) is the only key to a visitor's
+//! conversation; only its hash is stored.
+
+use std::collections::HashMap;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dialog::EventKind;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::Conversation;
+
+use crate::accounts;
+use crate::bots::{self, NewHosted};
+use crate::error::ApiError;
+use crate::routes::channels::WebSettings;
+use crate::state::AppState;
+
+/// The channel name of conversations that come from web chat.
+pub const CHANNEL: &str = "web";
+/// Longest customer message, in characters.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Largest frame accepted from a browser.
+const MAX_FRAME_BYTES: usize = 16 * 1024;
+
+async fn web_channel(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+) -> Option<(String, store::Channel, WebSettings)> {
+    let t = state.store().tenant_by_slug(tenant).await.ok()??;
+    let c = state.store().channel(&t.id, name).await.ok()??;
+    if c.kind != "web" {
+        return None;
+    }
+    let settings: WebSettings = serde_json::from_value(c.settings.clone()).ok()?;
+    Some((t.id, c, settings))
+}
+
+fn visitor_ref(visitor: &str) -> String {
+    format!("visitor:{}", &accounts::secret_hash(visitor)[..32])
+}
+
+fn valid_visitor(v: &str) -> bool {
+    (20..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `GET /channels/web/{tenant}/{channel}/ws?visitor=&after=`
+pub async fn connect(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path((tenant, name)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((tenant_id, channel, settings)) = web_channel(&state, &tenant, &name).await else {
+        return ApiError::not_found("聊天渠道", "chat channel").into_response();
+    };
+    if !settings.allowed_origins.is_empty() {
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !settings.allowed_origins.iter().any(|o| o == origin) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "该网页不允许打开此聊天",
+                "this page may not open this chat",
+            )
+            .into_response();
+        }
+    }
+    let visitor = match params.get("visitor") {
+        Some(v) if valid_visitor(v) => v.clone(),
+        Some(_) => {
+            return ApiError::bad_request("visitor 无效", "invalid visitor token").into_response();
+        }
+        None => accounts::random_secret(24),
+    };
+    let after = params
+        .get("after")
+        .and_then(|a| a.parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0);
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| async move {
+            let mut session = Session {
+                state,
+                tenant_id,
+                channel,
+                settings,
+                visitor,
+                socket,
+            };
+            if let Err(e) = session.run(after).await {
+                tracing::debug!(error = %e, "web chat session ended");
+            }
+        })
+        .into_response()
+}
+
+struct Session {
+    state: AppState,
+    tenant_id: String,
+    channel: store::Channel,
+    settings: WebSettings,
+    visitor: String,
+    socket: WebSocket,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    Message { client_id: String, text: String },
+    Ping,
+}
+
+impl Session {
+    async fn send(&mut self, v: Value) -> Result<(), axum::Error> {
+        self.socket.send(Message::Text(v.to_string().into())).await
+    }
+
+    async fn error(&mut self, zh: &str, en: &str) -> Result<(), axum::Error> {
+        self.send(json!({ "type": "error", "message": zh, "message_en": en }))
+            .await
+    }
+
+    fn start(&self) -> NewHosted<'_> {
+        NewHosted {
+            tenant_id: &self.tenant_id,
+            channel: CHANNEL,
+            external_ref: None,
+            metadata: json!({ "web": { "channel": self.channel.name } }),
+            script: &self.settings.script,
+            knowledge_base: self.settings.knowledge_base.as_deref(),
+            contact: Default::default(),
+            humans_available: true,
+        }
+    }
+
+    async fn new_conversation(&mut self) -> Result<Conversation, ApiError> {
+        let reference = visitor_ref(&self.visitor);
+        let (conversation, _) = bots::start_hosted(
+            &self.state,
+            NewHosted {
+                external_ref: Some(&reference),
+                ..self.start()
+            },
+        )
+        .await?;
+        Ok(conversation)
+    }
+
+    /// Sends the transcript after `after`; returns the last sequence number sent.
+    async fn replay(
+        &mut self,
+        conversation: &Conversation,
+        after: i64,
+    ) -> Result<i64, axum::Error> {
+        let records = match self
+            .state
+            .store()
+            .events(&self.tenant_id, &conversation.id, after, 10_000)
+            .await
+        {
+            Ok(Some(r)) => r,
+            _ => return Ok(after),
+        };
+        let mut last = after;
+        for r in records {
+            last = r.seq;
+            let line = match r.kind.as_str() {
+                "action.say" => {
+                    json!({ "type": "message", "seq": r.seq, "from": "robot", "text": r.payload["text"] })
+                }
+                "event.user_said" => {
+                    json!({ "type": "message", "seq": r.seq, "from": "customer", "text": r.payload["text"] })
+                }
+                "event.agent_said" => {
+                    json!({ "type": "message", "seq": r.seq, "from": "agent", "text": r.payload["text"] })
+                }
+                "action.hangup" => json!({ "type": "ended", "seq": r.seq }),
+                _ => continue,
+            };
+            self.send(line).await?;
+        }
+        Ok(last)
+    }
+
+    async fn run(&mut self, after: i64) -> Result<(), axum::Error> {
+        let reference = visitor_ref(&self.visitor);
+        let existing = self
+            .state
+            .store()
+            .latest_conversation_by_ref(&self.tenant_id, CHANNEL, &reference)
+            .await
+            .ok()
+            .flatten();
+        let mut conversation = match existing {
+            Some(c) => c,
+            None => match self.new_conversation().await {
+                Ok(c) => c,
+                Err(e) => return self.error(&e.message, &e.message_en).await,
+            },
+        };
+        let visitor = self.visitor.clone();
+        self.send(
+            json!({ "type": "welcome", "visitor": visitor, "conversation": conversation.id }),
+        )
+        .await?;
+        self.replay(&conversation, after).await?;
+
+        while let Some(frame) = self.socket.recv().await {
+            let text = match frame? {
+                Message::Text(t) => t,
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            let Ok(frame) = serde_json::from_str::<ClientFrame>(&text) else {
+                self.error("无法识别的消息", "unrecognised frame").await?;
+                continue;
+            };
+            let (client_id, text) = match frame {
+                ClientFrame::Ping => {
+                    self.send(json!({ "type": "pong" })).await?;
+                    continue;
+                }
+                ClientFrame::Message { client_id, text } => (client_id, text),
+            };
+            if client_id.is_empty() || client_id.len() > 64 {
+                self.error(
+                    "client_id 应为 1 到 64 个字符",
+                    "client_id is 1-64 characters",
+                )
+                .await?;
+                continue;
+            }
+            let text = text.trim().to_string();
+            if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+                self.error("消息应为 1 到 2000 个字", "a message is 1-2000 characters")
+                    .await?;
+                continue;
+            }
+            let key = format!("{}:{client_id}", reference);
+            match self
+                .state
+                .store()
+                .first_delivery(&self.channel.id, &key, self.state.now_ms())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.send(json!({ "type": "ack", "client_id": client_id, "duplicate": true }))
+                        .await?;
+                    continue;
+                }
+                Err(_) => {
+                    self.error("系统繁忙，请稍后重试", "busy, try again")
+                        .await?;
+                    continue;
+                }
+            }
+            let said = || EventKind::UserSaid {
+                text: text.clone(),
+                confidence: 1.0,
+                is_final: true,
+            };
+            let mut turn = bots::continue_hosted(&self.state, &conversation, said()).await;
+            if matches!(&turn, Err(e) if e.status == StatusCode::CONFLICT) {
+                // The last conversation ended: this message begins a new one.
+                match self.new_conversation().await {
+                    Ok(c) => {
+                        conversation = c;
+                        let id = conversation.id.clone();
+                        self.send(
+                            json!({ "type": "welcome", "visitor": visitor, "conversation": id }),
+                        )
+                        .await?;
+                        self.replay(&conversation, 0).await?;
+                        turn = bots::continue_hosted(&self.state, &conversation, said()).await;
+                    }
+                    Err(e) => turn = Err(e),
+                }
+            }
+            match turn {
+                Ok(turn) => {
+                    self.send(json!({ "type": "ack", "client_id": client_id, "seq": turn.first_seq, "duplicate": false })).await?;
+                    let mut seq = turn.first_seq;
+                    let mut ended = false;
+                    for action in &turn.actions {
+                        seq += 1;
+                        match action {
+                            dialog::Action::Say { text, .. } => {
+                                self.send(json!({ "type": "message", "seq": seq, "from": "robot", "text": text })).await?;
+                            }
+                            dialog::Action::Hangup { .. } => ended = true,
+                            _ => {}
+                        }
+                    }
+                    if ended {
+                        self.send(json!({ "type": "ended", "seq": seq })).await?;
+                    }
+                }
+                Err(e) => self.error(&e.message, &e.message_en).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `GET /channels/web/{tenant}/{channel}/widget.js`: the embeddable widget,
+/// configured for this channel.
+pub async fn widget(
+    State(state): State<AppState>,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Response {
+    let Some((_, _, settings)) = web_channel(&state, &tenant, &name).await else {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            "/* no such chat channel */",
+        )
+            .into_response();
+    };
+    let config = json!({
+        "path": format!("/channels/web/{tenant}/{name}/ws"),
+        "title": settings.title,
+        "colour": settings.colour,
+        "storageKey": format!("tonghua:{tenant}:{name}"),
+    });
+    let body = include_str!("../widget.js").replace("__TONGHUA_CONFIG__", &config.to_string());
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
