@@ -34,6 +34,9 @@ pub const DEMO_DOCUMENTS: &[(DocumentKind, &str, &str)] = &[
     ),
 ];
 
+/// The demo tenant's web chat channel, embedded in the landing page.
+pub const DEMO_CHAT: &str = "site";
+
 /// What the first start created; the password is shown once.
 #[derive(Debug, Clone)]
 pub struct DemoCreated {
@@ -108,6 +111,11 @@ pub async fn ensure_demo(
             "loaded demo document"
         );
     }
+    // A web chat on the service robot, shown on the landing page.
+    let chat = serde_json::json!({ "script": "service", "title": "优品商城在线客服", "colour": "#1677ff", "allowed_origins": [] });
+    store
+        .put_channel(&tenant.id, DEMO_CHAT, "web", &chat, now)
+        .await?;
     Ok(Some(DemoCreated {
         tenant: tenant.slug,
         username: user.username,

@@ -517,6 +517,18 @@ async fn the_demo_tenant_starts_with_the_example_script_and_it_runs() {
             "{name} greets with its variables filled: {first}"
         );
     }
+    // The demo's web chat is on the landing page, and its widget is served.
+    let page = reqwest::get(app.url("/"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("/channels/web/demo/site/widget.js"), "{page}");
+    let js = reqwest::get(app.url("/channels/web/demo/site/widget.js"))
+        .await
+        .expect("get");
+    assert_eq!(js.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -36,8 +36,25 @@ pub async fn metrics() -> impl IntoResponse {
 
 /// `GET /`: what is running here and where to go next, for a person who
 /// opened the address in a browser.
-pub async fn landing() -> impl IntoResponse {
-    axum::response::Html(include_str!("../landing.html"))
+pub async fn landing(State(state): State<AppState>) -> impl IntoResponse {
+    let page = include_str!("../landing.html");
+    // With the demo tenant's chat in place, the page carries its widget, so
+    // a person can talk to the robot right after `make run`.
+    let demo = &state.config().demo.tenant;
+    let has_chat = match state.store().tenant_by_slug(demo).await {
+        Ok(Some(t)) => {
+            matches!(state.store().channel(&t.id, crate::bootstrap::DEMO_CHAT).await, Ok(Some(c)) if c.kind == "web")
+        }
+        _ => false,
+    };
+    if !has_chat {
+        return axum::response::Html(page.to_string());
+    }
+    let tag = format!(
+        "<p>右下角的对话框连接着演示客服机器人。<span class=\"en\">The chat at the bottom right talks to the demo service robot.</span></p>\n<script src=\"/channels/web/{demo}/{}/widget.js\" async></script>\n</body>",
+        crate::bootstrap::DEMO_CHAT
+    );
+    axum::response::Html(page.replace("</body>", &tag))
 }
 
 /// `GET /api/openapi.json`
