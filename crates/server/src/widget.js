@@ -1,8 +1,9 @@
 /* Tonghua web chat widget. Add to a page:
  *   <script src="https://<tonghua host>/channels/web/<tenant>/<channel>/widget.js" async></script>
- * It keeps the visitor token, the last message seen and unsent messages in
- * localStorage, so a reload or a dropped connection continues the same
- * conversation with nothing lost or shown twice. */
+ * It keeps the visitor token and unsent messages in localStorage, so a reload
+ * or a dropped connection continues the same conversation with nothing lost
+ * or shown twice: a new page asks for the whole transcript, a reconnect only
+ * for what came after the last line it shows. */
 (function () {
   "use strict";
   var cfg = __TONGHUA_CONFIG__;
@@ -18,7 +19,8 @@
   };
   var state = store.get();
   state.pending = state.pending || [];
-  state.after = state.after || 0;
+  // Highest sequence number shown on this page (a fresh page shows nothing yet).
+  var after = 0;
 
   var css = "#th-btn{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:24px;padding:12px 18px;color:#fff;font:14px sans-serif;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.2)}" +
     "#th-panel{position:fixed;right:20px;bottom:76px;z-index:2147483000;width:360px;max-width:calc(100vw - 24px);height:520px;max-height:calc(100vh - 100px);display:none;flex-direction:column;background:#fff;border-radius:10px;box-shadow:0 4px 24px rgba(0,0,0,.25);font:14px/1.5 -apple-system,'PingFang SC','Microsoft YaHei',sans-serif;overflow:hidden}" +
@@ -53,7 +55,7 @@
   var ws = null, retry = 0;
   function connect() {
     if (ws && ws.readyState <= 1) return;
-    var url = origin.replace(/^http/, "ws") + cfg.path + "?after=" + state.after + (state.visitor ? "&visitor=" + encodeURIComponent(state.visitor) : "");
+    var url = origin.replace(/^http/, "ws") + cfg.path + "?after=" + after + (state.visitor ? "&visitor=" + encodeURIComponent(state.visitor) : "");
     ws = new WebSocket(url);
     ws.onopen = function () { retry = 0; state.pending.forEach(function (p) { ws.send(JSON.stringify({ type: "message", client_id: p.id, text: p.text })); }); };
     ws.onmessage = function (ev) {
@@ -63,7 +65,7 @@
       else if (m.type === "ack") { state.pending = state.pending.filter(function (p) { return p.id !== m.client_id; }); }
       else if (m.type === "ended") { line("th-note", t.ended); }
       else if (m.type === "error") { line("th-note", zh ? m.message : m.message_en); }
-      if (m.seq && m.seq > state.after) state.after = m.seq;
+      if (m.seq && m.seq > after) after = m.seq;
       store.set(state);
     };
     ws.onclose = function () { ws = null; if (panel.style.display === "flex") { line("th-note", t.reconnecting); setTimeout(connect, Math.min(30000, 500 * Math.pow(2, retry++))); } };
