@@ -15,6 +15,9 @@ run_packages=(
 )
 test_packages=(
   "${run_packages[@]}"
+  chromium          # browser tests of the web chat widget (driven by playwright-core from npm)
+  fonts-wqy-microhei  # Chinese glyphs in those browser tests' screenshots
+  curl              # the browser-test script waits for the server with it
 )
 
 case "$profile" in
@@ -22,6 +25,11 @@ case "$profile" in
   test) wanted=("${test_packages[@]}") ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
+
+# Browser tests run under Node.js with npm (the machine's own, else Debian's).
+if [ "$profile" = test ] && ! command -v npm >/dev/null; then
+  wanted+=(nodejs npm)
+fi
 
 # The model installers download pinned wheels with pip; Debian's python3
 # lacks pip until python3-pip is installed (a pyenv or venv python has it).

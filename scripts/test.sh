@@ -9,3 +9,5 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== browser tests (headless Chromium)"
+scripts/e2e.sh
