@@ -12,6 +12,10 @@
 //! * [`endpoint`] — end-of-turn and barge-in decisions.
 //! * [`denoise`] — RNNoise noise suppression.
 //! * [`engine`] — the traits every ASR/TTS/denoise/VAD engine implements.
+//! * [`cache`] — the on-disk, content-addressed cache of synthesised prompts.
+//! * [`remote`] — clients for OpenAI-compatible `/v1/audio/transcriptions`
+//!   and `/v1/audio/speech` servers (feature `remote`, on by default).
+//! * [`fallback`] — try one engine, fall back to another on error or time-out.
 //! * [`testsignal`] — deterministic synthetic signals for tests and benchmarks.
 //!
 //! Invariants:
@@ -26,17 +30,22 @@
 //!   on a blocking worker and holds them as `Box<dyn _>`.
 
 pub mod audio;
+pub mod cache;
 pub mod denoise;
 pub mod endpoint;
 pub mod engine;
+pub mod fallback;
 pub mod frame;
 pub mod g711;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod resample;
 pub mod testsignal;
 pub mod vad;
 pub mod wav;
 
 pub use audio::Audio;
+pub use cache::{CachedTts, TtsCache};
 pub use denoise::Rnnoise;
 pub use endpoint::{
     BargeInConfig, BargeInDetector, BargeInEvent, BargeInPolicy, EndReason, EndpointConfig,

@@ -58,7 +58,12 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Resampl
     let out = r
         .process_all(&input, samples.len(), None)
         .map_err(|e| ResampleError::Internal(e.to_string()))?;
-    Ok(out.take_data())
+    // rubato sizes the output with a float ceil, which can overshoot by one
+    // sample (24000/22050 * 6615 = 7200.000…1); use exact integer arithmetic.
+    let want = (samples.len() as u64 * u64::from(to)).div_ceil(u64::from(from));
+    let mut data = out.take_data();
+    data.resize(usize::try_from(want).unwrap_or(data.len()), 0.0);
+    Ok(data)
 }
 
 /// Resamples a stream pushed in pieces of any size (typically 20 ms frames).
