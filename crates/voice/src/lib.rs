@@ -15,6 +15,7 @@
 //! * [`cache`] — the on-disk, content-addressed cache of synthesised prompts.
 //! * [`remote`] — clients for OpenAI-compatible `/v1/audio/transcriptions`
 //!   and `/v1/audio/speech` servers (feature `remote`, on by default).
+//! * [`models`] — where installed model files live; the missing-model check.
 //! * [`fallback`] — try one engine, fall back to another on error or time-out.
 //! * [`testsignal`] — deterministic synthetic signals for tests and benchmarks.
 //!
@@ -37,6 +38,7 @@ pub mod engine;
 pub mod fallback;
 pub mod frame;
 pub mod g711;
+pub mod models;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod resample;
