@@ -1,0 +1,60 @@
+//! Audio for Tonghua's phone calls.
+//!
+//! The voice path of a call is
+//! `RTP → jitter → decode → denoise → VAD → ASR → core → TTS → playout → RTP`;
+//! this crate owns the audio pieces of it, and depends on nothing else of ours:
+//!
+//! * [`g711`] — µ-law / A-law codecs (pure functions).
+//! * [`resample`] — 8/16/24/48 kHz (and any other rate) conversion.
+//! * [`wav`] — WAV read (any rate, mono/stereo, PCM/float/G.711) and write.
+//! * [`frame`] — 20 ms framing.
+//! * [`vad`] — a pure-Rust energy/zero-crossing voice-activity detector.
+//! * [`endpoint`] — end-of-turn and barge-in decisions.
+//! * [`denoise`] — RNNoise noise suppression.
+//! * [`engine`] — the traits every ASR/TTS/denoise/VAD engine implements.
+//! * [`cache`] — the on-disk, content-addressed cache of synthesised prompts.
+//! * [`remote`] — clients for OpenAI-compatible `/v1/audio/transcriptions`
+//!   and `/v1/audio/speech` servers (feature `remote`, on by default).
+//! * [`models`] — where installed model files live; the missing-model check.
+//! * [`fallback`] — try one engine, fall back to another on error or time-out.
+//! * [`testsignal`] — deterministic synthetic signals for tests and benchmarks.
+//!
+//! Invariants:
+//! * The codecs, framer, VAD, endpointer and barge-in detector are sans-IO
+//!   and deterministic: no clock, no threads, no randomness; the same input
+//!   always gives the same output. Time enters only as frame timestamps.
+//! * Nothing here downloads anything, ever. Model-backed engines load files
+//!   installed ahead of time and fail with an error naming the install command.
+//! * Samples are mono `f32` in `[-1, 1]` inside the crate; `i16` appears only
+//!   at the codec and file edges. Input audio never causes a panic.
+//! * Engine traits are synchronous and object-safe: the call pipeline runs them
+//!   on a blocking worker and holds them as `Box<dyn _>`.
+
+pub mod audio;
+pub mod cache;
+pub mod denoise;
+pub mod endpoint;
+pub mod engine;
+pub mod fallback;
+pub mod frame;
+pub mod g711;
+pub mod models;
+#[cfg(feature = "remote")]
+pub mod remote;
+pub mod resample;
+pub mod testsignal;
+pub mod vad;
+pub mod wav;
+
+pub use audio::Audio;
+pub use cache::{CachedTts, TtsCache};
+pub use denoise::Rnnoise;
+pub use endpoint::{
+    BargeInConfig, BargeInDetector, BargeInEvent, BargeInPolicy, EndReason, EndpointConfig,
+    EndpointEvent, Endpointer, IgnoreReason, PauseKind,
+};
+pub use engine::{
+    Asr, AudioStream, Denoiser, EngineError, Segment, Transcript, Tts, TtsRequest, Vad,
+};
+pub use g711::Law;
+pub use vad::{EnergyVad, EnergyVadConfig};
