@@ -355,21 +355,25 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
 ];
 
-/// Permission names a role has, for `/api/v1/me` and the console.
+/// Every permission, in the order documented.
+pub const ALL_PERMISSIONS: [Permission; 8] = [
+    Permission::ManageUsers,
+    Permission::ViewUsers,
+    Permission::ManageAllTokens,
+    Permission::ViewAudit,
+    Permission::ReadConversations,
+    Permission::WriteConversations,
+    Permission::ViewBots,
+    Permission::ManageBots,
+];
+
+/// Permission names a role has.
 pub fn permissions_of(role: Role) -> Vec<&'static str> {
-    use Permission::*;
-    [
-        ManageUsers,
-        ViewUsers,
-        ManageAllTokens,
-        ViewAudit,
-        ReadConversations,
-        WriteConversations,
-    ]
-    .into_iter()
-    .filter(|p| p.granted_to(role))
-    .map(Permission::name)
-    .collect()
+    ALL_PERMISSIONS
+        .into_iter()
+        .filter(|p| p.granted_to(role))
+        .map(Permission::name)
+        .collect()
 }
 
 fn schemas() -> Value {

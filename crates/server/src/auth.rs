@@ -54,6 +54,12 @@ impl Permission {
         }
     }
 
+    pub fn from_name(name: &str) -> Option<Permission> {
+        crate::api::ALL_PERMISSIONS
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+
     pub fn granted_to(self, role: Role) -> bool {
         use Permission::*;
         match role {
@@ -123,13 +129,15 @@ pub struct Caller {
     pub role: Role,
     pub credential: Credential,
     pub client: ClientInfo,
+    /// A scoped API token may do only these (within the role).
+    pub scopes: Option<Vec<Permission>>,
 }
 
 impl Caller {
     /// Refuses with 403 (and an audit entry, written by the error layer)
     /// unless the caller's role has `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if permission.granted_to(self.role) {
+        if self.can(permission) {
             return Ok(());
         }
         let mut err = ApiError::forbidden(permission.name());
@@ -143,8 +151,10 @@ impl Caller {
         Err(err)
     }
 
+    /// The role grants it, and the token (if scoped) includes it.
     pub fn can(&self, permission: Permission) -> bool {
         permission.granted_to(self.role)
+            && self.scopes.as_ref().is_none_or(|s| s.contains(&permission))
     }
 
     pub fn actor_kind(&self) -> &'static str {
@@ -210,6 +220,12 @@ impl FromRequestParts<AppState> for Caller {
                 user_id: user.id,
                 username: user.username,
                 role: user.role,
+                scopes: token.scopes.as_ref().map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|n| Permission::from_name(n))
+                        .collect()
+                }),
                 credential: Credential::Token(token.id),
                 client,
             });
@@ -224,6 +240,7 @@ impl FromRequestParts<AppState> for Caller {
                     role: session.user.role,
                     credential: Credential::Session(hash),
                     client,
+                    scopes: None,
                 });
             }
         }
@@ -238,28 +255,26 @@ mod tests {
     #[test]
     fn role_matrix() {
         use Permission::*;
-        let all = [
-            ManageUsers,
-            ViewUsers,
-            ManageAllTokens,
-            ViewAudit,
-            ReadConversations,
-            WriteConversations,
-        ];
+        let all = crate::api::ALL_PERMISSIONS;
         assert!(all.iter().all(|p| p.granted_to(Role::Admin)));
-        assert_eq!(
+        let of = |role| {
             all.iter()
-                .filter(|p| p.granted_to(Role::Supervisor))
-                .count(),
-            3
-        );
-        assert!(!ManageUsers.granted_to(Role::Supervisor));
-        assert!(WriteConversations.granted_to(Role::Agent) && !ViewUsers.granted_to(Role::Agent));
+                .filter(|p| p.granted_to(role))
+                .copied()
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            all.iter()
-                .filter(|p| p.granted_to(Role::Analyst))
-                .collect::<Vec<_>>(),
-            vec![&ReadConversations]
+            of(Role::Supervisor),
+            vec![ViewUsers, ReadConversations, WriteConversations, ViewBots]
         );
+        assert_eq!(
+            of(Role::Agent),
+            vec![ReadConversations, WriteConversations, ViewBots]
+        );
+        assert_eq!(of(Role::Analyst), vec![ReadConversations, ViewBots]);
+        for p in all {
+            assert_eq!(Permission::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Permission::from_name("root"), None);
     }
 }

@@ -439,3 +439,92 @@ async fn users_see_only_their_own_tokens_and_admins_see_all() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_scoped_token_can_do_only_what_its_scopes_say() {
+    let app = TestApp::start().await;
+    let t = app.tenant("acme").await;
+    app.user(&t, "boss", Role::Admin).await;
+    app.user(&t, "li", Role::Analyst).await;
+    let boss = app.login("acme", "boss").await;
+    let (s, created) = call(
+        &boss,
+        &app,
+        "POST",
+        "/api/v1/tokens",
+        Some(
+            &json!({ "name": "crm sync", "scopes": ["conversations.read", "conversations.write"] }),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["token"]["scopes"],
+        json!(["conversations.read", "conversations.write"])
+    );
+    let secret = created["secret"].as_str().expect("secret").to_string();
+
+    // Within its scopes: fine. Outside them: refused, although its user is an admin.
+    assert_eq!(
+        bearer(&app, &secret, "/api/v1/conversations").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        bearer(&app, &secret, "/api/v1/users").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        bearer(&app, &secret, "/api/v1/audit").await,
+        StatusCode::FORBIDDEN
+    );
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&secret)
+        .json(&json!({ "username": "x9", "role": "admin", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let me: serde_json::Value = reqwest::Client::new()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        me["permissions"],
+        json!(["conversations.read", "conversations.write"])
+    );
+
+    // A scoped token cannot mint a broader one.
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&secret)
+        .json(&json!({ "name": "escalate", "scopes": ["users.manage"] }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Nobody grants what they do not have, nor unknown or empty scopes.
+    let li = app.login("acme", "li").await;
+    for scopes in [json!(["conversations.write"]), json!(["root"]), json!([])] {
+        let (s, b) = call(
+            &li,
+            &app,
+            "POST",
+            "/api/v1/tokens",
+            Some(&json!({ "name": "t", "scopes": scopes })),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{scopes}: {b}");
+    }
+    let (_, listed) = call(&li, &app, "GET", "/api/v1/tokens", None).await;
+    assert!(
+        listed["tokens"].as_array().expect("list").is_empty(),
+        "refused tokens were not stored"
+    );
+}

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "channels",
         sql: include_str!("../migrations/sqlite/0003_channels.sql"),
     },
+    Migration {
+        version: 4,
+        name: "token_scopes",
+        sql: include_str!("../migrations/sqlite/0004_token_scopes.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

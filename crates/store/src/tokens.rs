@@ -17,6 +17,8 @@ pub struct ApiToken {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Permission names the token is limited to; `None`: all of its user's.
+    pub scopes: Option<Vec<String>>,
 }
 
 pub struct NewApiToken<'a> {
@@ -26,13 +28,17 @@ pub struct NewApiToken<'a> {
     pub prefix: &'a str,
     pub token_hash: &'a str,
     pub expires_at: Option<i64>,
+    pub scopes: Option<&'a [String]>,
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, tenant_id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, tenant_id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at, scopes";
 
 fn row_to_token(r: &SqliteRow) -> Result<ApiToken, sqlx::Error> {
+    let scopes: Option<String> = r.try_get("scopes")?;
     Ok(ApiToken {
+        // Written by this crate from a Vec<String>; unreadable means no scope
+        // at all rather than everything.
+        scopes: scopes.map(|s| serde_json::from_str(&s).unwrap_or_default()),
         id: r.try_get("id")?,
         tenant_id: r.try_get("tenant_id")?,
         user_id: r.try_get("user_id")?,
@@ -53,8 +59,8 @@ impl Store {
     ) -> Result<ApiToken, StoreError> {
         let id = new_id();
         sqlx::query(
-            "INSERT INTO api_tokens (id, tenant_id, user_id, name, prefix, token_hash, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO api_tokens (id, tenant_id, user_id, name, prefix, token_hash, created_at, expires_at, scopes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .bind(&id)
         .bind(new.tenant_id)
@@ -64,6 +70,7 @@ impl Store {
         .bind(new.token_hash)
         .bind(now)
         .bind(new.expires_at)
+        .bind(new.scopes.map(|s| serde_json::Value::from(s.to_vec()).to_string()))
         .execute(&self.pool)
         .await?;
         self.api_token(new.tenant_id, &id)

@@ -61,6 +61,9 @@ pub enum AdminCommand {
         name: String,
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Limit the token to a permission (repeatable), e.g. --scope conversations.read.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
     /// List a tenant's API tokens.
     ListTokens {
@@ -277,9 +280,22 @@ async fn execute(store: &Store, cmd: &AdminCommand) -> Result<(), Failure> {
             user: username,
             name,
             expires_in_days,
+            scopes,
         } => {
             let t = tenant(store, slug).await?;
             let u = user(store, &t, username).await?;
+            for s in scopes {
+                match server::auth::Permission::from_name(s) {
+                    Some(p) if p.granted_to(u.role) => {}
+                    Some(_) => {
+                        return Err(Failure::usage(format!(
+                            "{} ({}) does not have {s}",
+                            u.username, u.role
+                        )));
+                    }
+                    None => return Err(Failure::usage(format!("unknown permission {s}"))),
+                }
+            }
             let now = now_ms();
             let secret = accounts::new_api_token();
             let token = store
@@ -291,6 +307,7 @@ async fn execute(store: &Store, cmd: &AdminCommand) -> Result<(), Failure> {
                         prefix: &accounts::token_display_prefix(&secret),
                         token_hash: &accounts::secret_hash(&secret),
                         expires_at: expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
+                        scopes: (!scopes.is_empty()).then_some(scopes.as_slice()),
                     },
                     now,
                 )

@@ -212,7 +212,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<impl
         "user": user,
         "tenant": tenant,
         "via": caller.actor_kind(),
-        "permissions": crate::api::permissions_of(caller.role),
+        "permissions": crate::api::ALL_PERMISSIONS.into_iter().filter(|p| caller.can(*p)).map(|p| p.name()).collect::<Vec<_>>(),
     })))
 }
 

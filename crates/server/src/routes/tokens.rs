@@ -26,6 +26,10 @@ pub struct CreateToken {
     /// Days until it stops working; never when absent.
     #[serde(default)]
     pub expires_in_days: Option<u32>,
+    /// Limit the token to these permissions (each one the caller has);
+    /// all of the caller's when absent.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// `POST /api/v1/tokens`: a token acting as the caller. The secret is in this
@@ -42,6 +46,31 @@ pub async fn create(
             "a token name is 1-100 characters",
         ));
     }
+    if let Some(scopes) = &req.scopes {
+        if scopes.is_empty() {
+            return Err(ApiError::bad_request(
+                "scopes 不能为空；不限制时请省略",
+                "scopes may not be empty; leave it out for no limit",
+            ));
+        }
+        for name in scopes {
+            match Permission::from_name(name) {
+                Some(p) if caller.can(p) => {}
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        format!("您没有权限 {name}，不能把它授予令牌"),
+                        format!("you do not have {name}, so a token of yours cannot have it"),
+                    ));
+                }
+                None => {
+                    return Err(ApiError::bad_request(
+                        format!("未知权限 {name}"),
+                        format!("unknown permission {name} (see GET /api/v1/me)"),
+                    ));
+                }
+            }
+        }
+    }
     let now = state.now_ms();
     let expires_at = req.expires_in_days.map(|d| now + i64::from(d) * 86_400_000);
     let secret = accounts::new_api_token();
@@ -55,6 +84,7 @@ pub async fn create(
                 prefix: &accounts::token_display_prefix(&secret),
                 token_hash: &accounts::secret_hash(&secret),
                 expires_at,
+                scopes: req.scopes.as_deref(),
             },
             now,
         )
@@ -64,7 +94,7 @@ pub async fn create(
             &caller,
             "token.create",
             Some(&token.id),
-            json!({ "name": token.name, "expires_at": expires_at }),
+            json!({ "name": token.name, "expires_at": expires_at, "scopes": req.scopes }),
         )
         .await?;
     Ok((
