@@ -313,6 +313,7 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
     cfg.params.epochs = env_usize("NLU_EPOCHS", cfg.params.epochs);
     cfg.params.learning_rate = env_f32("NLU_LR", cfg.params.learning_rate);
     cfg.params.l2 = env_f32("NLU_L2", cfg.params.l2);
+    cfg.params.average = env_usize("NLU_AVG", usize::from(cfg.params.average)) == 1;
     cfg.min_count = env_usize("NLU_MINC", cfg.min_count as usize) as u32;
     cfg.knn_weight = env_f32("NLU_KNN", cfg.knn_weight);
     cfg.dense_scale = env_f32("NLU_DSCALE", cfg.dense_scale);
@@ -438,6 +439,7 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
     params.epochs = env_usize("NLU_EPOCHS", params.epochs);
     params.learning_rate = env_f32("NLU_LR", params.learning_rate);
     params.l2 = env_f32("NLU_L2", params.l2);
+    params.average = env_usize("NLU_AVG", usize::from(params.average)) == 1;
     let default = if std::env::var_os("NLU_EMO_RETRAIN").is_some() {
         // Same recipe as examples/train_emotion.rs, with overridden parameters.
         let train: Vec<(String, bool)> = reviews
@@ -452,6 +454,10 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
     };
     let default = match std::env::var("NLU_LEX").ok().and_then(|v| v.parse().ok()) {
         Some(w) => default.with_lexicon_weight(w),
+        None => default,
+    };
+    let default = match std::env::var("NLU_BIAS").ok().and_then(|v| v.parse().ok()) {
+        Some(b) => default.with_bias_shift(b),
         None => default,
     };
     let held: Vec<&(String, bool)> = reviews

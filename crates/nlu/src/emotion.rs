@@ -358,6 +358,13 @@ impl EmotionModel {
         self
     }
 
+    /// The same model with its bias moved by `shift` logits (negative: less
+    /// ready to call an utterance negative).
+    pub fn with_bias_shift(mut self, shift: f32) -> Self {
+        self.bias += shift;
+        self
+    }
+
     /// Probability of negative polarity (learned model plus lexicon).
     pub fn polarity(&self, text: &str) -> f32 {
         if self.weights.is_empty() {

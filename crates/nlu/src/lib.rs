@@ -32,3 +32,18 @@ pub use intent::{IntentConfig, IntentExample, IntentModel, IntentResult, IntentR
 pub use linear::TrainParams;
 pub use segment::Segmenter;
 pub use text::normalize;
+
+#[cfg(test)]
+mod tests {
+    /// Compiled models are shared across concurrent conversations.
+    #[test]
+    fn models_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Segmenter>();
+        check::<crate::IntentModel>();
+        check::<crate::FaqIndex>();
+        check::<crate::EmotionModel>();
+        check::<crate::semantic::Embedder>();
+        check::<crate::NluError>();
+    }
+}
