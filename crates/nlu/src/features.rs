@@ -198,6 +198,25 @@ impl Vocab {
         self.index.len()
     }
 
+    /// Per feature index: does it say something specific about the text?
+    /// Single characters and pinyin syllables are shared by almost any two
+    /// Chinese sentences, so similarity measures leave them out.
+    pub(crate) fn informative_mask(&self) -> Vec<bool> {
+        let mut mask = vec![false; self.index.len()];
+        for (name, &i) in &self.index {
+            let keep = match name.split_once(':') {
+                Some(("c", g)) => g.chars().count() >= 2,
+                Some(("w", w)) => w.chars().count() >= 2 || w.is_ascii(),
+                Some(("b", _)) => true,
+                _ => false,
+            };
+            if let Some(m) = mask.get_mut(i as usize) {
+                *m = keep;
+            }
+        }
+        mask
+    }
+
     pub(crate) fn vectorize(&self, feats: &[(String, u32)]) -> SparseVec {
         to_sparse(
             feats
