@@ -786,11 +786,12 @@ fn patterns() -> Option<&'static DatePatterns> {
 /// "明天下午三点", "下周三上午", "月底", "后天", "过两天", "周五晚上",
 /// "3月5号", "半小时后", "一会儿", "10:30". Dates without a time of day keep
 /// the current time of day; a period without a clock time takes a typical
-/// hour (上午 9:00, 中午 12:00, 下午 14:00, 晚上 19:00). A clock time alone
-/// that has passed today means this evening if that makes sense ("三点" at
-/// 10:00 is 15:00 once 3:00 has passed... only when the hour ≤ 12 and the
-/// afternoon time is still ahead), else tomorrow. `None` when the text
-/// holds no date or time.
+/// hour (上午 9:00, 中午 12:00, 下午 14:00, 晚上 19:00). A bare clock time
+/// that has already passed today is read as the same hour in the afternoon
+/// when that is still ahead ("三点" said at 10:00 is 15:00), otherwise as
+/// tomorrow. Relative weekdays use Monday-based weeks ("下周三" is the
+/// Wednesday of next week; a bare "周三" is the next Wednesday, today
+/// included). `None` when the text holds no date or time.
 pub fn datetime(text: &str, now: &DateTimeRef) -> Option<DateTimeRef> {
     let p = patterns()?;
     let norm = normalize(text);

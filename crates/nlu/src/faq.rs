@@ -132,16 +132,16 @@ impl Default for FaqConfig {
             },
             accept: 0.9732,
             semantic_confidence: Calibration {
-                w_score: 1.008,
-                w_margin: 1.923,
-                bias: -4.383,
+                w_score: 1.001,
+                w_margin: 1.946,
+                bias: -4.374,
             },
             semantic_scope: Calibration {
-                w_score: 11.577,
+                w_score: 11.546,
                 w_margin: 0.0,
-                bias: -17.871,
+                bias: -17.813,
             },
-            semantic_accept: 0.1303,
+            semantic_accept: 0.1309,
             ambiguity_margin: 0.02,
         }
     }
