@@ -317,6 +317,7 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
     cfg.min_count = env_usize("NLU_MINC", cfg.min_count as usize) as u32;
     cfg.knn_weight = env_f32("NLU_KNN", cfg.knn_weight);
     cfg.min_similarity = env_f32("NLU_MINSIM", cfg.min_similarity);
+    cfg.oos_weight = env_f32("NLU_OOSW", cfg.oos_weight);
     cfg.dense_scale = env_f32("NLU_DSCALE", cfg.dense_scale);
     // Semantic intent features only when asked (they need the optional model).
     let embedder = if std::env::var_os("NLU_SEM_INTENT").is_some() {

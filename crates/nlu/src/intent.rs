@@ -76,6 +76,10 @@ pub struct IntentConfig {
     /// Utterances whose lexical cosine similarity to every training example
     /// is below this are out of scope (0: off).
     pub min_similarity: f32,
+    /// Weight of the out-of-scope examples, as a share of the in-scope ones,
+    /// when calibrating the threshold (0: plain accuracy on the training
+    /// distribution; 1: in-scope and out-of-scope count equally).
+    pub oos_weight: f32,
     /// `min_similarity` used when the threshold could not be calibrated
     /// (no out-of-scope examples): a fresh script must still say "I don't
     /// know" to unrelated text.
@@ -99,6 +103,7 @@ impl Default for IntentConfig {
             dense_scale: 1.0,
             min_similarity: 0.0,
             uncalibrated_min_similarity: 0.25,
+            oos_weight: 0.0,
             knn_weight: 0.0,
             knn_k: 10,
             user_words: Vec::new(),
@@ -646,18 +651,31 @@ fn calibrate(
             ))
         })
         .collect();
-    let mut best = (0usize, 0.0f32);
+    // Out-of-scope examples are usually rarer in training data than in real
+    // calls, so they can be up-weighted (`oos_weight`) to keep the threshold
+    // from learning "never reject".
+    let n_in = hold.iter().filter(|(_, y)| *y != oos).count().max(1) as f32;
+    let n_out = hold.iter().filter(|(_, y)| *y == oos).count().max(1) as f32;
+    let w_out = config.oos_weight.max(0.0) * n_in / n_out;
+    let mut best = (f32::NEG_INFINITY, 0.0f32);
     for step in 0..=95u32 {
         let t = step as f32 / 100.0;
-        let correct = hold
+        let score: f32 = hold
             .iter()
             .filter(|(probs, y)| {
                 let (pred, _) = decide_from(probs, labels, t);
                 pred == labels.get(*y).cloned().flatten()
             })
-            .count();
-        if correct > best.0 {
-            best = (correct, t);
+            .map(|(_, y)| {
+                if *y == oos && config.oos_weight > 0.0 {
+                    w_out
+                } else {
+                    1.0
+                }
+            })
+            .sum();
+        if score > best.0 {
+            best = (score, t);
         }
     }
     Some(best.1)
