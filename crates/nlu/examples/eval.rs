@@ -215,6 +215,7 @@ fn faq() -> Result<(), Box<dyn std::error::Error>> {
         bigram_weight: env_f32("NLU_BIGRAM", d.bigram_weight),
         char_weight: env_f32("NLU_CHAR", d.char_weight),
         pinyin_weight: env_f32("NLU_PINYIN", d.pinyin_weight),
+        order_weight: env_f32("NLU_ORDER", d.order_weight),
         unknown_weight: env_f32("NLU_UNK", d.unknown_weight),
         dice_weight: env_f32("NLU_DICE", d.dice_weight),
         dense_weight: env_f32("NLU_DENSE", d.dense_weight),
