@@ -337,6 +337,7 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
     cfg.features.words = env_usize("NLU_WORDS", 1) == 1;
     cfg.features.word_bigrams = env_usize("NLU_WBI", 1) == 1;
     cfg.features.pinyin = env_usize("NLU_PY", 1) == 1;
+    cfg.features.cues = env_usize("NLU_CUES", usize::from(cfg.features.cues)) == 1;
     for (name, test_fold, skip) in [
         ("tune: train folds 2-4, score fold 1", 1, Some(0)),
         ("test: train folds 1-4, score fold 0", 0, None),

@@ -24,6 +24,7 @@ const SPEC: FeatureSpec = FeatureSpec {
     words: true,
     word_bigrams: false,
     pinyin: false,
+    cues: false,
 };
 
 /// The shipped default polarity model (see `examples/train_emotion.rs`).
