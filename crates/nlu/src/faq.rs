@@ -626,7 +626,7 @@ impl FaqIndex {
             top.select_nth_unstable_by(CANDIDATES - 1, cmp);
             top.truncate(CANDIDATES);
         }
-        let mut row = vec![0u16; q.len() + 1];
+        let mut row = vec![0u32; q.len() + 1];
         for (d, _) in top {
             let Some(doc) = self.doc_chars.get(d) else {
                 continue;
@@ -636,7 +636,7 @@ impl FaqIndex {
             }
             row.fill(0);
             for &c in doc {
-                let mut diag = 0u16;
+                let mut diag = 0u32;
                 for (j, &qc) in q.iter().enumerate() {
                     let (Some(&left), Some(&up)) = (row.get(j), row.get(j + 1)) else {
                         break;
@@ -648,7 +648,7 @@ impl FaqIndex {
                     }
                 }
             }
-            let lcs = f32::from(row.last().copied().unwrap_or(0));
+            let lcs = row.last().copied().unwrap_or(0) as f32;
             let ratio = 2.0 * lcs / (q.len() + doc.len()) as f32;
             if let Some(a) = acc.get_mut(d) {
                 *a += gamma * ratio;
