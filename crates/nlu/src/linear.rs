@@ -151,7 +151,10 @@ impl Softmax {
 
     /// Class scores before the softmax.
     pub(crate) fn logits_into(&self, x: &SparseVec, out: &mut [f32]) {
-        out.copy_from_slice(&self.bias[..out.len().min(self.bias.len())]);
+        out.fill(0.0);
+        for (o, b) in out.iter_mut().zip(&self.bias) {
+            *o = *b;
+        }
         for &(f, v) in x {
             let start = f as usize * self.classes;
             if let Some(row) = self.weights.get(start..start + self.classes) {
