@@ -460,6 +460,10 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
         Some(w) => default.with_lexicon_weight(w),
         None => default,
     };
+    let default = match std::env::var("NLU_PLAIN").ok().and_then(|v| v.parse().ok()) {
+        Some(b) => default.with_plain_shift(b),
+        None => default,
+    };
     let default = match std::env::var("NLU_BIAS").ok().and_then(|v| v.parse().ok()) {
         Some(b) => default.with_bias_shift(b),
         None => default,
@@ -505,6 +509,31 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // Phone calls: share of utterances of neutral intents (acknowledged,
+    // already paid, asks for the address) that the default model calls
+    // negative, and of abusive ones (sgcc labels used only to score).
+    let calls: Vec<IntentExample> =
+        nlu::cli::read_jsonl(&common::eval_dir().join("intent-sgcc/train.jsonl"))?;
+    let rate = |names: &[&str], flag: &dyn Fn(&nlu::Emotion) -> bool| {
+        let sel: Vec<&IntentExample> = calls
+            .iter()
+            .filter(|c| c.intent.as_deref().is_some_and(|i| names.contains(&i)))
+            .collect();
+        sel.iter().filter(|c| flag(&default.score(&c.text))).count() as f64
+            / sel.len().max(1) as f64
+    };
+    let neutral = ["已知晓", "已还清", "查询地址"];
+    let abuse = ["骂人", "骗人"];
+    println!(
+        "| sentiment | calls flagged negative | sgcc neutral intents (已知晓/已还清/查询地址) / abuse (骂人/骗人) | {:.3} / {:.3} | |",
+        rate(&neutral, &|e| e.negative),
+        rate(&abuse, &|e| e.negative)
+    );
+    println!(
+        "| emotion | calls with anger >= 0.5 | sgcc neutral intents / abuse | {:.3} / {:.3} | |",
+        rate(&neutral, &|e| e.anger >= 0.5),
+        rate(&abuse, &|e| e.anger >= 0.5)
+    );
     let train: Vec<(String, bool)> = waimai
         .iter()
         .zip(&wf)
