@@ -44,13 +44,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 10,000 entries: the real questions, then pairs of halves of two real
     // questions (realistic vocabulary and lengths, all distinct).
-    let n = kb.len().max(1);
+    if kb.is_empty() {
+        return Err("faq-afqmc/kb.jsonl is empty".into());
+    }
+    let n = kb.len();
     let mut entries = kb.clone();
     let mut i = 0usize;
     while entries.len() < 10_000 {
-        let a: Vec<char> = kb[i % n].question.chars().collect();
-        let b: Vec<char> = kb[(i * 7 + 13) % n].question.chars().collect();
-        let q: String = a[..a.len() / 2].iter().chain(&b[b.len() / 2..]).collect();
+        let a: Vec<char> = kb
+            .get(i % n)
+            .map(|e| e.question.chars().collect())
+            .unwrap_or_default();
+        let b: Vec<char> = kb
+            .get((i * 7 + 13) % n)
+            .map(|e| e.question.chars().collect())
+            .unwrap_or_default();
+        let q: String = a
+            .iter()
+            .take(a.len() / 2)
+            .chain(b.iter().skip(b.len() / 2))
+            .collect();
         entries.push(FaqEntry {
             id: format!("syn{i}"),
             question: q,

@@ -215,6 +215,7 @@ fn faq() -> Result<(), Box<dyn std::error::Error>> {
         bigram_weight: env_f32("NLU_BIGRAM", d.bigram_weight),
         char_weight: env_f32("NLU_CHAR", d.char_weight),
         pinyin_weight: env_f32("NLU_PINYIN", d.pinyin_weight),
+        order_weight: env_f32("NLU_ORDER", d.order_weight),
         unknown_weight: env_f32("NLU_UNK", d.unknown_weight),
         dice_weight: env_f32("NLU_DICE", d.dice_weight),
         dense_weight: env_f32("NLU_DENSE", d.dense_weight),
@@ -313,8 +314,11 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
     cfg.params.epochs = env_usize("NLU_EPOCHS", cfg.params.epochs);
     cfg.params.learning_rate = env_f32("NLU_LR", cfg.params.learning_rate);
     cfg.params.l2 = env_f32("NLU_L2", cfg.params.l2);
+    cfg.params.average = env_usize("NLU_AVG", usize::from(cfg.params.average)) == 1;
     cfg.min_count = env_usize("NLU_MINC", cfg.min_count as usize) as u32;
     cfg.knn_weight = env_f32("NLU_KNN", cfg.knn_weight);
+    cfg.min_similarity = env_f32("NLU_MINSIM", cfg.min_similarity);
+    cfg.oos_weight = env_f32("NLU_OOSW", cfg.oos_weight);
     cfg.dense_scale = env_f32("NLU_DSCALE", cfg.dense_scale);
     // Semantic intent features only when asked (they need the optional model).
     let embedder = if std::env::var_os("NLU_SEM_INTENT").is_some() {
@@ -333,6 +337,7 @@ fn intents(set: &str, peer: bool) -> Result<(), Box<dyn std::error::Error>> {
     cfg.features.words = env_usize("NLU_WORDS", 1) == 1;
     cfg.features.word_bigrams = env_usize("NLU_WBI", 1) == 1;
     cfg.features.pinyin = env_usize("NLU_PY", 1) == 1;
+    cfg.features.cues = env_usize("NLU_CUES", usize::from(cfg.features.cues)) == 1;
     for (name, test_fold, skip) in [
         ("tune: train folds 2-4, score fold 1", 1, Some(0)),
         ("test: train folds 1-4, score fold 0", 0, None),
@@ -438,6 +443,7 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
     params.epochs = env_usize("NLU_EPOCHS", params.epochs);
     params.learning_rate = env_f32("NLU_LR", params.learning_rate);
     params.l2 = env_f32("NLU_L2", params.l2);
+    params.average = env_usize("NLU_AVG", usize::from(params.average)) == 1;
     let default = if std::env::var_os("NLU_EMO_RETRAIN").is_some() {
         // Same recipe as examples/train_emotion.rs, with overridden parameters.
         let train: Vec<(String, bool)> = reviews
@@ -452,6 +458,14 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
     };
     let default = match std::env::var("NLU_LEX").ok().and_then(|v| v.parse().ok()) {
         Some(w) => default.with_lexicon_weight(w),
+        None => default,
+    };
+    let default = match std::env::var("NLU_PLAIN").ok().and_then(|v| v.parse().ok()) {
+        Some(b) => default.with_plain_shift(b),
+        None => default,
+    };
+    let default = match std::env::var("NLU_BIAS").ok().and_then(|v| v.parse().ok()) {
+        Some(b) => default.with_bias_shift(b),
         None => default,
     };
     let held: Vec<&(String, bool)> = reviews
@@ -495,6 +509,31 @@ fn sentiment() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // Phone calls: share of utterances of neutral intents (acknowledged,
+    // already paid, asks for the address) that the default model calls
+    // negative, and of abusive ones (sgcc labels used only to score).
+    let calls: Vec<IntentExample> =
+        nlu::cli::read_jsonl(&common::eval_dir().join("intent-sgcc/train.jsonl"))?;
+    let rate = |names: &[&str], flag: &dyn Fn(&nlu::Emotion) -> bool| {
+        let sel: Vec<&IntentExample> = calls
+            .iter()
+            .filter(|c| c.intent.as_deref().is_some_and(|i| names.contains(&i)))
+            .collect();
+        sel.iter().filter(|c| flag(&default.score(&c.text))).count() as f64
+            / sel.len().max(1) as f64
+    };
+    let neutral = ["已知晓", "已还清", "查询地址"];
+    let abuse = ["骂人", "骗人"];
+    println!(
+        "| sentiment | calls flagged negative | sgcc neutral intents (已知晓/已还清/查询地址) / abuse (骂人/骗人) | {:.3} / {:.3} | |",
+        rate(&neutral, &|e| e.negative),
+        rate(&abuse, &|e| e.negative)
+    );
+    println!(
+        "| emotion | calls with anger >= 0.5 | sgcc neutral intents / abuse | {:.3} / {:.3} | |",
+        rate(&neutral, &|e| e.anger >= 0.5),
+        rate(&abuse, &|e| e.anger >= 0.5)
+    );
     let train: Vec<(String, bool)> = waimai
         .iter()
         .zip(&wf)

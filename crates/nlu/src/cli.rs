@@ -105,9 +105,14 @@ pub fn faq(
     let entries: Vec<FaqEntry> = read_jsonl(kb_path)?;
     let mut index = FaqIndex::build(entries)?;
     // Meaning-based re-ranking when the optional model is there.
+    // If embedding the knowledge base fails, answering lexically beats not
+    // answering at all.
     if let Some(embedder) = crate::semantic::try_default() {
         let cache = crate::semantic::default_cache_dir();
-        index = index.with_embedder(std::sync::Arc::new(embedder), Some(&cache))?;
+        let lexical = index.clone();
+        index = index
+            .with_embedder(std::sync::Arc::new(embedder), Some(&cache))
+            .unwrap_or(lexical);
     }
     each_line(input, output, "query", |q| {
         let r = index.search(q, 5);

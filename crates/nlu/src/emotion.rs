@@ -24,6 +24,7 @@ const SPEC: FeatureSpec = FeatureSpec {
     words: true,
     word_bigrams: false,
     pinyin: false,
+    cues: false,
 };
 
 /// The shipped default polarity model (see `examples/train_emotion.rs`).
@@ -49,6 +50,7 @@ pub struct EmotionModel {
     weights: Vec<f32>,
     bias: f32,
     lexicon_weight: f32,
+    plain_shift: f32,
 }
 
 /// Escalation phrases with their weight. Matched as substrings of the
@@ -300,11 +302,15 @@ const NEGATIVE_WORDS: &[&str] = &[
     "terrible",
     "awful",
 ];
-/// Words that flip the polarity of a cue right after them.
-const NEGATORS: &[char] = &['不', '没', '别', '无', '未', '非'];
+/// Characters that flip the polarity of a cue right after them. Not 非/别/无:
+/// "非常失望", "特别好吃", "无比好吃" are not negated.
+const NEGATORS: &[char] = &['不', '没', '未'];
 /// Weight of one lexicon cue in logit units (tuned on the tuning part, see
 /// docs/benchmarks-nlu.md).
 const LEXICON_WEIGHT: f32 = 1.2;
+/// Logit shift towards "not negative" for text with no polarity or
+/// escalation cue at all (see `polarity`).
+const PLAIN_SHIFT: f32 = 0.0;
 
 impl Default for EmotionModel {
     fn default() -> Self {
@@ -322,6 +328,7 @@ impl EmotionModel {
             weights: Vec::new(),
             bias: 0.0,
             lexicon_weight: LEXICON_WEIGHT,
+            plain_shift: PLAIN_SHIFT,
         })
     }
 
@@ -348,6 +355,7 @@ impl EmotionModel {
             weights,
             bias,
             lexicon_weight: LEXICON_WEIGHT,
+            plain_shift: PLAIN_SHIFT,
         }
     }
 
@@ -358,14 +366,33 @@ impl EmotionModel {
         self
     }
 
+    /// The same model with another shift for cue-less text (see `polarity`).
+    pub fn with_plain_shift(mut self, shift: f32) -> Self {
+        self.plain_shift = shift;
+        self
+    }
+
+    /// The same model with its bias moved by `shift` logits (negative: less
+    /// ready to call an utterance negative).
+    pub fn with_bias_shift(mut self, shift: f32) -> Self {
+        self.bias += shift;
+        self
+    }
+
     /// Probability of negative polarity (learned model plus lexicon).
     pub fn polarity(&self, text: &str) -> f32 {
         if self.weights.is_empty() {
             return 1.0 / (1.0 + (-self.lexicon_weight * Self::lexicon(text)).exp());
         }
         let x = hashed(&extract(&self.seg, text, SPEC), DIMS);
-        let z: f32 = self.bias
-            + self.lexicon_weight * Self::lexicon(text)
+        let lex = Self::lexicon(text);
+        // Without any explicit sentiment or escalation word the learned
+        // model only sees topic words ("已经", "交", "地址"), which in review
+        // data lean negative; a phone caller saying "我已经交过了" is not
+        // unhappy, so such text needs stronger evidence.
+        let plain = lex == 0.0 && Self::anger(text) == 0.0;
+        let z: f32 = self.bias + self.lexicon_weight * lex
+            - if plain { self.plain_shift } else { 0.0 }
             + x.iter()
                 .map(|&(i, v)| self.weights.get(i as usize).copied().unwrap_or(0.0) * v)
                 .sum::<f32>();
@@ -491,6 +518,7 @@ impl EmotionModel {
             weights,
             bias,
             lexicon_weight: LEXICON_WEIGHT,
+            plain_shift: PLAIN_SHIFT,
         })
     }
 
@@ -551,6 +579,21 @@ mod tests {
     }
 
     #[test]
+    fn plain_shift_only_moves_cue_less_text() {
+        let base = EmotionModel::default_model();
+        let shifted = EmotionModel::default_model().with_plain_shift(5.0);
+        let plain = "我已经交过了";
+        assert!(shifted.score(plain).score < base.score(plain).score);
+        assert!(!shifted.score(plain).negative);
+        for cued in ["太差了，非常失望", "你们这些骗子"] {
+            assert!(
+                (shifted.score(cued).score - base.score(cued).score).abs() < 1e-6,
+                "{cued}"
+            );
+        }
+    }
+
+    #[test]
     fn lexicon_handles_negation() {
         assert!(EmotionModel::lexicon("很好吃，送得很快") < 0.0);
         assert!(EmotionModel::lexicon("太难吃了") > 0.0);
@@ -560,6 +603,8 @@ mod tests {
         assert!(EmotionModel::lexicon("不好吃") > 0.0);
         assert!(EmotionModel::lexicon("一点都不难吃") <= 0.0);
         assert_eq!(EmotionModel::lexicon("今天星期三"), 0.0);
+        assert!(EmotionModel::lexicon("太差了，非常失望") >= 2.0);
+        assert!(EmotionModel::lexicon("特别好吃") < 0.0);
     }
 
     #[test]

@@ -82,7 +82,6 @@ const NO_CUES: &[&str] = &[
     "不在",
     "否",
     "错了",
-    "不清楚",
 ];
 /// Cues that mean yes wherever they appear in a clause.
 const YES_CUES: &[&str] = &[
@@ -176,19 +175,17 @@ const EN_YES: &[&str] = &[
 pub fn yes_no(text: &str) -> Option<YesNo> {
     let norm = normalize(text);
     let mut saw_yes = false;
-    for clause in norm.split(|c: char| !(c.is_alphanumeric() || c == '\'') || c == ' ') {
-        if clause.is_empty() {
-            continue;
+    // English words anywhere, also inside mixed text such as "ok的".
+    for word in norm.split(|c: char| !(c.is_ascii_alphabetic() || c == '\'')) {
+        if EN_NO.contains(&word) {
+            return Some(YesNo::No);
         }
-        if clause.is_ascii() {
-            // English words are split by the clause splitter; phrases are
-            // checked on the whole normalised text below.
-            if EN_NO.contains(&clause) {
-                return Some(YesNo::No);
-            }
-            if EN_YES.contains(&clause) {
-                saw_yes = true;
-            }
+        if EN_YES.contains(&word) {
+            saw_yes = true;
+        }
+    }
+    for clause in norm.split(|c: char| !(c.is_alphanumeric() || c == '\'') || c == ' ') {
+        if clause.is_empty() || clause.is_ascii() {
             continue;
         }
         let mut c = clause.to_string();
@@ -225,7 +222,7 @@ pub fn yes_no(text: &str) -> Option<YesNo> {
     }
 }
 
-/// Blanks out `phrase` in `clause` unless it directly follows "不": in
+/// Blanks out `phrase` in `clause` unless it directly follows "不"/"没": in
 /// "不要不要" the "要不要" is not a question, it is a repeated refusal.
 fn neutralize(clause: &str, phrase: &str) -> String {
     let mut out = String::with_capacity(clause.len());
@@ -234,7 +231,9 @@ fn neutralize(clause: &str, phrase: &str) -> String {
         if pos < last {
             continue;
         }
-        let after_bu = clause.get(..pos).is_some_and(|b| b.ends_with('不'));
+        let after_bu = clause
+            .get(..pos)
+            .is_some_and(|b| b.ends_with('不') || b.ends_with('没'));
         out.push_str(clause.get(last..pos).unwrap_or_default());
         out.push_str(if after_bu { m } else { "，" });
         last = pos + m.len();
@@ -321,7 +320,14 @@ fn masked_chars(text: &str) -> Vec<char> {
         let wc: Vec<char> = w.chars().collect();
         let mut i = 0;
         while i + wc.len() <= chars.len() {
-            if chars.get(i..i + wc.len()) == Some(wc.as_slice()) {
+            // Not an idiom when part of a longer number ("十一点" is eleven
+            // o'clock, "三万一" is 31,000) or of "十分钟" (ten minutes).
+            let in_number = i > 0
+                && chars
+                    .get(i - 1)
+                    .is_some_and(|&p| cn_digit(p).is_some() || cn_unit(p).is_some());
+            let minutes = *w == "十分" && chars.get(i + wc.len()) == Some(&'钟');
+            if chars.get(i..i + wc.len()) == Some(wc.as_slice()) && !in_number && !minutes {
                 for c in chars.iter_mut().skip(i).take(wc.len()) {
                     *c = '·';
                 }
@@ -398,6 +404,19 @@ fn parse_number(span: &[char]) -> Option<(f64, bool)> {
         None => (span.as_slice(), None),
     };
     let has_unit = int_part.iter().any(|&c| cn_unit(c).is_some());
+    let range = match int_part {
+        [a, b] if !a.is_ascii_digit() && !b.is_ascii_digit() => {
+            match (cn_digit(*a), cn_digit(*b)) {
+                (Some(x), Some(y)) if x >= 1 && y == x + 1 => Some(f64::from(x) + 0.5),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if let (Some(v), None) = (range, frac_part) {
+        // "两三个", "五六": an approximate range, not the digit string 23.
+        return Some((v, false));
+    }
     let mut value = if !has_unit {
         // Digit string: "138", "一三八", "2024".
         let mut v = 0.0f64;
@@ -437,7 +456,8 @@ fn parse_number(span: &[char]) -> Option<(f64, bool)> {
 }
 
 fn parse_with_units(chars: &[char]) -> Option<f64> {
-    let mut total = 0.0f64; // completed 亿/万 sections
+    let mut total = 0.0f64; // completed 亿 groups
+    let mut wan = 0.0f64; // completed 万 group below 亿
     let mut section = 0.0f64; // below 万
     let mut number: Option<f64> = None;
     let mut last_unit = 0.0f64;
@@ -455,11 +475,25 @@ fn parse_with_units(chars: &[char]) -> Option<f64> {
             continue;
         }
         if let Some(d) = cn_digit(c) {
-            number = Some(number.map_or(f64::from(d), |n| n * 10.0 + f64::from(d)));
+            let prev = i
+                .checked_sub(1)
+                .and_then(|p| chars.get(p))
+                .and_then(|&p| cn_digit(p));
+            number = Some(match (number, prev) {
+                // "两三千", "五六百": an approximate range, take the middle.
+                (Some(n), Some(pd)) if d == pd + 1 && pd >= 1 => n + 0.5,
+                (Some(n), _) => n * 10.0 + f64::from(d),
+                (None, _) => f64::from(d),
+            });
         } else if let Some(u) = cn_unit(c) {
             let n = number.take().unwrap_or(if u == 10.0 { 1.0 } else { 0.0 });
             if u >= 1e4 {
-                total = (total + section + n) * u;
+                if u >= 1e8 {
+                    total = (total + wan + section + n) * u;
+                    wan = 0.0;
+                } else {
+                    wan = (wan + section + n) * u;
+                }
                 section = 0.0;
             } else {
                 section += n * u;
@@ -484,7 +518,7 @@ fn parse_with_units(chars: &[char]) -> Option<f64> {
             section += n;
         }
     }
-    Some(total + section)
+    Some(total + wan + section)
 }
 
 /// All numbers in the text, in order: "三百五十" → 350, "两万" → 20000,
@@ -741,7 +775,7 @@ fn patterns() -> Option<&'static DatePatterns> {
             week: Regex::new(r"(下下|下个?|这个?|本|上个?)?\s*(周|星期|礼拜)\s*([1-7]|日|天|末)").ok()?,
             month_day: Regex::new(r"(\d{1,2})\s*月\s*(\d{1,2})\s*(日|号)?").ok()?,
             day_only: Regex::new(r"(\d{1,2})\s*(日|号)").ok()?,
-            clock: Regex::new(r"(\d{1,2})\s*(?:(?:点|时)\s*(?:(\d{1,2})\s*分?|(半)|(1)刻|(3)刻)?|[:：]\s*(\d{2}))").ok()?,
+            clock: Regex::new(r"(\d{1,2})\s*(?:(?:点|时)\s*(?:(1)\s*刻|(3)\s*刻|(半)|(\d{1,2})\s*分?)?|[:：]\s*(\d{2}))").ok()?,
             year: Regex::new(r"(\d{4})\s*年").ok()?,
         })
     })
@@ -752,11 +786,12 @@ fn patterns() -> Option<&'static DatePatterns> {
 /// "明天下午三点", "下周三上午", "月底", "后天", "过两天", "周五晚上",
 /// "3月5号", "半小时后", "一会儿", "10:30". Dates without a time of day keep
 /// the current time of day; a period without a clock time takes a typical
-/// hour (上午 9:00, 中午 12:00, 下午 14:00, 晚上 19:00). A clock time alone
-/// that has passed today means this evening if that makes sense ("三点" at
-/// 10:00 is 15:00 once 3:00 has passed... only when the hour ≤ 12 and the
-/// afternoon time is still ahead), else tomorrow. `None` when the text
-/// holds no date or time.
+/// hour (上午 9:00, 中午 12:00, 下午 14:00, 晚上 19:00). A bare clock time
+/// that has already passed today is read as the same hour in the afternoon
+/// when that is still ahead ("三点" said at 10:00 is 15:00), otherwise as
+/// tomorrow. Relative weekdays use Monday-based weeks ("下周三" is the
+/// Wednesday of next week; a bare "周三" is the next Wednesday, today
+/// included). `None` when the text holds no date or time.
 pub fn datetime(text: &str, now: &DateTimeRef) -> Option<DateTimeRef> {
     let p = patterns()?;
     let norm = normalize(text);
@@ -970,14 +1005,15 @@ fn with_time(
     let per = period(t);
     let clock = p.clock.captures(t).and_then(|c| {
         let h: u32 = c.get(1)?.as_str().parse().ok()?;
-        let m: u32 = if c.get(3).is_some() {
-            30
-        } else if c.get(4).is_some() {
+        // Groups: 2 = "一刻", 3 = "三刻", 4 = "半", 5 = minutes, 6 = ":MM".
+        let m: u32 = if c.get(2).is_some() {
             15
-        } else if c.get(5).is_some() {
+        } else if c.get(3).is_some() {
             45
+        } else if c.get(4).is_some() {
+            30
         } else {
-            c.get(2)
+            c.get(5)
                 .or(c.get(6))
                 .and_then(|m| m.as_str().parse().ok())
                 .unwrap_or(0)
@@ -1033,6 +1069,9 @@ mod tests {
             "恩",
             "对对对",
             "好吧那就这样",
+            "ok的",
+            "要的要的",
+            "当然可以",
         ] {
             assert_eq!(yes_no(t), Some(YesNo::Yes), "{t}");
         }
@@ -1050,6 +1089,8 @@ mod tests {
             "没有",
             "不",
             "不好意思，不用了",
+            "没有没有",
+            "不行不行",
         ] {
             assert_eq!(yes_no(t), Some(YesNo::No), "{t}");
         }
@@ -1059,6 +1100,8 @@ mod tests {
             "电费多少钱",
             "是不是要交费",
             "what time is it",
+            "不清楚",
+            "我再考虑一下",
         ] {
             assert_eq!(yes_no(t), None, "{t}");
         }
@@ -1076,6 +1119,9 @@ mod tests {
         assert_eq!(numbers("一百零五"), vec![105.0]);
         assert_eq!(numbers("一亿两千万"), vec![120_000_000.0]);
         assert_eq!(numbers("1,200"), vec![1200.0]);
+        assert_eq!(numbers("十一点"), vec![11.0]);
+        assert_eq!(numbers("两三个"), vec![2.5]);
+        assert_eq!(numbers("三万一"), vec![31000.0]);
         assert_eq!(numbers("等一下，千万别"), Vec::<f64>::new());
         assert!(numbers("").is_empty());
     }
@@ -1086,6 +1132,7 @@ mod tests {
         assert_eq!(money("5万块"), Some(50_000.0));
         assert_eq!(money("3000元"), Some(3000.0));
         assert_eq!(money("两块五"), Some(2.5));
+        assert_eq!(money("大概两三千"), Some(2500.0));
         assert_eq!(money("¥99"), Some(99.0));
         assert_eq!(money("预算大概八千"), Some(8000.0));
         assert_eq!(money("月供3000左右"), Some(3000.0));
@@ -1137,6 +1184,10 @@ mod tests {
         assert_eq!(datetime("3月5号", &n), at(2027, 3, 5, 10, 0));
         assert_eq!(datetime("12月1日上午十点半", &n), at(2026, 12, 1, 10, 30));
         assert_eq!(datetime("半小时后", &n), at(2026, 11, 25, 10, 30));
+        assert_eq!(datetime("十分钟后", &n), at(2026, 11, 25, 10, 10));
+        assert_eq!(datetime("下午两点一刻", &n), at(2026, 11, 25, 14, 15));
+        assert_eq!(datetime("明天十一点", &n), at(2026, 11, 26, 11, 0));
+        assert_eq!(datetime("下下周二", &n), at(2026, 12, 8, 10, 0));
         assert_eq!(datetime("两个小时以后", &n), at(2026, 11, 25, 12, 0));
         assert_eq!(datetime("一会儿再打", &n), at(2026, 11, 25, 10, 30));
         assert_eq!(datetime("三点", &n), at(2026, 11, 25, 15, 0));

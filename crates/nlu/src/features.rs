@@ -27,6 +27,11 @@ pub struct FeatureSpec {
     /// callers with southern accents merge zh/z, n/l, -ng/-n.
     #[serde(default)]
     pub pinyin: bool,
+    /// Dialogue cues: the yes/no reading of the utterance, escalation
+    /// phrases, and a length bucket (short replies are acknowledgements or
+    /// interruptions far more often than long ones).
+    #[serde(default)]
+    pub cues: bool,
 }
 
 impl FeatureSpec {
@@ -35,6 +40,7 @@ impl FeatureSpec {
         words: true,
         word_bigrams: true,
         pinyin: true,
+        cues: true,
     };
 }
 
@@ -69,6 +75,24 @@ pub(crate) fn extract(seg: &Segmenter, text: &str, spec: FeatureSpec) -> Vec<(St
             f.extend(win.iter());
             feats.push(f);
         }
+    }
+    if spec.cues {
+        match crate::entities::yes_no(text) {
+            Some(crate::entities::YesNo::Yes) => feats.push("k:yes".into()),
+            Some(crate::entities::YesNo::No) => feats.push("k:no".into()),
+            None => {}
+        }
+        if crate::emotion::EmotionModel::anger(text) >= 0.5 {
+            feats.push("k:anger".into());
+        }
+        let n = chars.iter().filter(|c| **c != ' ').count();
+        let bucket = match n {
+            0..=2 => "k:len<=2",
+            3..=5 => "k:len<=5",
+            6..=12 => "k:len<=12",
+            _ => "k:len>12",
+        };
+        feats.push(bucket.into());
     }
     if spec.pinyin {
         let syl: Vec<Option<String>> = chars.iter().map(|&c| fuzzy_pinyin(c)).collect();
@@ -198,6 +222,25 @@ impl Vocab {
         self.index.len()
     }
 
+    /// Per feature index: does it say something specific about the text?
+    /// Single characters and pinyin syllables are shared by almost any two
+    /// Chinese sentences, so similarity measures leave them out.
+    pub(crate) fn informative_mask(&self) -> Vec<bool> {
+        let mut mask = vec![false; self.index.len()];
+        for (name, &i) in &self.index {
+            let keep = match name.split_once(':') {
+                Some(("c", g)) => g.chars().count() >= 2,
+                Some(("w", w)) => w.chars().count() >= 2 || w.is_ascii(),
+                Some(("b", _)) => true,
+                _ => false,
+            };
+            if let Some(m) = mask.get_mut(i as usize) {
+                *m = keep;
+            }
+        }
+        mask
+    }
+
     pub(crate) fn vectorize(&self, feats: &[(String, u32)]) -> SparseVec {
         to_sparse(
             feats
@@ -243,6 +286,21 @@ mod tests {
         assert_eq!(get("w:电费"), Some(2));
         assert_eq!(get("p:dian"), Some(2));
         assert_eq!(get("q:dian fei"), Some(2));
+    }
+
+    #[test]
+    fn dialogue_cues() {
+        let seg = Segmenter::new();
+        let has = |t: &str, f: &str| {
+            extract(&seg, t, FeatureSpec::DEFAULT)
+                .iter()
+                .any(|(s, _)| s == f)
+        };
+        assert!(has("好的好的", "k:yes"));
+        assert!(has("不需要了", "k:no"));
+        assert!(has("你们这帮骗子", "k:anger"));
+        assert!(has("嗯", "k:len<=2"));
+        assert!(!has("我想问一下电费的事情", "k:yes"));
     }
 
     #[test]

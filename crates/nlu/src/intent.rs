@@ -73,6 +73,17 @@ pub struct IntentConfig {
     /// Weight of the sentence embedding against the lexical features
     /// (only with [`IntentModel::train_with_embedder`]).
     pub dense_scale: f32,
+    /// Utterances whose lexical cosine similarity to every training example
+    /// is below this are out of scope (0: off).
+    pub min_similarity: f32,
+    /// Weight of the out-of-scope examples, as a share of the in-scope ones,
+    /// when calibrating the threshold (0: plain accuracy on the training
+    /// distribution; 1: in-scope and out-of-scope count equally).
+    pub oos_weight: f32,
+    /// `min_similarity` used when the threshold could not be calibrated
+    /// (no out-of-scope examples): a fresh script must still say "I don't
+    /// know" to unrelated text.
+    pub uncalibrated_min_similarity: f32,
     /// Share of the nearest-neighbour vote in the class probabilities.
     pub knn_weight: f32,
     /// Neighbours in the vote.
@@ -90,6 +101,9 @@ impl Default for IntentConfig {
             features: FeatureSpec::DEFAULT,
             min_count: 1,
             dense_scale: 1.0,
+            min_similarity: 0.0,
+            uncalibrated_min_similarity: 0.25,
+            oos_weight: 0.0,
             knn_weight: 0.0,
             knn_k: 10,
             user_words: Vec::new(),
@@ -151,6 +165,7 @@ pub struct IntentModel {
     prep: Prepared,
     knn_weight: f32,
     knn_k: usize,
+    min_similarity: f32,
     /// Class index to label; `None` is the out-of-scope class.
     labels: Vec<Option<String>>,
     threshold: f32,
@@ -167,6 +182,8 @@ struct Prepared {
     /// Per feature: (training example, value); an inverted index so that a
     /// query only touches examples sharing a feature with it.
     postings: Vec<Vec<(u32, f32)>>,
+    /// Which features the similarity uses (see `Vocab::informative_mask`).
+    informative: Vec<bool>,
     labels_of: Vec<usize>,
     /// Scale of the sentence embedding appended after the sparse features
     /// (0: none).
@@ -174,6 +191,24 @@ struct Prepared {
 }
 
 impl Prepared {
+    /// Cosine similarity (lexical features) to the closest training example.
+    fn max_similarity(&self, x: &SparseVec) -> f32 {
+        if self.postings.is_empty() {
+            return 1.0;
+        }
+        let mut sims = vec![0.0f32; self.labels_of.len()];
+        for &(f, v) in &restrict(x, &self.informative) {
+            if let Some(post) = self.postings.get(f as usize) {
+                for &(e, w) in post {
+                    if let Some(s) = sims.get_mut(e as usize) {
+                        *s += v * w;
+                    }
+                }
+            }
+        }
+        sims.into_iter().fold(0.0, f32::max)
+    }
+
     /// The model's input: sparse features, then the scaled embedding.
     fn vectorize(&self, feats: &[(String, u32)], dense: &[f32]) -> SparseVec {
         let mut x = self.vocab.vectorize(feats);
@@ -242,6 +277,22 @@ impl Prepared {
     }
 }
 
+/// The informative part of a vector, L2-normalised again.
+fn restrict(x: &SparseVec, informative: &[bool]) -> SparseVec {
+    let mut r: SparseVec = x
+        .iter()
+        .copied()
+        .filter(|(f, _)| informative.get(*f as usize).copied().unwrap_or(false))
+        .collect();
+    let norm = r.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for p in &mut r {
+            p.1 /= norm;
+        }
+    }
+    r
+}
+
 fn fit(
     feats: &[Vec<(String, u32)>],
     dense: &[Vec<f32>],
@@ -250,7 +301,7 @@ fn fit(
     config: &IntentConfig,
 ) -> Prepared {
     let params = &config.params;
-    let knn = config.knn_weight > 0.0;
+    let knn = config.knn_weight > 0.0 || config.min_similarity > 0.0;
     let dense_scale = config.dense_scale;
     // Singleton n-grams of a large set are mostly noise and cost memory
     // (features x classes weights); a small tenant set needs every one.
@@ -266,6 +317,7 @@ fn fit(
         vocab,
         model: Softmax::train(&[], &[], 0, 0, params),
         postings: Vec::new(),
+        informative: Vec::new(),
         labels_of: ys.to_vec(),
         dense_scale,
     };
@@ -278,9 +330,14 @@ fn fit(
     let n_features = prep.vocab.len() + if dense_scale > 0.0 { dim } else { 0 };
     let model = Softmax::train(&xs, ys, n_features, classes, params);
     let vocab = std::mem::take(&mut prep.vocab);
+    let informative = if knn {
+        vocab.informative_mask()
+    } else {
+        Vec::new()
+    };
     let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); if knn { vocab.len() } else { 0 }];
     for (e, x) in xs.iter().enumerate().filter(|_| knn) {
-        for &(f, v) in x {
+        for &(f, v) in &restrict(x, &informative) {
             if let Some(p) = postings.get_mut(f as usize) {
                 p.push((e as u32, v));
             }
@@ -290,6 +347,7 @@ fn fit(
         vocab,
         model,
         postings,
+        informative,
         labels_of: ys.to_vec(),
         dense_scale,
     }
@@ -377,11 +435,26 @@ impl IntentModel {
         let embedder = embedder.filter(|_| !dense.is_empty());
 
         let oos_class = label_index.get(&None).copied();
-        let threshold = match config.threshold {
-            Some(t) => t,
-            None => calibrate(&feats, &dense, &ys, &labels, oos_class, config)
-                .unwrap_or(config.default_threshold),
+        let calibrated = match config.threshold {
+            Some(t) => Some(t),
+            None => calibrate(&feats, &dense, &ys, &labels, oos_class, config),
         };
+        // Without out-of-scope examples to learn from, stay conservative: the
+        // softmax must clearly prefer one intent (more so with few intents),
+        // and the text must resemble some example.
+        let named = labels.iter().filter(|l| l.is_some()).count().max(1);
+        let (threshold, min_similarity) = match calibrated {
+            Some(t) => (t, config.min_similarity),
+            None => (
+                config.default_threshold.max(1.5 / named as f32).min(0.9),
+                config
+                    .min_similarity
+                    .max(config.uncalibrated_min_similarity),
+            ),
+        };
+        let mut config = config.clone();
+        config.min_similarity = min_similarity;
+        let config = &config;
         let prep = fit(&feats, &dense, &ys, labels.len(), config);
         Ok(IntentModel {
             seg,
@@ -389,6 +462,7 @@ impl IntentModel {
             prep,
             knn_weight: config.knn_weight,
             knn_k: config.knn_k,
+            min_similarity: config.min_similarity,
             labels,
             threshold,
             rules: compiled,
@@ -426,7 +500,24 @@ impl IntentModel {
             // max_by_key keeps the last maximum: reverse so the earliest wins.
             .rev()
             .max_by_key(|(_, r)| r.priority);
-        let ranked = self.ranked(text);
+        // One model evaluation (and at most one embedding) per utterance.
+        let (probs, similarity) = if self.labels.is_empty() {
+            (Vec::new(), 0.0)
+        } else {
+            let x = self.input(text);
+            (
+                self.prep.probs(&x, self.knn_weight, self.knn_k),
+                self.prep.max_similarity(&x),
+            )
+        };
+        let mut ranked: Vec<(String, f32)> = self
+            .labels
+            .iter()
+            .zip(&probs)
+            .filter_map(|(l, p)| l.as_ref().map(|l| (l.clone(), *p)))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(5);
         if let Some((i, r)) = rule {
             return IntentResult {
                 intent: Some(r.intent.clone()),
@@ -435,7 +526,10 @@ impl IntentModel {
                 rule: Some(i),
             };
         }
-        let (intent, score) = self.decide(text);
+        let (intent, score) = decide_from(&probs, &self.labels, self.threshold);
+        // Text that shares almost nothing with any example is out of scope,
+        // however the softmax spreads its mass (it must pick some class).
+        let intent = intent.filter(|_| similarity >= self.min_similarity);
         IntentResult {
             intent,
             score,
@@ -444,36 +538,14 @@ impl IntentModel {
         }
     }
 
-    fn probs(&self, text: &str) -> Vec<f32> {
+    fn input(&self, text: &str) -> SparseVec {
         let feats = extract(&self.seg, text, self.spec);
         // An embedding failure (never expected) degrades to lexical features.
         let dense = match &self.embedder {
             Some(e) => e.embed(text).unwrap_or_default(),
             None => Vec::new(),
         };
-        let x = self.prep.vectorize(&feats, &dense);
-        self.prep.probs(&x, self.knn_weight, self.knn_k)
-    }
-
-    fn decide(&self, text: &str) -> (Option<String>, f32) {
-        let probs = self.probs(text);
-        decide_from(&probs, &self.labels, self.threshold)
-    }
-
-    fn ranked(&self, text: &str) -> Vec<(String, f32)> {
-        if self.labels.is_empty() {
-            return Vec::new();
-        }
-        let probs = self.probs(text);
-        let mut r: Vec<(String, f32)> = self
-            .labels
-            .iter()
-            .zip(&probs)
-            .filter_map(|(l, p)| l.as_ref().map(|l| (l.clone(), *p)))
-            .collect();
-        r.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        r.truncate(5);
-        r
+        self.prep.vectorize(&feats, &dense)
     }
 }
 
@@ -579,18 +651,31 @@ fn calibrate(
             ))
         })
         .collect();
-    let mut best = (0usize, 0.0f32);
+    // Out-of-scope examples are usually rarer in training data than in real
+    // calls, so they can be up-weighted (`oos_weight`) to keep the threshold
+    // from learning "never reject".
+    let n_in = hold.iter().filter(|(_, y)| *y != oos).count().max(1) as f32;
+    let n_out = hold.iter().filter(|(_, y)| *y == oos).count().max(1) as f32;
+    let w_out = config.oos_weight.max(0.0) * n_in / n_out;
+    let mut best = (f32::NEG_INFINITY, 0.0f32);
     for step in 0..=95u32 {
         let t = step as f32 / 100.0;
-        let correct = hold
+        let score: f32 = hold
             .iter()
             .filter(|(probs, y)| {
                 let (pred, _) = decide_from(probs, labels, t);
                 pred == labels.get(*y).cloned().flatten()
             })
-            .count();
-        if correct > best.0 {
-            best = (correct, t);
+            .map(|(_, y)| {
+                if *y == oos && config.oos_weight > 0.0 {
+                    w_out
+                } else {
+                    1.0
+                }
+            })
+            .sum();
+        if score > best.0 {
+            best = (score, t);
         }
     }
     Some(best.1)
@@ -688,6 +773,32 @@ mod tests {
         let m = IntentModel::train_with(&small_set(), &[], &cfg).expect("train");
         assert_eq!(m.classify("").intent, None);
         assert_eq!(m.classify("今天天气不错").intent, None);
+    }
+
+    #[test]
+    fn unrelated_text_is_rejected_without_null_examples() {
+        // A fresh tenant script has no out-of-scope examples at all.
+        let named: Vec<IntentExample> = small_set()
+            .into_iter()
+            .filter(|e| e.intent.is_some())
+            .collect();
+        let m = IntentModel::train(&named, &[]).expect("train");
+        for t in [
+            "我想订一张去北京的机票",
+            "帮我放一首周杰伦的歌",
+            "hello world",
+        ] {
+            let r = m.classify(t);
+            assert_eq!(r.intent, None, "{t}: {r:?}");
+        }
+        assert_eq!(
+            m.classify("我电费已经交过了").intent.as_deref(),
+            Some("已还清")
+        );
+        assert_eq!(
+            m.classify("营业厅地址在哪里").intent.as_deref(),
+            Some("查询地址")
+        );
     }
 
     #[test]
