@@ -848,6 +848,9 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
     prev.last().copied().unwrap_or(0)
 }
 
+/// At most this many knowledge-base questions join the intents' "none" class.
+const MAX_KB_NONE_EXAMPLES: usize = 600;
+
 /// Validates and compiles; errors become `DialogError::Invalid`.
 pub(crate) fn compile(
     spec: ScriptSpec,
@@ -912,6 +915,26 @@ pub(crate) fn compile(
             text: n.to_string(),
             intent: None,
         });
+    }
+    // The knowledge base's questions are by definition not handler or branch
+    // intents: teaching them as "none" keeps a question like "你们几点开门"
+    // from being forced into the nearest handler ("fraud") when a script has
+    // few intents of its own. Bounded, so a large KB does not slow training.
+    if let Some(entries) = &kb {
+        let taken: std::collections::HashSet<&str> =
+            examples.iter().map(|e| e.text.as_str()).collect();
+        let questions: Vec<String> = entries
+            .iter()
+            .flat_map(|e| std::iter::once(&e.question).chain(e.similar.iter()))
+            .filter(|q| !taken.contains(q.as_str()))
+            .take(MAX_KB_NONE_EXAMPLES)
+            .cloned()
+            .collect();
+        examples.extend(
+            questions
+                .into_iter()
+                .map(|text| nlu::IntentExample { text, intent: None }),
+        );
     }
     let model_err = |e: nlu::NluError| DialogError::Model {
         file: file.to_string(),
