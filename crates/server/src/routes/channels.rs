@@ -80,6 +80,23 @@ impl WeChatSettings {
     }
 }
 
+/// A tenant's channel of `kind`, found by tenant slug and channel name, with
+/// its settings parsed; `None` when any of them is missing or does not fit.
+pub async fn find<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+    kind: &str,
+) -> Option<(String, store::Channel, T)> {
+    let t = state.store().tenant_by_slug(tenant).await.ok()??;
+    let c = state.store().channel(&t.id, name).await.ok()??;
+    if c.kind != kind {
+        return None;
+    }
+    let settings = serde_json::from_value(c.settings.clone()).ok()?;
+    Some((t.id, c, settings))
+}
+
 /// The settings as shown: every secret replaced by whether it is set.
 pub fn masked(kind: &str, settings: &Value) -> Value {
     let mut shown = settings.clone();

@@ -44,13 +44,7 @@ async fn web_channel(
     tenant: &str,
     name: &str,
 ) -> Option<(String, store::Channel, WebSettings)> {
-    let t = state.store().tenant_by_slug(tenant).await.ok()??;
-    let c = state.store().channel(&t.id, name).await.ok()??;
-    if c.kind != "web" {
-        return None;
-    }
-    let settings: WebSettings = serde_json::from_value(c.settings.clone()).ok()?;
-    Some((t.id, c, settings))
+    crate::routes::channels::find(state, tenant, name, "web").await
 }
 
 fn visitor_ref(visitor: &str) -> String {

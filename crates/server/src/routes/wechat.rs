@@ -54,13 +54,7 @@ async fn channel(
     tenant: &str,
     name: &str,
 ) -> Option<(String, store::Channel, WeChatSettings)> {
-    let t = state.store().tenant_by_slug(tenant).await.ok()??;
-    let c = state.store().channel(&t.id, name).await.ok()??;
-    if c.kind != "wechat" {
-        return None;
-    }
-    let settings: WeChatSettings = serde_json::from_value(c.settings.clone()).ok()?;
-    Some((t.id, c, settings))
+    crate::routes::channels::find(state, tenant, name, "wechat").await
 }
 
 fn query(params: &HashMap<String, String>) -> endpoint::Query {
