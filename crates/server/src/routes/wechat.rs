@@ -226,22 +226,17 @@ async fn respond(
                 .store()
                 .latest_conversation_by_ref(tenant_id, CHANNEL, &openid)
                 .await?;
-            let answer = match existing {
+            let continued = match existing {
                 Some(c) => match bots::continue_hosted(state, &c, user_said()).await {
-                    Ok(turn) => turn,
+                    Ok(turn) => Some(turn),
                     // That conversation has ended: a new message begins a new one.
-                    Err(e) if e.status == StatusCode::CONFLICT => {
-                        restart(
-                            state,
-                            start(openid.clone()),
-                            &openid,
-                            &mut greeting,
-                            user_said(),
-                        )
-                        .await?
-                    }
+                    Err(e) if e.status == StatusCode::CONFLICT => None,
                     Err(e) => return Err(e),
                 },
+                None => None,
+            };
+            let answer = match continued {
+                Some(turn) => turn,
                 None => {
                     restart(
                         state,
