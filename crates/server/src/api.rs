@@ -353,6 +353,30 @@ pub const ROUTES: &[RouteDoc] = &[
         None,
         None,
     ),
+    route(
+        "GET",
+        "/api/v1/customers",
+        "Find a customer by ?crm_id=, ?phone= or ?wechat_openid=",
+        "customers",
+        needs(Permission::ReadConversations),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/customers/{id}",
+        "A customer with their conversations on every channel",
+        "customers",
+        needs(Permission::ReadConversations),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/customers/{id}/identities",
+        "This customer is also known by a phone, CRM id, openid, …",
+        "customers",
+        needs(Permission::WriteConversations),
+        Some("LinkIdentity"),
+    ),
 ];
 
 /// Every permission, in the order documented.
@@ -413,7 +437,9 @@ fn schemas() -> Value {
                 "script": { "type": "string", "description": "Host the conversation with this script's latest version; the response then carries the robot's first actions" },
                 "knowledge_base": { "type": "string", "description": "Knowledge base to answer questions from; default: the one the script names" },
                 "contact": { "type": "object", "additionalProperties": { "type": "string" }, "description": "CRM fields for {{variables}}" },
-                "humans_available": { "type": "boolean", "default": true }
+                "humans_available": { "type": "boolean", "default": true },
+                "customer": { "type": "object", "additionalProperties": false, "description": "Who this is: the first given is looked up (or created), the others linked",
+                    "properties": { "crm_id": { "type": "string" }, "phone": { "type": "string" }, "wechat_openid": { "type": "string" } } }
             } },
         "ConversationInput": { "type": "object", "required": ["type"],
             "description": "An engine event: {\"type\":\"user_said\",\"text\":\"…\"}, {\"type\":\"silence\",\"ms\":6000}, {\"type\":\"dtmf\",\"digit\":\"1\"}, {\"type\":\"hangup\"}, {\"type\":\"agent_joined\"}, {\"type\":\"agent_said\",\"text\":\"…\"}, {\"type\":\"timer\",\"name\":\"…\"}",
@@ -433,6 +459,8 @@ fn schemas() -> Value {
                         "title": { "type": "string" },
                         "colour": { "type": "string", "pattern": "^#[0-9a-fA-F]{6}$" },
                         "allowed_origins": { "type": "array", "items": { "type": "string" } } } } } },
+        "LinkIdentity": { "type": "object", "required": ["kind", "value"], "additionalProperties": false,
+            "properties": { "kind": { "type": "string", "enum": ["phone", "crm", "wechat", "web"] }, "value": { "type": "string" } } },
         "UploadScript": { "type": "object", "required": ["source"], "additionalProperties": false,
             "properties": { "source": { "type": "string", "description": "The script, YAML or JSON (see docs/scripts.md)" } } },
         "UploadKnowledgeBase": { "type": "object", "required": ["source"], "additionalProperties": false,

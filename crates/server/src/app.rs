@@ -16,7 +16,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
-    audit, auth, channels, conversations, documents, system, tokens, users, webchat, wechat,
+    audit, auth, channels, conversations, customers, documents, system, tokens, users, webchat,
+    wechat,
 };
 use crate::state::AppState;
 
@@ -60,6 +61,9 @@ pub fn router(state: AppState) -> Router {
         .route("/conversations/{id}/input", post(conversations::input))
         .route("/channels", get(channels::list))
         .route("/channels/{name}", get(channels::get).put(channels::put))
+        .route("/customers", get(customers::find))
+        .route("/customers/{id}", get(customers::get))
+        .route("/customers/{id}/identities", post(customers::link))
         .route("/scripts", get(documents::list_scripts))
         .route(
             "/scripts/{name}",

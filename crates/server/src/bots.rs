@@ -363,6 +363,8 @@ pub struct NewHosted<'a> {
     pub knowledge_base: Option<&'a str>,
     pub contact: std::collections::BTreeMap<String, String>,
     pub humans_available: bool,
+    /// How the channel recognises the customer, if it can.
+    pub identity: Option<(store::IdentityKind, String)>,
 }
 
 /// Creates a conversation hosted by a script and runs its start: the one
@@ -392,12 +394,33 @@ pub async fn start_hosted(
             state.now_ms(),
         )
         .await?;
+    let conversation = attach_customer(state, conversation, new.identity).await?;
     let start = start_event(new.contact, state.wall_time(), new.humans_available);
     let turn = state
         .bots()
         .turn(state.store(), &conversation, &bot, start, state.now_ms())
         .await?;
     Ok((conversation, turn))
+}
+
+/// Records who the conversation is with, when the channel knows.
+pub async fn attach_customer(
+    state: &crate::state::AppState,
+    mut conversation: Conversation,
+    identity: Option<(store::IdentityKind, String)>,
+) -> Result<Conversation, ApiError> {
+    if let Some((kind, value)) = identity {
+        let customer = state
+            .store()
+            .customer_for(&conversation.tenant_id, kind, &value, state.now_ms())
+            .await?;
+        state
+            .store()
+            .set_conversation_customer(&conversation.tenant_id, &conversation.id, &customer.id)
+            .await?;
+        conversation.customer_id = Some(customer.id);
+    }
+    Ok(conversation)
 }
 
 /// Sends one event to an existing hosted conversation.

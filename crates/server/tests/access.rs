@@ -18,6 +18,7 @@ struct World {
     token_id: String,
     token_secret: String,
     conversation_id: String,
+    customer_id: String,
     ids: Vec<String>,
 }
 
@@ -86,10 +87,14 @@ async fn world(app: &TestApp, slug: &str) -> World {
         app,
         "POST",
         "/api/v1/conversations",
-        Some(&json!({ "channel": "web", "external_ref": format!("{slug}-ref"), "script": format!("{slug}-script") })),
+        Some(&json!({ "channel": "web", "external_ref": format!("{slug}-ref"), "script": format!("{slug}-script"), "customer": { "crm_id": format!("{slug}-crm"), "phone": "13800138000" } })),
     )
     .await;
     let conversation_id = conv["id"].as_str().expect("conv id").to_string();
+    let customer_id = conv["customer_id"]
+        .as_str()
+        .expect("customer id")
+        .to_string();
     for i in 0..3 {
         call(
             &admin,
@@ -103,6 +108,7 @@ async fn world(app: &TestApp, slug: &str) -> World {
     let token_id = token["token"]["id"].as_str().expect("token id").to_string();
     ids.push(token_id.clone());
     ids.push(conversation_id.clone());
+    ids.push(customer_id.clone());
     World {
         tenant_id,
         slug: slug.to_string(),
@@ -111,6 +117,7 @@ async fn world(app: &TestApp, slug: &str) -> World {
         token_id,
         token_secret: token["secret"].as_str().expect("secret").to_string(),
         conversation_id,
+        customer_id,
         ids,
     }
 }
@@ -127,6 +134,10 @@ fn concrete(path: &str, w: &World) -> String {
         return path.replace("{name}", &format!("{}-script", w.slug));
     } else if path.starts_with("/api/v1/knowledge-bases/") {
         return path.replace("{name}", "mini-kb");
+    } else if path.starts_with("/api/v1/customers/") {
+        &w.customer_id
+    } else if path == "/api/v1/customers" {
+        return format!("/api/v1/customers?crm_id={}-crm", w.slug);
     } else if path.starts_with("/api/v1/channels/") {
         return path.replace("{name}", &format!("{}-gzh", w.slug));
     } else {
@@ -180,7 +191,10 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
                 "{} {path} -> {status} {body}",
                 r.method
             );
-        } else if r.path == "/api/v1/scripts/{name}" || r.path == "/api/v1/channels/{name}" {
+        } else if r.path == "/api/v1/scripts/{name}"
+            || r.path == "/api/v1/channels/{name}"
+            || r.path == "/api/v1/customers"
+        {
             assert_eq!(
                 status,
                 StatusCode::NOT_FOUND,

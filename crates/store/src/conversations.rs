@@ -16,6 +16,8 @@ pub struct Conversation {
     pub created_at: i64,
     /// Sequence number of the last event; 0 when there is none.
     pub last_seq: i64,
+    /// The customer this conversation is with, once recognised.
+    pub customer_id: Option<String>,
     pub metadata: serde_json::Value,
 }
 
@@ -46,6 +48,7 @@ fn row_to_conversation(r: &SqliteRow) -> Result<Conversation, StoreError> {
         external_ref: r.try_get("external_ref")?,
         created_at: r.try_get("created_at")?,
         last_seq: r.try_get("last_seq")?,
+        customer_id: r.try_get("customer_id")?,
         metadata: serde_json::from_str(&metadata)
             .map_err(|e| StoreError::Corrupt(format!("conversation metadata is not JSON: {e}")))?,
     })

@@ -17,6 +17,7 @@
 mod audit;
 mod channels;
 mod conversations;
+mod customers;
 mod documents;
 mod error;
 mod migrate;
@@ -34,6 +35,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use channels::Channel;
 pub use conversations::{Conversation, EventRecord, NewConversation};
+pub use customers::{Customer, Identity, IdentityKind};
 pub use documents::{Document, DocumentKind, DocumentSummary};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, MigrationStatus};

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "token_scopes",
         sql: include_str!("../migrations/sqlite/0004_token_scopes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "customers",
+        sql: include_str!("../migrations/sqlite/0005_customers.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

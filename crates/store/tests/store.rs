@@ -54,22 +54,15 @@ async fn an_older_database_is_upgraded_in_place_keeping_its_data() {
             .await
             .expect("open");
         assert_eq!(old.migrate_to(1).await.expect("v1"), 1);
-        let t = old.create_tenant("acme", "Acme", 1).await.expect("tenant");
-        let c = old
-            .create_conversation(
-                NewConversation {
-                    tenant_id: &t.id,
-                    channel: "web",
-                    external_ref: None,
-                    metadata: &json!({}),
-                },
-                1,
-            )
-            .await
-            .expect("conv");
-        old.append_event(&t.id, &c.id, "user_said", &json!({"text": "旧数据"}), 2)
-            .await
-            .expect("append");
+        // Rows as the first release wrote them: plain SQL against its schema,
+        // since today's repositories read columns that schema lacks.
+        for sql in [
+            "INSERT INTO tenants (id, slug, name, created_at) VALUES ('t1', 'acme', 'Acme', 1)",
+            "INSERT INTO conversations (id, tenant_id, channel, created_at, last_seq, metadata) VALUES ('c1', 't1', 'web', 1, 1, '{}')",
+            "INSERT INTO conversation_events (conversation_id, seq, tenant_id, at, kind, payload) VALUES ('c1', 1, 't1', 2, 'user_said', '{\"text\":\"旧数据\"}')",
+        ] {
+            sqlx::query(sql).execute(old.pool()).await.expect(sql);
+        }
         let status = old.migration_status().await.expect("status");
         assert!(
             status.iter().any(|m| m.applied_at.is_none()),

@@ -63,6 +63,9 @@ pub struct CreateConversation {
     pub contact: BTreeMap<String, String>,
     #[serde(default = "default_true")]
     pub humans_available: bool,
+    /// Who this is, so their history follows them across channels.
+    #[serde(default)]
+    pub customer: Option<crate::routes::customers::CustomerKeys>,
 }
 
 fn default_true() -> bool {
@@ -89,30 +92,49 @@ pub async fn create(
             "channel is 1-64 letters, digits or _ . -",
         ));
     }
-    let mut metadata = req.metadata.unwrap_or_else(|| json!({}));
+    let metadata = req.metadata.unwrap_or_else(|| json!({}));
     if !metadata.is_object() || metadata.to_string().len() > MAX_EVENT_BYTES {
         return Err(ApiError::bad_request(
             "metadata 必须是不超过 64 KB 的 JSON 对象",
             "metadata must be a JSON object of at most 64 KB",
         ));
     }
-    let hosted = match &req.script {
+    let mut identities = match &req.customer {
+        Some(c) => c.identities()?,
+        None => Vec::new(),
+    };
+    // Recognise the customer by any key already known; only when none is,
+    // the first key given creates them.
+    for i in 0..identities.len() {
+        let (kind, value) = &identities[i];
+        if state
+            .store()
+            .find_customer(&caller.tenant_id, *kind, value)
+            .await?
+            .is_some()
+        {
+            identities.swap(0, i);
+            break;
+        }
+    }
+    let (conversation, turn) = match &req.script {
         Some(script) => {
-            let binding = bots::resolve_binding(
+            let (c, t) = bots::start_hosted(
                 &state,
-                &caller.tenant_id,
-                script,
-                req.knowledge_base.as_deref(),
+                bots::NewHosted {
+                    tenant_id: &caller.tenant_id,
+                    channel: &req.channel,
+                    external_ref: req.external_ref.as_deref(),
+                    metadata,
+                    script,
+                    knowledge_base: req.knowledge_base.as_deref(),
+                    contact: req.contact,
+                    humans_available: req.humans_available,
+                    identity: identities.first().cloned(),
+                },
             )
             .await?;
-            // Compile (or fetch) before creating anything, so a broken bot
-            // leaves no half-made conversation behind.
-            let bot = state
-                .bots()
-                .bot(state.store(), &caller.tenant_id, &binding)
-                .await?;
-            metadata["bot"] = serde_json::to_value(&binding).map_err(|_| ApiError::internal())?;
-            Some(bot)
+            (c, Some(t))
         }
         None if req.knowledge_base.is_some() => {
             return Err(ApiError::bad_request(
@@ -120,39 +142,48 @@ pub async fn create(
                 "knowledge_base needs a script",
             ));
         }
-        None => None,
+        None => {
+            let c = state
+                .store()
+                .create_conversation(
+                    NewConversation {
+                        tenant_id: &caller.tenant_id,
+                        channel: &req.channel,
+                        external_ref: req.external_ref.as_deref(),
+                        metadata: &metadata,
+                    },
+                    state.now_ms(),
+                )
+                .await?;
+            (
+                bots::attach_customer(&state, c, identities.first().cloned()).await?,
+                None,
+            )
+        }
     };
-    let conversation = state
-        .store()
-        .create_conversation(
-            NewConversation {
-                tenant_id: &caller.tenant_id,
-                channel: &req.channel,
-                external_ref: req.external_ref.as_deref(),
-                metadata: &metadata,
-            },
-            state.now_ms(),
-        )
-        .await?;
+    // The other identities given are the same person: link them, unless one
+    // already belongs to someone else (then say so; merging is a person's call).
+    if let Some(customer_id) = &conversation.customer_id {
+        for (kind, value) in identities.iter().skip(1) {
+            state
+                .store()
+                .link_identity(&caller.tenant_id, customer_id, *kind, value, state.now_ms())
+                .await?;
+        }
+    }
     state
         .audit(
             &caller,
             "conversation.create",
             Some(&conversation.id),
-            json!({ "channel": req.channel, "script": req.script }),
+            json!({ "channel": req.channel, "script": req.script, "customer": conversation.customer_id }),
         )
         .await?;
-    let Some(bot) = hosted else {
-        return Ok((StatusCode::CREATED, Json(json!(conversation))));
-    };
-    let start = bots::start_event(req.contact, state.wall_time(), req.humans_available);
-    let turn = state
-        .bots()
-        .turn(state.store(), &conversation, &bot, start, state.now_ms())
-        .await?;
     let mut body = json!(conversation);
-    body["actions"] = json!(turn.actions);
-    body["state"] = json!(turn.state);
+    if let Some(turn) = turn {
+        body["actions"] = json!(turn.actions);
+        body["state"] = json!(turn.state);
+    }
     Ok((StatusCode::CREATED, Json(body)))
 }
 

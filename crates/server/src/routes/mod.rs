@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod conversations;
+pub mod customers;
 pub mod documents;
 pub mod system;
 pub mod tokens;

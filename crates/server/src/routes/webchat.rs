@@ -148,6 +148,7 @@ impl Session {
             knowledge_base: self.settings.knowledge_base.as_deref(),
             contact: Default::default(),
             humans_available: true,
+            identity: Some((store::IdentityKind::Web, visitor_ref(&self.visitor))),
         }
     }
 

@@ -168,10 +168,11 @@ async fn respond(
         metadata: json!({ "wechat": { "channel": channel.name, "openid": contact_openid } }),
         script: &settings.script,
         knowledge_base: settings.knowledge_base.as_deref(),
-        contact: [("openid".to_string(), contact_openid)]
+        contact: [("openid".to_string(), contact_openid.clone())]
             .into_iter()
             .collect(),
         humans_available: true,
+        identity: Some((store::IdentityKind::Wechat, contact_openid)),
     };
     match message {
         Incoming::Event {

@@ -225,6 +225,7 @@ pub fn sample_body(schema: &str) -> Value {
         "AppendEvent" => json!({ "kind": "user_said", "payload": { "text": "你好" } }),
         "ConversationInput" => json!({ "type": "user_said", "text": "你好，我想问一下" }),
         "UploadScript" => json!({ "source": MINI_SCRIPT }),
+        "LinkIdentity" => json!({ "kind": "crm", "value": format!("crm-{}", uuid_like()) }),
         "PutChannel" => {
             json!({ "kind": "wechat", "settings": { "token": "tonghua123", "app_id": "wx_test", "script": "mini" } })
         }
