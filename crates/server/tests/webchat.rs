@@ -315,3 +315,61 @@ async fn origins_can_be_restricted_and_the_widget_is_served_configured() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn outside_business_hours_asking_for_a_person_closes_politely_instead_of_transferring() {
+    // The test clock reads Friday 16:00 in Beijing.
+    let script = MINI_SCRIPT.replace(
+        "start: ask\n",
+        "start: ask\nsettings:\n  human_queue: 客服\n",
+    );
+    for (hours, transfers) in [
+        (
+            json!([{ "days": [1, 2, 3, 4, 5], "from": "09:00", "to": "18:00" }]),
+            true,
+        ),
+        (
+            json!([{ "days": [6, 7], "from": "09:00", "to": "18:00" }]),
+            false,
+        ),
+    ] {
+        let app = TestApp::start().await;
+        let t = app.tenant("shop").await;
+        app.user(&t, "boss", Role::Admin).await;
+        let c = app.login("shop", "boss").await;
+        for (path, source) in [
+            ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
+            ("/api/v1/scripts/staffed", script.as_str()),
+        ] {
+            let (s, b) = call(&c, &app, "PUT", path, Some(&json!({ "source": source }))).await;
+            assert!(s.is_success(), "{b}");
+        }
+        let (s, b) = call(&c, &app, "PUT", "/api/v1/channels/site", Some(&json!({ "kind": "web", "settings": { "script": "staffed", "business_hours": hours } }))).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let mut ws = connect(&app, "").await;
+        let conversation = next(&mut ws).await["conversation"]
+            .as_str()
+            .expect("c")
+            .to_string();
+        drain(&mut ws).await;
+        say(&mut ws, "h", "我要转人工").await;
+        drain(&mut ws).await;
+        let log = app
+            .store
+            .events(&t, &conversation, 0, 100)
+            .await
+            .expect("e")
+            .expect("c");
+        let transferred = log.iter().any(|e| e.kind == "action.transfer");
+        assert_eq!(
+            transferred,
+            transfers,
+            "hours {hours}: {:?}",
+            log.iter().map(|e| &e.kind).collect::<Vec<_>>()
+        );
+    }
+    let (app, _) = setup(json!({ "script": "mini" })).await;
+    let c = app.login("shop", "boss").await;
+    let (s, _) = call(&c, &app, "PUT", "/api/v1/channels/site", Some(&json!({ "kind": "web", "settings": { "script": "mini", "business_hours": [{ "days": [8], "from": "09:00", "to": "18:00" }] } }))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

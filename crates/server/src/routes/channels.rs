@@ -37,6 +37,9 @@ pub struct WeChatSettings {
     pub script: String,
     #[serde(default)]
     pub knowledge_base: Option<String>,
+    /// When human agents can take over; always when empty.
+    #[serde(default)]
+    pub business_hours: Vec<Hours>,
 }
 
 /// A web chat widget's settings.
@@ -56,6 +59,9 @@ pub struct WebSettings {
     /// Pages allowed to open the chat (`https://shop.example.com`); any when empty.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// When human agents can take over; always when empty.
+    #[serde(default)]
+    pub business_hours: Vec<Hours>,
 }
 
 fn default_title() -> String {
@@ -64,6 +70,51 @@ fn default_title() -> String {
 
 fn default_colour() -> String {
     "#1677ff".to_string()
+}
+
+/// When human agents can take over, in the deployment's time zone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Hours {
+    /// ISO weekdays, 1 = Monday … 7 = Sunday.
+    pub days: Vec<u32>,
+    /// `HH:MM`.
+    pub from: String,
+    /// `HH:MM`, after `from`.
+    pub to: String,
+}
+
+fn minutes(hhmm: &str) -> Option<u32> {
+    let (h, m) = hhmm.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+/// Checks business hours; `Err` says what is wrong.
+pub fn check_hours(hours: &[Hours]) -> Result<(), String> {
+    for h in hours {
+        if h.days.is_empty() || h.days.iter().any(|d| !(1..=7).contains(d)) {
+            return Err(format!("days {:?}: use 1 (Monday) to 7 (Sunday)", h.days));
+        }
+        match (minutes(&h.from), minutes(&h.to)) {
+            (Some(f), Some(t)) if f < t => {}
+            _ => return Err(format!("{}–{}: use HH:MM, from before to", h.from, h.to)),
+        }
+    }
+    Ok(())
+}
+
+/// Whether `now` falls in the hours; no hours at all means always.
+pub fn within_hours(hours: &[Hours], now: &dialog::WallTime) -> bool {
+    if hours.is_empty() {
+        return true;
+    }
+    let at = now.hour * 60 + now.minute;
+    hours.iter().any(|h| {
+        h.days.contains(&now.weekday)
+            && minutes(&h.from).is_some_and(|f| at >= f)
+            && minutes(&h.to).is_some_and(|t| at < t)
+    })
 }
 
 fn default_api() -> String {
@@ -203,6 +254,12 @@ pub async fn put(
                     "api_base must be an http(s) URL".into(),
                 ));
             }
+            check_hours(&settings.business_hours).map_err(|e| {
+                bad(
+                    format!("business_hours 有误：{e}"),
+                    format!("bad business_hours: {e}"),
+                )
+            })?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
             (settings.script, settings.knowledge_base, stored)
         }
@@ -237,6 +294,12 @@ pub async fn put(
                     format!("allowed origin {o} should look like https://shop.example.com"),
                 ));
             }
+            check_hours(&settings.business_hours).map_err(|e| {
+                bad(
+                    format!("business_hours 有误：{e}"),
+                    format!("bad business_hours: {e}"),
+                )
+            })?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
             (settings.script, settings.knowledge_base, stored)
         }
@@ -279,4 +342,59 @@ pub async fn put(
         },
         Json(view(&channel)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(weekday: u32, hour: u32, minute: u32) -> dialog::WallTime {
+        dialog::WallTime {
+            year: 2026,
+            month: 11,
+            day: 24,
+            hour,
+            minute,
+            weekday,
+        }
+    }
+
+    #[test]
+    fn business_hours() {
+        let weekdays = vec![Hours {
+            days: vec![1, 2, 3, 4, 5],
+            from: "09:00".into(),
+            to: "18:00".into(),
+        }];
+        assert!(within_hours(&weekdays, &at(2, 9, 0)));
+        assert!(within_hours(&weekdays, &at(5, 17, 59)));
+        assert!(!within_hours(&weekdays, &at(5, 18, 0)));
+        assert!(!within_hours(&weekdays, &at(6, 10, 0)));
+        assert!(within_hours(&[], &at(7, 3, 0)), "no hours: always");
+        assert!(check_hours(&weekdays).is_ok());
+        for bad in [
+            Hours {
+                days: vec![0],
+                from: "09:00".into(),
+                to: "18:00".into(),
+            },
+            Hours {
+                days: vec![1],
+                from: "18:00".into(),
+                to: "09:00".into(),
+            },
+            Hours {
+                days: vec![1],
+                from: "9".into(),
+                to: "18:00".into(),
+            },
+            Hours {
+                days: vec![],
+                from: "09:00".into(),
+                to: "18:00".into(),
+            },
+        ] {
+            assert!(check_hours(std::slice::from_ref(&bad)).is_err(), "{bad:?}");
+        }
+    }
 }

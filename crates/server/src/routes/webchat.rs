@@ -147,7 +147,10 @@ impl Session {
             script: &self.settings.script,
             knowledge_base: self.settings.knowledge_base.as_deref(),
             contact: Default::default(),
-            humans_available: true,
+            humans_available: crate::routes::channels::within_hours(
+                &self.settings.business_hours,
+                &self.state.wall_time(),
+            ),
             identity: Some((store::IdentityKind::Web, visitor_ref(&self.visitor))),
         }
     }

@@ -171,7 +171,10 @@ async fn respond(
         contact: [("openid".to_string(), contact_openid.clone())]
             .into_iter()
             .collect(),
-        humans_available: true,
+        humans_available: crate::routes::channels::within_hours(
+            &settings.business_hours,
+            &state.wall_time(),
+        ),
         identity: Some((store::IdentityKind::Wechat, contact_openid)),
     };
     match message {
