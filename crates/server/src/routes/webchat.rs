@@ -95,7 +95,11 @@ pub async fn connect(
         .and_then(|a| a.parse::<i64>().ok())
         .unwrap_or(0)
         .max(0);
+    // Chat frames are small: 4 KiB buffers instead of the 128 KiB defaults
+    // keep an idle conversation's socket cheap (they grow when a frame needs it).
     ws.max_message_size(MAX_FRAME_BYTES)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket| async move {
             let mut session = Session {
                 state,
