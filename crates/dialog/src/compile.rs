@@ -940,10 +940,20 @@ pub(crate) fn compile(
         file: file.to_string(),
         message: e.to_string(),
     };
-    let intents = nlu::IntentModel::train(&examples, &rules).map_err(model_err)?;
+    // The script's own words keep product and place names whole in both models.
+    let intent_config = nlu::IntentConfig {
+        user_words: spec.words.clone(),
+        ..nlu::IntentConfig::default()
+    };
+    let intents =
+        nlu::IntentModel::train_with(&examples, &rules, &intent_config).map_err(model_err)?;
     let faq = match kb {
         Some(entries) if !entries.is_empty() => {
-            Some(nlu::FaqIndex::build(entries).map_err(model_err)?)
+            let segmenter = nlu::Segmenter::with_user_words(spec.words.iter().cloned());
+            Some(
+                nlu::FaqIndex::build_with(entries, nlu::FaqConfig::default(), segmenter)
+                    .map_err(model_err)?,
+            )
         }
         _ => None,
     };

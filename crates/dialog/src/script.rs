@@ -108,6 +108,10 @@ pub struct ScriptSpec {
     /// Knowledge base file, relative to the script.
     #[serde(default)]
     pub knowledge: Option<String>,
+    /// The business's own words (product names, place names, jargon) that
+    /// word segmentation must keep whole, e.g. `[鑫享福宝, 美家装饰]`.
+    #[serde(default)]
+    pub words: Vec<String>,
     #[serde(default)]
     pub intents: Vec<IntentSpec>,
     /// Global handlers, by kind.

@@ -72,3 +72,22 @@ fn ordinary_questions_are_answered_and_accusations_still_escalate() {
         assert_eq!(handled_by(&turn(&bot, q)), handler, "{q}");
     }
 }
+
+#[test]
+fn a_scripts_own_words_are_accepted_and_its_questions_still_answered() {
+    let script = SCRIPT.replace("start: ask\n", "start: ask\nwords: [鑫享福宝, 优品商城]\n");
+    let kb = "entries:\n  - id: fubao\n    question: 鑫享福宝怎么购买？\n    similar: [在哪里买鑫享福宝, 鑫享福宝怎么办理]\n    answer: 在App首页的理财频道即可购买。\n";
+    let entries = dialog::kb::parse_kb(kb, "kb.yaml").expect("kb");
+    let bot = Bot::from_source(&script, "qa.yaml", Some(entries)).expect("bot with words");
+    let actions = turn(&bot, "鑫享福宝在哪买");
+    assert_eq!(handled_by(&actions), "faq", "{actions:?}");
+    assert!(
+        Bot::from_source(
+            &SCRIPT.replace("start: ask\n", "start: ask\nwords: 3\n"),
+            "bad.yaml",
+            None
+        )
+        .is_err(),
+        "words must be a list"
+    );
+}
