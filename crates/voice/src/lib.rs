@@ -15,8 +15,12 @@
 //! * [`cache`] — the on-disk, content-addressed cache of synthesised prompts.
 //! * [`remote`] — clients for OpenAI-compatible `/v1/audio/transcriptions`
 //!   and `/v1/audio/speech` servers (feature `remote`, on by default).
+//! * `whisper` — local Whisper base recognition (feature `whisper`).
+//! * `kokoro` — local Kokoro-82M synthesis (feature `kokoro`).
 //! * [`models`] — where installed model files live; the missing-model check.
 //! * [`fallback`] — try one engine, fall back to another on error or time-out.
+//! * [`cer`] — character error rate for tests and benchmarks.
+//! * [`cli`] — the work behind `tonghua asr` and `tonghua tts`.
 //! * [`testsignal`] — deterministic synthetic signals for tests and benchmarks.
 //!
 //! Invariants:
@@ -32,12 +36,16 @@
 
 pub mod audio;
 pub mod cache;
+pub mod cer;
+pub mod cli;
 pub mod denoise;
 pub mod endpoint;
 pub mod engine;
 pub mod fallback;
 pub mod frame;
 pub mod g711;
+#[cfg(feature = "kokoro")]
+pub mod kokoro;
 pub mod models;
 #[cfg(feature = "remote")]
 pub mod remote;
@@ -45,6 +53,8 @@ pub mod resample;
 pub mod testsignal;
 pub mod vad;
 pub mod wav;
+#[cfg(feature = "whisper")]
+pub mod whisper;
 
 pub use audio::Audio;
 pub use cache::{CachedTts, TtsCache};
