@@ -154,7 +154,11 @@ impl Kokoro {
                     "speed" => speed,
                 ])
                 .map_err(failed)?;
-            let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
+            let audio = outputs
+                .values()
+                .next()
+                .ok_or_else(|| failed("model produced no output"))?;
+            let (_, audio) = audio.try_extract_tensor::<f32>().map_err(failed)?;
             out.extend_from_slice(audio);
         }
         Ok(out)

@@ -10,6 +10,8 @@
 //! * [`frame`] — 20 ms framing.
 //! * [`vad`] — a pure-Rust energy/zero-crossing voice-activity detector.
 //! * [`endpoint`] — end-of-turn and barge-in decisions.
+//! * [`listener`] — denoise → VAD → endpointer → ASR and barge-in, assembled per call.
+//! * [`playout`] — the flushable queue between TTS and RTP.
 //! * [`denoise`] — RNNoise noise suppression.
 //! * [`engine`] — the traits every ASR/TTS/denoise/VAD engine implements.
 //! * [`cache`] — the on-disk, content-addressed cache of synthesised prompts.
@@ -46,7 +48,9 @@ pub mod frame;
 pub mod g711;
 #[cfg(feature = "kokoro")]
 pub mod kokoro;
+pub mod listener;
 pub mod models;
+pub mod playout;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod resample;
@@ -67,4 +71,6 @@ pub use engine::{
     Asr, AudioStream, Denoiser, EngineError, Segment, Transcript, Tts, TtsRequest, Vad,
 };
 pub use g711::Law;
+pub use listener::{Listener, ListenerConfig, ListenerEvent};
+pub use playout::{Playout, PlayoutEvent};
 pub use vad::{EnergyVad, EnergyVadConfig};
