@@ -21,7 +21,7 @@ fn clip(rate: u32) -> Vec<f32> {
 }
 
 fn report(name: &str, secs: f64) {
-    println!("| {name} | {:.4} |", secs / 60.0);
+    println!("| {name} | {:.1e} |", secs / 60.0);
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
