@@ -25,6 +25,29 @@
 //! * [`cli`] — the work behind `tonghua asr` and `tonghua tts`.
 //! * [`testsignal`] — deterministic synthetic signals for tests and benchmarks.
 //!
+//! ```
+//! use voice::{Endpointer, EndpointConfig, EndpointEvent, EnergyVad, Law, Vad};
+//! use voice::{audio, frame, testsignal};
+//!
+//! // 8 kHz A-law from the line → samples → 20 ms frames → VAD → endpointer.
+//! let mut speech = testsignal::silence(8000, 400);
+//! speech.extend(testsignal::speech_like(8000, 5, 220, 60, 0.3));
+//! speech.extend(testsignal::silence(8000, 1000));
+//! let payload = Law::Alaw.encode(&audio::f32_to_i16(&speech));
+//! let samples = audio::i16_to_f32(&Law::Alaw.decode(&payload));
+//!
+//! let mut vad = EnergyVad::new(8000);
+//! let mut turns = Endpointer::new(EndpointConfig::default());
+//! let mut events = Vec::new();
+//! for (i, f) in frame::frames(&samples, 8000).iter().enumerate() {
+//!     events.extend(turns.push(i as u64 * 20, 20, vad.is_speech(f)));
+//! }
+//! assert!(matches!(events.as_slice(), [
+//!     EndpointEvent::SpeechStarted { .. },
+//!     EndpointEvent::SpeechEnded { .. },
+//! ]));
+//! ```
+//!
 //! Invariants:
 //! * The codecs, framer, VAD, endpointer and barge-in detector are sans-IO
 //!   and deterministic: no clock, no threads, no randomness; the same input
