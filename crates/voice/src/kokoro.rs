@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ort::session::Session;
 use ort::value::Tensor;
@@ -55,17 +55,27 @@ fn failed(message: impl std::fmt::Display) -> EngineError {
     }
 }
 
-/// Kokoro behind the [`Tts`] trait.
-pub struct Kokoro {
-    session: Session,
+/// The loaded model and voices, shared by every call.
+struct Inner {
+    /// `ort` runs need `&mut Session`; calls take turns (synthesis of
+    /// scripted prompts mostly comes from the cache anyway).
+    session: Mutex<Session>,
     token_input: String,
     voices: HashMap<String, Vec<f32>>,
+}
+
+/// Kokoro behind the [`Tts`] trait.
+///
+/// Load once per process; `clone()` is cheap and shares the model.
+#[derive(Clone)]
+pub struct Kokoro {
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Kokoro {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kokoro")
-            .field("voices", &self.voices.len())
+            .field("voices", &self.inner.voices.len())
             .finish()
     }
 }
@@ -116,14 +126,17 @@ impl Kokoro {
             });
         }
         Ok(Self {
-            session,
-            token_input,
-            voices,
+            inner: Arc::new(Inner {
+                session: Mutex::new(session),
+                token_input,
+                voices,
+            }),
         })
     }
 
     /// Synthesises one sentence.
-    fn sentence(&mut self, text: &str, voice: &str, speed: f32) -> Result<Vec<f32>, EngineError> {
+    fn sentence(&self, text: &str, voice: &str, speed: f32) -> Result<Vec<f32>, EngineError> {
+        let inner = &*self.inner;
         let phonemes = kokoro_tts::g2p(text, false).map_err(|e| failed(format!("{e:?}")))?;
         let mut out = Vec::new();
         for piece in phoneme_pieces(&phonemes) {
@@ -133,7 +146,7 @@ impl Kokoro {
             if n == 0 {
                 continue;
             }
-            let style_vec = self
+            let style_vec = inner
                 .voices
                 .get(voice)
                 .ok_or_else(|| EngineError::InvalidInput(format!("unknown voice {voice}")))?;
@@ -146,10 +159,13 @@ impl Kokoro {
             let tokens = Tensor::from_array(([1usize, len], ids)).map_err(failed)?;
             let style = Tensor::from_array(([1usize, STYLE_DIM], style)).map_err(failed)?;
             let speed = Tensor::from_array(([1usize], vec![speed])).map_err(failed)?;
-            let outputs = self
+            let mut session = inner
                 .session
+                .lock()
+                .map_err(|_| failed("a previous synthesis panicked"))?;
+            let outputs = session
                 .run(ort::inputs![
-                    self.token_input.as_str() => tokens,
+                    inner.token_input.as_str() => tokens,
                     "style" => style,
                     "speed" => speed,
                 ])
@@ -191,7 +207,7 @@ impl Tts for Kokoro {
     }
 
     fn voices(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.voices.keys().cloned().collect();
+        let mut v: Vec<String> = self.inner.voices.keys().cloned().collect();
         v.sort();
         // The default first, as the trait promises.
         v.retain(|n| n != DEFAULT_VOICE);
@@ -208,7 +224,7 @@ impl Tts for Kokoro {
             .voice
             .clone()
             .unwrap_or_else(|| DEFAULT_VOICE.to_string());
-        if !self.voices.contains_key(&voice) {
+        if !self.inner.voices.contains_key(&voice) {
             return Err(EngineError::InvalidInput(format!(
                 "unknown voice {voice}; available: {}",
                 self.voices().join(", ")

@@ -8,6 +8,7 @@
 //! Mandarin in Traditional characters.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ct2rs::Tokenizer as _;
 use ct2rs::sys::{ComputeType, Config, StorageView, Whisper as Ct2Whisper, WhisperOptions};
@@ -68,20 +69,39 @@ fn failed(message: impl std::fmt::Display) -> EngineError {
     }
 }
 
-/// Whisper behind the [`Asr`] trait.
-pub struct WhisperAsr {
+/// The loaded model, shared by every call (CTranslate2 queues concurrent
+/// decodes internally).
+struct Model {
     model: Ct2Whisper,
     tokenizer: Tokenizer,
     filters: Array2<f64>,
     prompt: Vec<String>,
     options: WhisperOptions,
+}
+
+/// Whisper behind the [`Asr`] trait.
+///
+/// Load once per process; `clone()` is cheap and shares the model, giving
+/// each call its own utterance buffer.
+pub struct WhisperAsr {
+    model: Arc<Model>,
     buffer: Vec<f32>,
+}
+
+impl Clone for WhisperAsr {
+    fn clone(&self) -> Self {
+        Self {
+            model: Arc::clone(&self.model),
+            buffer: Vec::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for WhisperAsr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WhisperAsr")
-            .field("prompt", &self.prompt)
+            .field("prompt", &self.model.prompt)
+            .field("buffered", &self.buffer.len())
             .finish()
     }
 }
@@ -134,26 +154,30 @@ impl WhisperAsr {
             return_no_speech_prob: true,
             ..WhisperOptions::default()
         };
+        let filters = mel(
+            f64::from(SAMPLE_RATE),
+            N_FFT,
+            N_MELS,
+            None,
+            None,
+            false,
+            true,
+        );
         Ok(Self {
-            model,
-            tokenizer,
-            filters: mel(
-                f64::from(SAMPLE_RATE),
-                N_FFT,
-                N_MELS,
-                None,
-                None,
-                false,
-                true,
-            ),
-            prompt,
-            options,
+            model: Arc::new(Model {
+                model,
+                tokenizer,
+                filters,
+                prompt,
+                options,
+            }),
             buffer: Vec::new(),
         })
     }
 
     /// Transcribes a whole 16 kHz clip (any length; decoded in 30 s windows).
     pub fn transcribe(&self, samples: &[f32]) -> Result<Transcript, EngineError> {
+        let m = &*self.model;
         let chunks: Vec<&[f32]> = samples.chunks(CHUNK_SAMPLES).collect();
         if chunks.is_empty() {
             return Ok(Transcript {
@@ -166,7 +190,7 @@ impl WhisperAsr {
             let mut stft = Spectrogram::new(N_FFT, HOP);
             for (i, frame) in chunk.chunks(HOP).enumerate().take(CHUNK_FRAMES) {
                 if let Some(fft) = stft.add(frame) {
-                    let m = norm_mel(&log_mel_spectrogram(&fft, &self.filters)).mapv(|v| v as f32);
+                    let m = norm_mel(&log_mel_spectrogram(&fft, &m.filters)).mapv(|v| v as f32);
                     features.slice_mut(s![c, .., i]).assign(&m.slice(s![.., 0]));
                 }
             }
@@ -176,17 +200,17 @@ impl WhisperAsr {
             .as_slice_mut()
             .ok_or_else(|| failed("feature array is not contiguous"))?;
         let view = StorageView::new(&shape, data, Default::default()).map_err(failed)?;
-        let prompts = vec![self.prompt.clone(); chunks.len()];
+        let prompts = vec![m.prompt.clone(); chunks.len()];
         // Bound the output by the audio length: Mandarin runs at about five
         // characters a second, so a decode that loops on a token (Whisper's
         // known failure on noise) stops early instead of running to 448.
         let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
         let secs = longest.div_ceil(SAMPLE_RATE as usize);
         let options = WhisperOptions {
-            max_length: (self.prompt.len() + 16 + 15 * secs).min(448),
-            ..self.options.clone()
+            max_length: (m.prompt.len() + 16 + 15 * secs).min(448),
+            ..m.options.clone()
         };
-        let results = self
+        let results = m
             .model
             .generate(&view, &prompts, &options)
             .map_err(failed)?;
@@ -198,7 +222,7 @@ impl WhisperAsr {
             let Some(tokens) = res.sequences.into_iter().next() else {
                 continue;
             };
-            let text = self.tokenizer.decode(tokens).map_err(failed)?;
+            let text = m.tokenizer.decode(tokens).map_err(failed)?;
             let text = collapse_runs(text.trim(), MAX_RUN);
             // Whisper invents text ("谢谢观看") for silence; its own no-speech
             // estimate plus a weak score mark those.

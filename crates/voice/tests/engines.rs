@@ -85,3 +85,41 @@ fn voices_and_speed_are_selectable() {
         .count();
     assert_eq!(chunks, 2);
 }
+
+#[test]
+fn one_loaded_model_serves_concurrent_calls() {
+    let models = models_dir();
+    let tts = Kokoro::load(&models).expect("kokoro installed");
+    let asr = WhisperAsr::load(&models, &WhisperConfig::default()).expect("whisper installed");
+    let heard = over_the_phone(
+        &tts.clone()
+            .synthesize_all(&TtsRequest::new("我现在不方便。").voice("zm_yunjian"))
+            .expect("synthesis"),
+    );
+    // Two calls at once, each with its own handle on the same loaded models.
+    let texts: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let mut asr = asr.clone();
+                let mut tts = tts.clone();
+                let heard = &heard;
+                s.spawn(move || {
+                    tts.synthesize_all(&TtsRequest::new("好的")).expect("tts");
+                    for f in heard.samples.chunks(320) {
+                        asr.accept(f).expect("accept");
+                    }
+                    asr.finish().expect("asr").text
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(texts[0], texts[1]);
+    assert!(
+        voice::cer::cer("我现在不方便", &texts[0]) <= 0.2,
+        "{texts:?}"
+    );
+}
