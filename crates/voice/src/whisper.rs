@@ -1,0 +1,317 @@
+//! Local speech recognition with Whisper base (CTranslate2 format) through
+//! `ct2rs`, linked against the installed PyPI `libctranslate2` (feature
+//! `whisper`).
+//!
+//! Whisper is not a streaming model: [`WhisperAsr`] buffers an utterance (the
+//! endpointer decides where it ends) and decodes it in `finish`. It decodes
+//! with a Simplified-Chinese prompt, because Whisper otherwise often writes
+//! Mandarin in Traditional characters.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ct2rs::Tokenizer as _;
+use ct2rs::sys::{ComputeType, Config, StorageView, Whisper as Ct2Whisper, WhisperOptions};
+use ct2rs::tokenizers::hf::Tokenizer;
+use mel_spec::mel::{log_mel_spectrogram, mel, norm_mel};
+use mel_spec::stft::Spectrogram;
+use ndarray::{Array2, Array3, s};
+
+use crate::engine::{Asr, EngineError, Segment, Transcript};
+use crate::models::{WHISPER_BASE, check_model};
+
+/// Whisper's input rate.
+pub const SAMPLE_RATE: u32 = 16_000;
+const N_FFT: usize = 400;
+const HOP: usize = 160;
+const N_MELS: usize = 80;
+/// One decoding window: 30 s.
+const CHUNK_SAMPLES: usize = 480_000;
+const CHUNK_FRAMES: usize = 3000;
+const ID: &str = "whisper-base-ct2";
+
+/// The default prompt steering Mandarin output to Simplified characters.
+pub const SIMPLIFIED_PROMPT: &str = "以下是普通话的句子，使用简体中文。";
+
+/// Decoding settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhisperConfig {
+    /// Language code (`zh`, `en`); `None` would need language detection,
+    /// which is not wired up, so `zh` is the default.
+    pub language: String,
+    /// Text given to the decoder as "previous text" (see [`SIMPLIFIED_PROMPT`]).
+    pub prompt: Option<String>,
+    /// Beam width (1 = greedy, faster).
+    pub beam_size: usize,
+    /// CPU threads for one decode (0 = CTranslate2's default).
+    pub threads: usize,
+    /// Quantise the weights to 8-bit integers when loading (several times
+    /// faster on a CPU than the float32 the float16 weights otherwise become).
+    pub int8: bool,
+}
+
+impl Default for WhisperConfig {
+    fn default() -> Self {
+        Self {
+            language: "zh".into(),
+            prompt: Some(SIMPLIFIED_PROMPT.into()),
+            beam_size: 5,
+            threads: 0,
+            int8: true,
+        }
+    }
+}
+
+fn failed(message: impl std::fmt::Display) -> EngineError {
+    EngineError::Failed {
+        engine: ID.into(),
+        message: message.to_string(),
+    }
+}
+
+/// The loaded model, shared by every call (CTranslate2 queues concurrent
+/// decodes internally).
+struct Model {
+    model: Ct2Whisper,
+    tokenizer: Tokenizer,
+    filters: Array2<f64>,
+    prompt: Vec<String>,
+    options: WhisperOptions,
+}
+
+/// Whisper behind the [`Asr`] trait.
+///
+/// Load once per process; `clone()` is cheap and shares the model, giving
+/// each call its own utterance buffer.
+pub struct WhisperAsr {
+    model: Arc<Model>,
+    buffer: Vec<f32>,
+}
+
+impl Clone for WhisperAsr {
+    fn clone(&self) -> Self {
+        Self {
+            model: Arc::clone(&self.model),
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WhisperAsr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperAsr")
+            .field("prompt", &self.model.prompt)
+            .field("buffered", &self.buffer.len())
+            .finish()
+    }
+}
+
+impl WhisperAsr {
+    /// Loads and verifies the model under `models` (normally
+    /// [`crate::models::models_dir`]).
+    pub fn load(models: &Path, config: &WhisperConfig) -> Result<Self, EngineError> {
+        let dir = check_model(
+            models,
+            WHISPER_BASE,
+            &[
+                "model.bin",
+                "config.json",
+                "tokenizer.json",
+                "vocabulary.txt",
+            ],
+        )?;
+        let ct2_config = Config {
+            num_threads_per_replica: config.threads,
+            compute_type: if config.int8 {
+                ComputeType::INT8
+            } else {
+                ComputeType::DEFAULT
+            },
+            ..Config::default()
+        };
+        let model = Ct2Whisper::new(&dir, ct2_config).map_err(failed)?;
+        let mut tokenizer = Tokenizer::new(&dir).map_err(failed)?;
+        tokenizer.disable_spacial_token();
+        let mut prompt = Vec::new();
+        if let Some(p) = config.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
+            prompt.push("<|startofprev|>".to_string());
+            // A leading space, as Whisper saw previous text during training.
+            prompt.extend(
+                tokenizer
+                    .encode(&format!(" {}", p.trim()))
+                    .map_err(failed)?,
+            );
+        }
+        prompt.extend([
+            "<|startoftranscript|>".to_string(),
+            format!("<|{}|>", config.language),
+            "<|transcribe|>".to_string(),
+            "<|notimestamps|>".to_string(),
+        ]);
+        let options = WhisperOptions {
+            beam_size: config.beam_size.max(1),
+            return_scores: true,
+            return_no_speech_prob: true,
+            ..WhisperOptions::default()
+        };
+        let filters = mel(
+            f64::from(SAMPLE_RATE),
+            N_FFT,
+            N_MELS,
+            None,
+            None,
+            false,
+            true,
+        );
+        Ok(Self {
+            model: Arc::new(Model {
+                model,
+                tokenizer,
+                filters,
+                prompt,
+                options,
+            }),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Transcribes a whole 16 kHz clip (any length; decoded in 30 s windows).
+    pub fn transcribe(&self, samples: &[f32]) -> Result<Transcript, EngineError> {
+        let m = &*self.model;
+        let chunks: Vec<&[f32]> = samples.chunks(CHUNK_SAMPLES).collect();
+        if chunks.is_empty() {
+            return Ok(Transcript {
+                is_final: true,
+                ..Transcript::default()
+            });
+        }
+        let mut features = Array3::<f32>::zeros((chunks.len(), N_MELS, CHUNK_FRAMES));
+        for (c, chunk) in chunks.iter().enumerate() {
+            let mut stft = Spectrogram::new(N_FFT, HOP);
+            for (i, frame) in chunk.chunks(HOP).enumerate().take(CHUNK_FRAMES) {
+                if let Some(fft) = stft.add(frame) {
+                    let m = norm_mel(&log_mel_spectrogram(&fft, &m.filters)).mapv(|v| v as f32);
+                    features.slice_mut(s![c, .., i]).assign(&m.slice(s![.., 0]));
+                }
+            }
+        }
+        let shape = features.shape().to_vec();
+        let data = features
+            .as_slice_mut()
+            .ok_or_else(|| failed("feature array is not contiguous"))?;
+        let view = StorageView::new(&shape, data, Default::default()).map_err(failed)?;
+        let prompts = vec![m.prompt.clone(); chunks.len()];
+        // Bound the output by the audio length: Mandarin runs at about five
+        // characters a second, so a decode that loops on a token (Whisper's
+        // known failure on noise) stops early instead of running to 448.
+        let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
+        let secs = longest.div_ceil(SAMPLE_RATE as usize);
+        let options = WhisperOptions {
+            max_length: (m.prompt.len() + 16 + 15 * secs).min(448),
+            ..m.options.clone()
+        };
+        let results = m
+            .model
+            .generate(&view, &prompts, &options)
+            .map_err(failed)?;
+
+        let mut segments = Vec::new();
+        for (c, (res, chunk)) in results.into_iter().zip(&chunks).enumerate() {
+            let score = res.scores.first().copied().unwrap_or(0.0);
+            let confidence = score.exp().clamp(0.0, 1.0);
+            let Some(tokens) = res.sequences.into_iter().next() else {
+                continue;
+            };
+            let text = m.tokenizer.decode(tokens).map_err(failed)?;
+            let text = collapse_runs(text.trim(), MAX_RUN);
+            // Whisper invents text ("谢谢观看") for silence; its own no-speech
+            // estimate plus a weak score mark those.
+            if text.is_empty() || (res.no_speech_prob > 0.6 && confidence < 0.5) {
+                continue;
+            }
+            let start_ms = (c * CHUNK_SAMPLES) as u64 * 1000 / u64::from(SAMPLE_RATE);
+            let end_ms = start_ms + chunk.len() as u64 * 1000 / u64::from(SAMPLE_RATE);
+            segments.push(Segment {
+                start_ms,
+                end_ms,
+                text,
+                confidence,
+            });
+        }
+        let text: String = segments.iter().map(|s| s.text.as_str()).collect();
+        let confidence = if segments.is_empty() {
+            0.0
+        } else {
+            segments.iter().map(|s| s.confidence).sum::<f32>() / segments.len() as f32
+        };
+        Ok(Transcript {
+            text,
+            confidence,
+            segments,
+            is_final: true,
+        })
+    }
+}
+
+/// Longest run of one repeated character kept ("对对对对" is speech, a
+/// screen of "ＧＧＧＧ…" is a decoding loop).
+const MAX_RUN: usize = 4;
+
+/// Cuts runs of the same character longer than `max` down to `max`.
+fn collapse_runs(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = None;
+    let mut run = 0;
+    for c in text.chars() {
+        if Some(c) == last {
+            run += 1;
+        } else {
+            last = Some(c);
+            run = 1;
+        }
+        if run <= max {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Asr for WhisperAsr {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn sample_rate(&self) -> u32 {
+        SAMPLE_RATE
+    }
+
+    fn accept(&mut self, frame: &[f32]) -> Result<(), EngineError> {
+        self.buffer.extend_from_slice(frame);
+        Ok(())
+    }
+
+    fn partial(&mut self) -> Option<Transcript> {
+        None
+    }
+
+    fn finish(&mut self) -> Result<Transcript, EngineError> {
+        let samples = std::mem::take(&mut self.buffer);
+        self.transcribe(&samples)
+    }
+
+    fn reset(&mut self) {
+        self.buffer.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_loops_are_cut() {
+        assert_eq!(collapse_runs("听问ＧＧＧＧＧＧＧＧ", 4), "听问ＧＧＧＧ");
+        assert_eq!(collapse_runs("对对对", 4), "对对对");
+        assert_eq!(collapse_runs("", 4), "");
+    }
+}
