@@ -306,7 +306,7 @@ const NEGATIVE_WORDS: &[&str] = &[
 /// "非常失望", "特别好吃", "无比好吃" are not negated.
 const NEGATORS: &[char] = &['不', '没', '未'];
 /// Weight of one lexicon cue in logit units (tuned on the tuning part, see
-/// docs/benchmarks-nlu.md).
+/// docs/benchmarks.md).
 const LEXICON_WEIGHT: f32 = 1.2;
 /// Logit shift towards "not negative" for text with no polarity or
 /// escalation cue at all (see `polarity`).

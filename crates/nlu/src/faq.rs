@@ -63,7 +63,7 @@ impl Calibration {
 }
 
 /// Retrieval and calibration settings. The defaults were tuned on a tuning
-/// half of a public customer-service FAQ set (see docs/benchmarks-nlu.md);
+/// half of a public customer-service FAQ set (see docs/benchmarks.md);
 /// lexical and semantic retrieval have their own calibrations because
 /// their scores live on different scales.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -20,7 +20,7 @@
 //! (`${TONGHUA_MODELS:-$HOME/.cache/tonghua/models}`), [`FaqIndex::with_embedder`]
 //! re-ranks FAQ candidates with multilingual-e5-small sentence embeddings
 //! (see [`semantic`]). Without the feature or the model everything works
-//! lexically. Measured quality and latency: `docs/benchmarks-nlu.md`.
+//! lexically. Measured quality and latency: `docs/benchmarks.md`.
 
 pub mod cli;
 mod emotion;

@@ -1,7 +1,7 @@
 //! Round-trip benchmark: Kokoro TTS → 8 kHz G.711 A-law (clean; with white
 //! noise at 10 dB SNR on the line; and the same noisy line through RNNoise,
 //! as the call pipeline does) → Whisper base → character error rate, plus real-time factors, end-of-speech → final-text latency and peak
-//! memory. Results go in docs/benchmarks-voice.md.
+//! memory. Results go in docs/benchmarks.md (section "Hearing and speaking").
 //!
 //!     scripts/install-voice-models.sh
 //!     cargo run --release -p voice --features kokoro,whisper --example roundtrip_bench
