@@ -259,6 +259,24 @@ impl Bots {
         event: Event,
         now_ms: i64,
     ) -> Result<TurnResult, ApiError> {
+        // Without a delivery key nothing can be a duplicate.
+        self.turn_once(store, conversation, bot, event, None, now_ms)
+            .await?
+            .ok_or_else(ApiError::internal)
+    }
+
+    /// As [`Bots::turn`], recording the channel delivery `(channel id, key)`
+    /// in the same commit; `None` when that delivery was handled before
+    /// (nothing is logged and the state stays as it was).
+    pub async fn turn_once(
+        &self,
+        store: &Store,
+        conversation: &Conversation,
+        bot: &Bot,
+        event: Event,
+        delivery: Option<(&str, &str)>,
+        now_ms: i64,
+    ) -> Result<Option<TurnResult>, ApiError> {
         let slot = self.slot(&conversation.id);
         let mut guard = slot.lock().await;
         let mut state = match guard.take() {
@@ -284,12 +302,22 @@ impl Bots {
             let json = serde_json::to_value(a).map_err(|_| ApiError::internal())?;
             entries.push((kind_of(ACTION_PREFIX, &json), json));
         }
-        let first_seq = match store
-            .append_events(&conversation.tenant_id, &conversation.id, &entries, now_ms)
-            .await
-        {
-            Ok(Some(records)) => records.first().map(|r| r.seq).unwrap_or(0),
-            Ok(None) => {
+        let appended = store
+            .append_events_once(
+                &conversation.tenant_id,
+                &conversation.id,
+                &entries,
+                delivery,
+                now_ms,
+            )
+            .await;
+        let first_seq = match appended {
+            Ok(store::Appended::Records(records)) => records.first().map(|r| r.seq).unwrap_or(0),
+            Ok(store::Appended::Duplicate) => {
+                *guard = Some(before);
+                return Ok(None);
+            }
+            Ok(store::Appended::NoConversation) => {
                 *guard = Some(before);
                 return Err(ApiError::not_found("会话", "conversation"));
             }
@@ -307,11 +335,11 @@ impl Bots {
             *guard = Some(state);
         }
         metrics::counter!("tonghua_engine_turns_total").increment(1);
-        Ok(TurnResult {
+        Ok(Some(TurnResult {
             actions,
             state: summary,
             first_seq,
-        })
+        }))
     }
 }
 
@@ -429,6 +457,19 @@ pub async fn continue_hosted(
     conversation: &Conversation,
     kind: EventKind,
 ) -> Result<TurnResult, ApiError> {
+    continue_hosted_once(state, conversation, kind, None)
+        .await?
+        .ok_or_else(ApiError::internal)
+}
+
+/// As [`continue_hosted`], acting on a channel delivery once: `None` when
+/// `(channel id, key)` was handled before.
+pub async fn continue_hosted_once(
+    state: &crate::state::AppState,
+    conversation: &Conversation,
+    kind: EventKind,
+    delivery: Option<(&str, &str)>,
+) -> Result<Option<TurnResult>, ApiError> {
     let binding = Binding::of(conversation).ok_or_else(|| {
         ApiError::conflict(
             "该会话没有绑定话术，不能由机器人应答；创建会话时请指定 script",
@@ -443,11 +484,12 @@ pub async fn continue_hosted(
     let at_ms = u64::try_from(now - conversation.created_at).unwrap_or(0);
     state
         .bots()
-        .turn(
+        .turn_once(
             state.store(),
             conversation,
             &bot,
             Event::new(at_ms, kind),
+            delivery,
             now,
         )
         .await

@@ -28,6 +28,16 @@ pub struct NewConversation<'a> {
     pub metadata: &'a serde_json::Value,
 }
 
+/// What an append did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    Records(Vec<EventRecord>),
+    /// The tenant has no such conversation.
+    NoConversation,
+    /// The delivery was recorded before: nothing appended.
+    Duplicate,
+}
+
 /// One entry of a conversation's event log.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EventRecord {
@@ -149,7 +159,41 @@ impl Store {
         entries: &[(String, serde_json::Value)],
         now: i64,
     ) -> Result<Option<Vec<EventRecord>>, StoreError> {
+        match self
+            .append_events_once(tenant_id, conversation_id, entries, None, now)
+            .await?
+        {
+            Appended::Records(r) => Ok(Some(r)),
+            Appended::NoConversation | Appended::Duplicate => Ok(None),
+        }
+    }
+
+    /// As [`Store::append_events`], and records the channel delivery
+    /// `(channel_id, key)` in the same transaction: a delivery seen before
+    /// appends nothing (`Duplicate`). One commit does both, so a retried
+    /// message can neither be lost nor answered twice.
+    pub async fn append_events_once(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        entries: &[(String, serde_json::Value)],
+        delivery: Option<(&str, &str)>,
+        now: i64,
+    ) -> Result<Appended, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some((channel_id, key)) = delivery {
+            let first = sqlx::query(
+                "INSERT INTO channel_deliveries (channel_id, key, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )
+            .bind(channel_id)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if first.rows_affected() == 0 {
+                return Ok(Appended::Duplicate);
+            }
+        }
         // Taking the numbers by bumping the conversation row serialises
         // concurrent appenders on that row, so numbers never repeat or skip.
         let row = sqlx::query(
@@ -160,7 +204,9 @@ impl Store {
         .bind(entries.len() as i64)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            return Ok(Appended::NoConversation);
+        };
         let last: i64 = row.try_get("last_seq")?;
         let first = last - entries.len() as i64 + 1;
         let mut records = Vec::with_capacity(entries.len());
@@ -187,7 +233,7 @@ impl Store {
             });
         }
         tx.commit().await?;
-        Ok(Some(records))
+        Ok(Appended::Records(records))
     }
 
     /// Events of a conversation after `after_seq`, in order. `None` when the

@@ -34,7 +34,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use channels::Channel;
-pub use conversations::{Conversation, EventRecord, NewConversation};
+pub use conversations::{Appended, Conversation, EventRecord, NewConversation};
 pub use customers::{Customer, Identity, IdentityKind};
 pub use documents::{Document, DocumentKind, DocumentSummary};
 pub use error::StoreError;

@@ -589,3 +589,70 @@ async fn channels_are_per_tenant_and_deliveries_are_taken_once() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_delivery_and_its_turn_commit_together_or_not_at_all() {
+    use store::Appended;
+    let (_dir, store) = fresh().await;
+    let t = store.create_tenant("t", "T", 1).await.expect("tenant");
+    let (ch, _) = store
+        .put_channel(&t.id, "site", "web", &json!({}), 1)
+        .await
+        .expect("channel");
+    let empty = json!({});
+    let conv = store
+        .create_conversation(
+            NewConversation {
+                tenant_id: &t.id,
+                channel: "web",
+                external_ref: None,
+                metadata: &empty,
+            },
+            1,
+        )
+        .await
+        .expect("conv");
+    let turn = vec![
+        ("event.user_said".to_string(), json!({"text": "你好"})),
+        ("action.say".to_string(), json!({"text": "您好"})),
+    ];
+    let first = store
+        .append_events_once(&t.id, &conv.id, &turn, Some((&ch.id, "v:1")), 2)
+        .await
+        .expect("first");
+    assert!(matches!(first, Appended::Records(ref r) if r.len() == 2));
+    let again = store
+        .append_events_once(&t.id, &conv.id, &turn, Some((&ch.id, "v:1")), 3)
+        .await
+        .expect("again");
+    assert_eq!(again, Appended::Duplicate);
+    assert_eq!(
+        store
+            .events(&t.id, &conv.id, 0, 10)
+            .await
+            .expect("e")
+            .expect("c")
+            .len(),
+        2,
+        "the retry appended nothing"
+    );
+    // A failed append leaves no delivery record behind, so a retry is still new.
+    let lost = store
+        .append_events_once(
+            &t.id,
+            "no-such-conversation",
+            &turn,
+            Some((&ch.id, "v:2")),
+            4,
+        )
+        .await
+        .expect("lost");
+    assert_eq!(lost, Appended::NoConversation);
+    assert!(
+        store
+            .first_delivery(&ch.id, "v:2", 5)
+            .await
+            .expect("delivery"),
+        "v:2 was not recorded"
+    );
+}

@@ -262,31 +262,18 @@ impl Session {
                     .await?;
                 continue;
             }
+            // The delivery record and the turn share one commit: a resent
+            // message is acknowledged, never answered twice, never lost.
             let key = format!("{}:{client_id}", reference);
-            match self
-                .state
-                .store()
-                .first_delivery(&self.channel.id, &key, self.state.now_ms())
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.send(json!({ "type": "ack", "client_id": client_id, "duplicate": true }))
-                        .await?;
-                    continue;
-                }
-                Err(_) => {
-                    self.error("系统繁忙，请稍后重试", "busy, try again")
-                        .await?;
-                    continue;
-                }
-            }
+            let channel_id = self.channel.id.clone();
+            let delivery = Some((channel_id.as_str(), key.as_str()));
             let said = || EventKind::UserSaid {
                 text: text.clone(),
                 confidence: 1.0,
                 is_final: true,
             };
-            let mut turn = bots::continue_hosted(&self.state, &conversation, said()).await;
+            let mut turn =
+                bots::continue_hosted_once(&self.state, &conversation, said(), delivery).await;
             if matches!(&turn, Err(e) if e.status == StatusCode::CONFLICT) {
                 // The last conversation ended: this message begins a new one.
                 match self.new_conversation().await {
@@ -298,11 +285,26 @@ impl Session {
                         )
                         .await?;
                         self.replay(&conversation, 0).await?;
-                        turn = bots::continue_hosted(&self.state, &conversation, said()).await;
+                        turn = bots::continue_hosted_once(
+                            &self.state,
+                            &conversation,
+                            said(),
+                            delivery,
+                        )
+                        .await;
                     }
                     Err(e) => turn = Err(e),
                 }
             }
+            let turn = match turn {
+                Ok(Some(t)) => Ok(t),
+                Ok(None) => {
+                    self.send(json!({ "type": "ack", "client_id": client_id, "duplicate": true }))
+                        .await?;
+                    continue;
+                }
+                Err(e) => Err(e),
+            };
             match turn {
                 Ok(turn) => {
                     self.send(json!({ "type": "ack", "client_id": client_id, "seq": turn.first_seq, "duplicate": false })).await?;
