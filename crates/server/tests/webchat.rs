@@ -373,3 +373,40 @@ async fn outside_business_hours_asking_for_a_person_closes_politely_instead_of_t
     let (s, _) = call(&c, &app, "PUT", "/api/v1/channels/site", Some(&json!({ "kind": "web", "settings": { "script": "mini", "business_hours": [{ "days": [8], "from": "09:00", "to": "18:00" }] } }))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_flooding_tab_is_slowed_down_and_nothing_it_was_refused_is_logged() {
+    let (app, t) = setup(json!({ "script": "mini" })).await;
+    let mut ws = connect(&app, "").await;
+    let conversation = next(&mut ws).await["conversation"]
+        .as_str()
+        .expect("c")
+        .to_string();
+    drain(&mut ws).await;
+    for i in 0..30 {
+        say(&mut ws, &format!("f{i}"), "在吗").await;
+    }
+    let frames = drain(&mut ws).await;
+    let acked = frames.iter().filter(|f| f["type"] == "ack").count();
+    let refused: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["code"] == "too_fast")
+        .filter_map(|f| f["client_id"].as_str())
+        .collect();
+    assert!(!refused.is_empty(), "some were refused");
+    assert!(
+        acked <= 12,
+        "at most the burst (plus refill) went through: {acked}"
+    );
+    assert_eq!(acked + refused.len(), 30, "every message got an answer");
+    let said = app
+        .store
+        .events(&t, &conversation, 0, 1000)
+        .await
+        .expect("e")
+        .expect("c")
+        .iter()
+        .filter(|e| e.kind == "event.user_said")
+        .count();
+    assert_eq!(said, acked, "only acknowledged messages were logged");
+}

@@ -38,6 +38,10 @@ pub const CHANNEL: &str = "web";
 pub const MAX_TEXT_CHARS: usize = 2000;
 /// Largest frame accepted from a browser.
 const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// Messages a visitor may send in a burst, then per second: far above any
+/// human's typing, far below what would let one tab flood the log.
+const BURST: f64 = 10.0;
+const PER_SECOND: f64 = 2.0;
 
 async fn web_channel(
     state: &AppState,
@@ -108,6 +112,7 @@ pub async fn connect(
                 settings,
                 visitor,
                 socket,
+                allowance: (BURST, std::time::Instant::now()),
             };
             if let Err(e) = session.run(after).await {
                 tracing::debug!(error = %e, "web chat session ended");
@@ -123,6 +128,8 @@ struct Session {
     settings: WebSettings,
     visitor: String,
     socket: WebSocket,
+    /// Token bucket: messages left, and when it was last refilled.
+    allowance: (f64, std::time::Instant),
 }
 
 #[derive(Deserialize)]
@@ -135,6 +142,19 @@ enum ClientFrame {
 impl Session {
     async fn send(&mut self, v: Value) -> Result<(), axum::Error> {
         self.socket.send(Message::Text(v.to_string().into())).await
+    }
+
+    /// Takes one message from the bucket; `false` when the visitor is too fast.
+    fn allow_message(&mut self) -> bool {
+        let (left, since) = self.allowance;
+        let now = std::time::Instant::now();
+        let left = (left + now.duration_since(since).as_secs_f64() * PER_SECOND).min(BURST);
+        if left < 1.0 {
+            self.allowance = (left, now);
+            return false;
+        }
+        self.allowance = (left - 1.0, now);
+        true
     }
 
     async fn error(&mut self, zh: &str, en: &str) -> Result<(), axum::Error> {
@@ -248,6 +268,14 @@ impl Session {
                 }
                 ClientFrame::Message { client_id, text } => (client_id, text),
             };
+            if !self.allow_message() {
+                let refusal = json!({
+                    "type": "error", "code": "too_fast", "client_id": client_id,
+                    "message": "发送太快了，请稍后再发", "message_en": "too many messages; wait a moment",
+                });
+                self.send(refusal).await?;
+                continue;
+            }
             if client_id.is_empty() || client_id.len() > 64 {
                 self.error(
                     "client_id 应为 1 到 64 个字符",
