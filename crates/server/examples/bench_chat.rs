@@ -77,6 +77,8 @@ async fn main() {
         data_dir: dir.path().to_path_buf(),
         ..server::Config::default()
     };
+    // Every simulated customer connects from 127.0.0.1.
+    config.auth.new_chat_visitors_per_minute = u32::MAX;
     config.demo.admin_password = "bench-password-1".into();
     let clock = server::Clock::system();
     server::bootstrap::ensure_demo(&store, &config, &clock)

@@ -56,6 +56,9 @@ pub struct AuthConfig {
     pub lockout_secs: u64,
     /// Login attempts allowed per client address per minute (any account).
     pub login_attempts_per_minute: u32,
+    /// New anonymous web chat visitors (each a new conversation) allowed per
+    /// client address per minute; returning visitors are not counted.
+    pub new_chat_visitors_per_minute: u32,
     /// Mark the session cookie `Secure` (set when served behind HTTPS).
     pub cookie_secure: bool,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy
@@ -98,6 +101,7 @@ impl Default for AuthConfig {
             max_failed_logins: 5,
             lockout_secs: 15 * 60,
             login_attempts_per_minute: 30,
+            new_chat_visitors_per_minute: 20,
             cookie_secure: false,
             trust_forwarded_for: false,
         }
@@ -241,6 +245,11 @@ impl Config {
         if self.auth.max_failed_logins == 0 {
             return Err(ConfigError::Invalid(
                 "auth.max_failed_logins must be at least 1".into(),
+            ));
+        }
+        if self.auth.new_chat_visitors_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.new_chat_visitors_per_minute must be at least 1".into(),
             ));
         }
         if self.auth.login_attempts_per_minute == 0 {

@@ -23,6 +23,7 @@ struct Inner {
     config: Config,
     clock: Clock,
     login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    visitor_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl AppState {
@@ -36,6 +37,10 @@ impl AppState {
                 // Validated when the config was loaded; UTC if built by hand wrongly.
                 utc_offset_minutes: config.utc_offset_minutes().unwrap_or(0),
                 login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+                visitor_limiter: RateLimiter::keyed(Quota::per_minute(
+                    NonZeroU32::new(config.auth.new_chat_visitors_per_minute)
+                        .unwrap_or(NonZeroU32::MIN),
+                )),
                 config,
                 clock,
             }),
@@ -76,11 +81,27 @@ impl AppState {
             })
     }
 
-    /// Forgets client addresses whose login allowance has fully recovered, so
-    /// the limiter's memory does not grow with every address ever seen.
+    /// `Err(seconds to wait)` when this address has started too many new
+    /// chat conversations recently.
+    pub fn check_new_visitor_rate(&self, ip: IpAddr) -> Result<(), u64> {
+        self.inner
+            .visitor_limiter
+            .check_key(&ip)
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                wait.as_secs().max(1)
+            })
+    }
+
+    /// Forgets client addresses whose allowances have fully recovered, so
+    /// the limiters' memory does not grow with every address ever seen.
     pub fn forget_idle_login_clients(&self) {
-        self.inner.login_limiter.retain_recent();
-        self.inner.login_limiter.shrink_to_fit();
+        for limiter in [&self.inner.login_limiter, &self.inner.visitor_limiter] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 
     /// Records a successful state-changing action by a signed-in caller.

@@ -410,3 +410,47 @@ async fn a_flooding_tab_is_slowed_down_and_nothing_it_was_refused_is_logged() {
         .count();
     assert_eq!(said, acked, "only acknowledged messages were logged");
 }
+
+#[tokio::test]
+async fn new_anonymous_visitors_are_limited_per_address_but_returning_ones_are_not() {
+    let app = TestApp::start_with(|c| c.auth.new_chat_visitors_per_minute = 2).await;
+    let t = app.tenant("shop").await;
+    app.user(&t, "boss", Role::Admin).await;
+    let c = app.login("shop", "boss").await;
+    for (path, source) in [
+        ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
+        ("/api/v1/scripts/mini", MINI_SCRIPT),
+    ] {
+        let (s, b) = call(&c, &app, "PUT", path, Some(&json!({ "source": source }))).await;
+        assert!(s.is_success(), "{b}");
+    }
+    let (s, b) = call(
+        &c,
+        &app,
+        "PUT",
+        "/api/v1/channels/site",
+        Some(&json!({ "kind": "web", "settings": { "script": "mini" } })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut first = connect(&app, "").await;
+    let visitor = next(&mut first).await["visitor"]
+        .as_str()
+        .expect("visitor")
+        .to_string();
+    let mut second = connect(&app, "").await;
+    assert_eq!(next(&mut second).await["type"], "welcome");
+    // A third new visitor from the same address within the minute is refused at the door.
+    match tokio_tungstenite::connect_async(ws_url(&app, "")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    assert_eq!(
+        app.store.conversations(&t, 100).await.expect("list").len(),
+        2,
+        "no conversation for the refused one"
+    );
+    // The first visitor coming back is welcome.
+    let mut back = connect(&app, &format!("?visitor={visitor}")).await;
+    assert_eq!(next(&mut back).await["type"], "welcome");
+}

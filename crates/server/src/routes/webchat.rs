@@ -68,6 +68,7 @@ pub async fn connect(
     Path((tenant, name)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    client: crate::auth::ClientInfo,
 ) -> Response {
     let Some((tenant_id, channel, settings)) = web_channel(&state, &tenant, &name).await else {
         return ApiError::not_found("聊天渠道", "chat channel").into_response();
@@ -92,7 +93,23 @@ pub async fn connect(
         Some(_) => {
             return ApiError::bad_request("visitor 无效", "invalid visitor token").into_response();
         }
-        None => accounts::random_secret(24),
+        None => {
+            // A new visitor starts a conversation: bounded per address, so a
+            // script cannot fill the database through a public page.
+            if let Some(ip) = client.ip
+                && let Err(wait) = state.check_new_visitor_rate(ip)
+            {
+                return ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_visitors",
+                    format!("新会话过于频繁，请 {wait} 秒后再试"),
+                    format!("too many new chats from this address; try again in {wait} s"),
+                )
+                .with_retry_after(wait)
+                .into_response();
+            }
+            accounts::random_secret(24)
+        }
     };
     let after = params
         .get("after")
