@@ -64,5 +64,9 @@ test("the widget fits a phone screen and speaks English to English browsers", as
   assert.ok(box[0] <= 390 && box[0] >= 380, "full width on a phone: " + box);
   assert.equal(await page.getAttribute("#th-input", "placeholder"), "Type your question…");
   await page.screenshot({ path: shots + "/widget-phone.png" });
+  // Full screen on a phone, so it must be closable from inside.
+  assert.equal(await page.getAttribute("#th-close", "aria-label"), "Close");
+  await page.click("#th-close");
+  assert.equal(await page.isVisible("#th-panel"), false);
   await page.close();
 });

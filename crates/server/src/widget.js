@@ -24,20 +24,24 @@
 
   var css = "#th-btn{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:24px;padding:12px 18px;color:#fff;font:14px sans-serif;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.2)}" +
     "#th-panel{position:fixed;right:20px;bottom:76px;z-index:2147483000;width:360px;max-width:calc(100vw - 24px);height:520px;max-height:calc(100vh - 100px);display:none;flex-direction:column;background:#fff;border-radius:10px;box-shadow:0 4px 24px rgba(0,0,0,.25);font:14px/1.5 -apple-system,'PingFang SC','Microsoft YaHei',sans-serif;overflow:hidden}" +
-    "#th-panel header{color:#fff;padding:12px 16px;font-weight:600}#th-log{flex:1;overflow-y:auto;padding:12px;background:#f5f7fa}" +
+    "#th-panel header{color:#fff;padding:12px 16px;font-weight:600;display:flex;align-items:center}#th-close{margin-left:auto;background:none;border:0;color:#fff;font-size:20px;line-height:1;cursor:pointer;padding:0 4px}#th-log{flex:1;overflow-y:auto;padding:12px;background:#f5f7fa}" +
     ".th-m{max-width:80%;margin:6px 0;padding:8px 12px;border-radius:8px;white-space:pre-wrap;word-break:break-word}.th-robot,.th-agent{background:#fff;align-self:flex-start}.th-customer{color:#fff;margin-left:auto}" +
     ".th-note{text-align:center;color:#888;font-size:12px;margin:8px 0}#th-form{display:flex;border-top:1px solid #e5e7eb}#th-input{flex:1;border:0;padding:12px;font:inherit;outline:none}#th-send{border:0;color:#fff;padding:0 16px;cursor:pointer}" +
     "@media (max-width:480px){#th-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}";
   var style = document.createElement("style"); style.textContent = css; document.head.appendChild(style);
   var btn = document.createElement("button"); btn.id = "th-btn"; btn.textContent = t.open; btn.style.background = cfg.colour;
   var panel = document.createElement("div"); panel.id = "th-panel";
-  var head = document.createElement("header"); head.textContent = cfg.title; head.style.background = cfg.colour;
+  var head = document.createElement("header"); head.style.background = cfg.colour;
+  var title = document.createElement("span"); title.textContent = cfg.title; head.appendChild(title);
+  var close = document.createElement("button"); close.id = "th-close"; close.type = "button"; close.textContent = "×";
+  close.setAttribute("aria-label", zh ? "关闭" : "Close"); head.appendChild(close);
   var log = document.createElement("div"); log.id = "th-log"; log.style.display = "flex"; log.style.flexDirection = "column";
   var form = document.createElement("form"); form.id = "th-form";
   var input = document.createElement("input"); input.id = "th-input"; input.placeholder = t.placeholder; input.maxLength = 2000;
   var send = document.createElement("button"); send.id = "th-send"; send.type = "submit"; send.textContent = t.send; send.style.background = cfg.colour;
   form.appendChild(input); form.appendChild(send); panel.appendChild(head); panel.appendChild(log); panel.appendChild(form);
   document.body.appendChild(btn); document.body.appendChild(panel);
+  close.onclick = function () { panel.style.display = "none"; };
   btn.onclick = function () { panel.style.display = panel.style.display === "flex" ? "none" : "flex"; if (panel.style.display === "flex") { input.focus(); connect(); } };
 
   var shown = {};
