@@ -70,29 +70,13 @@ impl AppState {
 
     /// `Err(seconds to wait)` when this address has used up its login attempts.
     pub fn check_login_rate(&self, ip: IpAddr) -> Result<(), u64> {
-        self.inner
-            .login_limiter
-            .check_key(&ip)
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
-                wait.as_secs().max(1)
-            })
+        take_one(&self.inner.login_limiter, ip)
     }
 
     /// `Err(seconds to wait)` when this address has started too many new
     /// chat conversations recently.
     pub fn check_new_visitor_rate(&self, ip: IpAddr) -> Result<(), u64> {
-        self.inner
-            .visitor_limiter
-            .check_key(&ip)
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
-                wait.as_secs().max(1)
-            })
+        take_one(&self.inner.visitor_limiter, ip)
     }
 
     /// Forgets client addresses whose allowances have fully recovered, so
@@ -127,4 +111,12 @@ impl AppState {
         self.store().append_audit(&entry, self.now_ms()).await?;
         Ok(())
     }
+}
+
+/// Takes one unit of `ip`'s allowance; `Err(whole seconds to wait)` when none is left.
+fn take_one(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), u64> {
+    limiter.check_key(&ip).map_err(|not_until| {
+        let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+        not_until.wait_time_from(now).as_secs().max(1)
+    })
 }
