@@ -6,23 +6,13 @@ mod common;
 use common::*;
 use reqwest::{Client, StatusCode};
 use serde_json::json;
-use store::Role;
 
 const TOKEN: &str = "tonghuaToken1";
 const NOW: i64 = START_MS / 1000;
 
 async fn setup() -> (TestApp, Client, String) {
     let app = TestApp::start().await;
-    let t = app.tenant("shop").await;
-    app.user(&t, "boss", Role::Admin).await;
-    let c = app.login("shop", "boss").await;
-    for (path, source) in [
-        ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
-        ("/api/v1/scripts/mini", MINI_SCRIPT),
-    ] {
-        let (s, b) = call(&c, &app, "PUT", path, Some(&json!({ "source": source }))).await;
-        assert!(s.is_success(), "{b}");
-    }
+    let (c, t) = app.shop("mini", MINI_SCRIPT).await;
     let settings = json!({ "token": TOKEN, "app_id": "wx_shop", "script": "mini" });
     let (s, b) = call(
         &c,

@@ -9,7 +9,6 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use store::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -18,16 +17,7 @@ type Ws =
 
 async fn setup(settings: Value) -> (TestApp, String) {
     let app = TestApp::start().await;
-    let t = app.tenant("shop").await;
-    app.user(&t, "boss", Role::Admin).await;
-    let c = app.login("shop", "boss").await;
-    for (path, source) in [
-        ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
-        ("/api/v1/scripts/mini", MINI_SCRIPT),
-    ] {
-        let (s, b) = call(&c, &app, "PUT", path, Some(&json!({ "source": source }))).await;
-        assert!(s.is_success(), "{b}");
-    }
+    let (c, t) = app.shop("mini", MINI_SCRIPT).await;
     let (s, b) = call(
         &c,
         &app,
@@ -334,16 +324,7 @@ async fn outside_business_hours_asking_for_a_person_closes_politely_instead_of_t
         ),
     ] {
         let app = TestApp::start().await;
-        let t = app.tenant("shop").await;
-        app.user(&t, "boss", Role::Admin).await;
-        let c = app.login("shop", "boss").await;
-        for (path, source) in [
-            ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
-            ("/api/v1/scripts/staffed", script.as_str()),
-        ] {
-            let (s, b) = call(&c, &app, "PUT", path, Some(&json!({ "source": source }))).await;
-            assert!(s.is_success(), "{b}");
-        }
+        let (c, t) = app.shop("staffed", &script).await;
         let (s, b) = call(&c, &app, "PUT", "/api/v1/channels/site", Some(&json!({ "kind": "web", "settings": { "script": "staffed", "business_hours": hours } }))).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let mut ws = connect(&app, "").await;
@@ -414,16 +395,7 @@ async fn a_flooding_tab_is_slowed_down_and_nothing_it_was_refused_is_logged() {
 #[tokio::test]
 async fn new_anonymous_visitors_are_limited_per_address_but_returning_ones_are_not() {
     let app = TestApp::start_with(|c| c.auth.new_chat_visitors_per_minute = 2).await;
-    let t = app.tenant("shop").await;
-    app.user(&t, "boss", Role::Admin).await;
-    let c = app.login("shop", "boss").await;
-    for (path, source) in [
-        ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
-        ("/api/v1/scripts/mini", MINI_SCRIPT),
-    ] {
-        let (s, b) = call(&c, &app, "PUT", path, Some(&json!({ "source": source }))).await;
-        assert!(s.is_success(), "{b}");
-    }
+    let (c, t) = app.shop("mini", MINI_SCRIPT).await;
     let (s, b) = call(
         &c,
         &app,

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use reqwest::{Client, StatusCode};
 use serde_json::json;
-use store::Role;
 use wechat::crypto::MsgCrypt;
 use wechat::signature::{msg_signature, sign};
 
@@ -18,16 +17,7 @@ const NOW: i64 = START_MS / 1000;
 
 async fn setup(safe: bool) -> (TestApp, Client, String) {
     let app = TestApp::start().await;
-    let t = app.tenant("shop").await;
-    app.user(&t, "boss", Role::Admin).await;
-    let c = app.login("shop", "boss").await;
-    for (path, source) in [
-        ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
-        ("/api/v1/scripts/mini", MINI_SCRIPT),
-    ] {
-        let (s, b) = call(&c, &app, "PUT", path, Some(&json!({ "source": source }))).await;
-        assert!(s.is_success(), "{b}");
-    }
+    let (c, t) = app.shop("mini", MINI_SCRIPT).await;
     let mut settings = json!({ "token": TOKEN, "app_id": APP_ID, "app_secret": "app-secret-value", "script": "mini" });
     if safe {
         settings["encoding_aes_key"] = json!(AES_KEY);

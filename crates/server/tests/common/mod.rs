@@ -133,6 +133,23 @@ impl TestApp {
             .id
     }
 
+    /// Tenant `shop` with an admin `boss` (logged in, returned) and the mini
+    /// knowledge base and script uploaded (the script as `script_name`).
+    pub async fn shop(&self, script_name: &str, script: &str) -> (Client, String) {
+        let tenant = self.tenant("shop").await;
+        self.user(&tenant, "boss", Role::Admin).await;
+        let boss = self.login("shop", "boss").await;
+        let script_path = format!("/api/v1/scripts/{script_name}");
+        for (path, source) in [
+            ("/api/v1/knowledge-bases/mini-kb", MINI_KB),
+            (script_path.as_str(), script),
+        ] {
+            let (s, b) = call(&boss, self, "PUT", path, Some(&json!({ "source": source }))).await;
+            assert!(s.is_success(), "{path}: {b}");
+        }
+        (boss, tenant)
+    }
+
     /// A client with a cookie jar, logged in.
     pub async fn login(&self, tenant: &str, username: &str) -> Client {
         let client = Client::builder()
