@@ -4,7 +4,6 @@
 //! every route.
 
 use serde_json::{Value, json};
-use store::Role;
 
 use crate::auth::Permission;
 
@@ -390,15 +389,6 @@ pub const ALL_PERMISSIONS: [Permission; 8] = [
     Permission::ViewBots,
     Permission::ManageBots,
 ];
-
-/// Permission names a role has.
-pub fn permissions_of(role: Role) -> Vec<&'static str> {
-    ALL_PERMISSIONS
-        .into_iter()
-        .filter(|p| p.granted_to(role))
-        .map(Permission::name)
-        .collect()
-}
 
 fn schemas() -> Value {
     let role = json!({ "type": "string", "enum": ["admin", "supervisor", "agent", "analyst"] });

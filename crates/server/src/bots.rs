@@ -137,18 +137,12 @@ pub fn referenced_knowledge_base(script_source: &str, file: &str) -> Option<Stri
         .map(str::to_string)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    crate::routes::blocking(f).await
-}
-
 /// Compiles a script (with its knowledge base) off the async workers.
 pub async fn compile(script: &Document, kb: Option<&Document>) -> Result<Bot, ApiError> {
     let source = script.source.clone();
     let file = format!("{}@v{}", script.name, script.version);
     let kb = kb.map(|k| (k.source.clone(), format!("{}@v{}", k.name, k.version)));
-    blocking(move || {
+    crate::routes::blocking(move || {
         let entries = match kb {
             Some((src, name)) => Some(dialog::kb::parse_kb(&src, &name)?),
             None => None,
@@ -163,7 +157,7 @@ pub async fn compile(script: &Document, kb: Option<&Document>) -> Result<Bot, Ap
 /// number of entries.
 pub async fn check_knowledge_base(name: &str, source: &str) -> Result<usize, ApiError> {
     let (source, name) = (source.to_string(), name.to_string());
-    blocking(move || {
+    crate::routes::blocking(move || {
         let entries = dialog::kb::parse_kb(&source, &name)?;
         let n = entries.len();
         nlu::FaqIndex::build(entries).map_err(|e| dialog::DialogError::Model {

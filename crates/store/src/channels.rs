@@ -142,19 +142,15 @@ impl Store {
         external_ref: &str,
     ) -> Result<Option<crate::Conversation>, StoreError> {
         let row = sqlx::query(
-            "SELECT id FROM conversations WHERE tenant_id = ?1 AND channel = ?2 AND external_ref = ?3 ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM conversations WHERE tenant_id = ?1 AND channel = ?2 AND external_ref = ?3 ORDER BY id DESC LIMIT 1",
         )
         .bind(tenant_id)
         .bind(channel)
         .bind(external_ref)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(r) => {
-                let id: String = r.try_get("id")?;
-                self.conversation(tenant_id, &id).await
-            }
-            None => Ok(None),
-        }
+        row.as_ref()
+            .map(crate::conversations::row_to_conversation)
+            .transpose()
     }
 }

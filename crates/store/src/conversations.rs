@@ -49,7 +49,7 @@ pub struct EventRecord {
     pub payload: serde_json::Value,
 }
 
-fn row_to_conversation(r: &SqliteRow) -> Result<Conversation, StoreError> {
+pub(crate) fn row_to_conversation(r: &SqliteRow) -> Result<Conversation, StoreError> {
     let metadata: String = r.try_get("metadata")?;
     Ok(Conversation {
         id: r.try_get("id")?,

@@ -262,19 +262,14 @@ impl Store {
         customer_id: &str,
         limit: i64,
     ) -> Result<Vec<Conversation>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM conversations WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY id DESC LIMIT ?3")
+        let rows = sqlx::query("SELECT * FROM conversations WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY id DESC LIMIT ?3")
             .bind(tenant_id)
             .bind(customer_id)
             .bind(limit.clamp(1, 1000))
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: String = r.try_get("id")?;
-            if let Some(c) = self.conversation(tenant_id, &id).await? {
-                out.push(c);
-            }
-        }
-        Ok(out)
+        rows.iter()
+            .map(crate::conversations::row_to_conversation)
+            .collect()
     }
 }

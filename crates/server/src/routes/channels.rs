@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::routes::documents::valid_name;
+use crate::routes::valid_name;
 use crate::state::AppState;
 
 /// WeChat's production API.

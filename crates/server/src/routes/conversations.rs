@@ -13,6 +13,7 @@ use crate::bots;
 use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
+use crate::routes::valid_name;
 use crate::state::AppState;
 
 /// Largest event payload accepted, serialised.
@@ -72,13 +73,6 @@ fn default_true() -> bool {
     true
 }
 
-fn valid_word(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
 /// `POST /api/v1/conversations`
 pub async fn create(
     State(state): State<AppState>,
@@ -86,7 +80,7 @@ pub async fn create(
     Json(req): Json<CreateConversation>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::WriteConversations)?;
-    if !valid_word(&req.channel) {
+    if !valid_name(&req.channel) {
         return Err(ApiError::bad_request(
             "channel 应为 1 到 64 个字母、数字或 _ . -",
             "channel is 1-64 letters, digits or _ . -",
@@ -245,7 +239,7 @@ pub async fn append(
     Json(req): Json<AppendEvent>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::WriteConversations)?;
-    if !valid_word(&req.kind) {
+    if !valid_name(&req.kind) {
         return Err(ApiError::bad_request(
             "kind 应为 1 到 64 个字母、数字或 _ . -",
             "kind is 1-64 letters, digits or _ . -",

@@ -12,18 +12,12 @@ use crate::auth::{Caller, Permission};
 use crate::bots;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
+use crate::routes::valid_name;
 use crate::state::AppState;
 
 /// Largest script or knowledge base accepted (the request body limit is the
 /// outer bound; this one names the problem).
 pub const MAX_DOCUMENT_BYTES: usize = 200 * 1024;
-
-pub fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
 
 fn check_name(name: &str) -> ApiResult<()> {
     if valid_name(name) {

@@ -23,3 +23,12 @@ pub(crate) async fn blocking<T: Send + 'static>(
         crate::error::ApiError::internal()
     })
 }
+
+/// Names people choose for documents and channels, and the channel and kind
+/// words of conversations: 1-64 of `A-Z a-z 0-9 _ . -`.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
