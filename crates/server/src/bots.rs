@@ -395,6 +395,20 @@ pub async fn start_hosted(
     state: &crate::state::AppState,
     new: NewHosted<'_>,
 ) -> Result<(Conversation, TurnResult), ApiError> {
+    let (conversation, turn) = start_hosted_once(state, new, None).await?;
+    Ok((conversation, turn.ok_or_else(ApiError::internal)?))
+}
+
+/// As [`start_hosted`], recording the channel delivery that started it in
+/// the start turn's commit; the turn is `None` when that delivery was
+/// handled before (the conversation is then left without events: callers
+/// check [`store::Store::delivery_seen`] first, so only a concurrent
+/// duplicate gets that far).
+pub async fn start_hosted_once(
+    state: &crate::state::AppState,
+    new: NewHosted<'_>,
+    delivery: Option<(&str, &str)>,
+) -> Result<(Conversation, Option<TurnResult>), ApiError> {
     let binding = resolve_binding(state, new.tenant_id, new.script, new.knowledge_base).await?;
     // Compile (or fetch) before creating anything, so a broken bot leaves no
     // half-made conversation behind.
@@ -420,7 +434,14 @@ pub async fn start_hosted(
     let start = start_event(new.contact, state.wall_time(), new.humans_available);
     let turn = state
         .bots()
-        .turn(state.store(), &conversation, &bot, start, state.now_ms())
+        .turn_once(
+            state.store(),
+            &conversation,
+            &bot,
+            start,
+            delivery,
+            state.now_ms(),
+        )
         .await?;
     Ok((conversation, turn))
 }

@@ -382,3 +382,51 @@ async fn channel_settings_are_validated_and_secrets_never_shown() {
         "refused settings were not stored"
     );
 }
+
+/// A turn that fails (here: the disk refuses the write) must not swallow the
+/// message: nothing of it is recorded, so WeChat's retry of the same MsgId is
+/// answered properly, once.
+#[tokio::test]
+async fn a_failed_turn_is_answered_when_wechat_retries() {
+    let (app, _, t) = setup(false).await;
+    let (s, _) = post_plain(&app, "a", &text_message("o_fan", 900, "你好")).await;
+    assert_eq!(s, StatusCode::OK);
+    sqlx::query(
+        "CREATE TRIGGER refuse_user_said BEFORE INSERT ON conversation_events \
+         WHEN NEW.kind = 'event.user_said' BEGIN SELECT RAISE(ABORT, 'disk refused'); END",
+    )
+    .execute(app.store.pool())
+    .await
+    .expect("trigger");
+    let msg = text_message("o_fan", 901, "我要退款");
+    let (s, busy) = post_plain(&app, "b", &msg).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(content_of(&busy).contains("繁忙"), "{busy}");
+    sqlx::query("DROP TRIGGER refuse_user_said")
+        .execute(app.store.pool())
+        .await
+        .expect("drop");
+    // WeChat retries the same MsgId: now it is answered, and only once.
+    let (_, answered) = post_plain(&app, "c", &msg).await;
+    assert!(content_of(&answered).contains("退款"), "{answered}");
+    let (_, again) = post_plain(&app, "d", &msg).await;
+    assert_eq!(again, "success");
+    let conv = app
+        .store
+        .conversations(&t, 10)
+        .await
+        .expect("list")
+        .remove(0);
+    let said: Vec<String> = app
+        .store
+        .events(&t, &conv.id, 0, 100)
+        .await
+        .expect("e")
+        .expect("c")
+        .iter()
+        .filter(|e| e.kind == "event.user_said")
+        .map(|e| e.payload.to_string())
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[1].contains("我要退款"));
+}

@@ -102,22 +102,13 @@ pub async fn receive(
         Ok(o) => o,
         Err(e) => return refuse(&e),
     };
-    match state
-        .store()
-        .first_delivery(&channel.id, &opened.message.dedup_key(), now_ms)
-        .await
+    let key = opened.message.dedup_key();
+    let reply = match respond(&state, &tenant_id, &channel, &settings, &opened.message, &key).await
     {
-        Ok(true) => {}
+        Ok(Answer::Say(words)) => Reply::Text(words),
+        Ok(Answer::Nothing) => Reply::Nothing,
         // A retry of something already answered: acknowledge, do nothing.
-        Ok(false) => return text(StatusCode::OK, wechat::message::NO_REPLY),
-        Err(e) => {
-            tracing::error!(error = %e, "delivery bookkeeping failed");
-            return text(StatusCode::INTERNAL_SERVER_ERROR, "error");
-        }
-    }
-    let reply = match respond(&state, &tenant_id, &channel, &settings, &opened.message).await {
-        Ok(Some(words)) => Reply::Text(words),
-        Ok(None) => Reply::Nothing,
+        Ok(Answer::Duplicate) => return text(StatusCode::OK, wechat::message::NO_REPLY),
         Err(e) => {
             tracing::error!(code = e.code, message = %e.message_en, "WeChat message could not be answered");
             Reply::Text("抱歉，系统繁忙，请稍后再试。".to_string())
@@ -146,21 +137,58 @@ fn random<const N: usize>() -> [u8; N] {
     b
 }
 
-fn joined(actions: &[dialog::Action]) -> Option<String> {
-    let words = bots::said(actions);
-    (!words.is_empty()).then(|| words.join("\n"))
+/// What the webhook answers a delivery with.
+enum Answer {
+    /// The robot's words, as the passive reply.
+    Say(String),
+    /// Nothing to say (an event that needs no answer).
+    Nothing,
+    /// WeChat's retry of a delivery already acted on.
+    Duplicate,
+}
+
+impl Answer {
+    fn of(words: Vec<String>) -> Answer {
+        if words.is_empty() {
+            Answer::Nothing
+        } else {
+            Answer::Say(words.join("\n"))
+        }
+    }
 }
 
 /// Runs the message through the follower's conversation; returns what the
 /// robot says, if anything.
+///
+/// Every delivery that changes a conversation is recorded in the same commit
+/// as the turn it causes (`*_once`), so a turn that fails leaves no record and
+/// WeChat's retry is acted on; a cheap look-up first answers ordinary retries
+/// before any work is done.
 async fn respond(
     state: &AppState,
     tenant_id: &str,
     channel: &store::Channel,
     settings: &WeChatSettings,
     message: &Incoming,
-) -> Result<Option<String>, ApiError> {
+    key: &str,
+) -> Result<Answer, ApiError> {
     let openid = message.common().from_user.clone();
+    let delivery = Some((channel.id.as_str(), key));
+    let stateful = matches!(
+        message,
+        Incoming::Text { .. }
+            | Incoming::Voice {
+                recognition: Some(_),
+                ..
+            }
+            | Incoming::Event {
+                event: Event::Subscribe { .. } | Event::Unsubscribe,
+                ..
+            }
+    );
+    if stateful && state.store().delivery_seen(&channel.id, key).await? {
+        return Ok(Answer::Duplicate);
+    }
     let start = |contact_openid: String| NewHosted {
         tenant_id,
         channel: CHANNEL,
@@ -182,15 +210,19 @@ async fn respond(
             event: Event::Subscribe { .. },
             ..
         } => {
-            let (_, turn) = bots::start_hosted(
+            let (_, turn) = bots::start_hosted_once(
                 state,
                 NewHosted {
                     external_ref: Some(&openid),
                     ..start(openid.clone())
                 },
+                delivery,
             )
             .await?;
-            Ok(joined(&turn.actions))
+            Ok(match turn {
+                Some(turn) => Answer::of(bots::said(&turn.actions)),
+                None => Answer::Duplicate,
+            })
         }
         Incoming::Event {
             event: Event::Unsubscribe,
@@ -202,15 +234,17 @@ async fn respond(
                 .await?
             {
                 // Ending an already ended conversation is refused; nothing to do then.
-                let _ = bots::continue_hosted(state, &c, EventKind::Hangup).await;
+                let _ = bots::continue_hosted_once(state, &c, EventKind::Hangup, delivery).await;
             }
-            Ok(None)
+            Ok(Answer::Nothing)
         }
-        Incoming::Event { .. } => Ok(None),
+        Incoming::Event { .. } => Ok(Answer::Nothing),
         Incoming::Voice {
             recognition: None, ..
-        } => Ok(Some("抱歉，没有听清您的语音，请发送文字消息。".to_string())),
-        Incoming::Image { .. } | Incoming::Other { .. } => Ok(Some(
+        } => Ok(Answer::Say(
+            "抱歉，没有听清您的语音，请发送文字消息。".to_string(),
+        )),
+        Incoming::Image { .. } | Incoming::Other { .. } => Ok(Answer::Say(
             "抱歉，我目前只能处理文字和语音消息，请用文字描述您的问题。".to_string(),
         )),
         Incoming::Text { .. } | Incoming::Voice { .. } => {
@@ -231,8 +265,10 @@ async fn respond(
                 .latest_conversation_by_ref(tenant_id, CHANNEL, &openid)
                 .await?;
             let continued = match existing {
-                Some(c) => match bots::continue_hosted(state, &c, user_said()).await {
-                    Ok(turn) => Some(turn),
+                Some(c) => match bots::continue_hosted_once(state, &c, user_said(), delivery).await
+                {
+                    Ok(Some(turn)) => Some(turn),
+                    Ok(None) => return Ok(Answer::Duplicate),
                     // That conversation has ended: a new message begins a new one.
                     Err(e) if e.status == StatusCode::CONFLICT => None,
                     Err(e) => return Err(e),
@@ -240,7 +276,7 @@ async fn respond(
                 None => None,
             };
             let answer = match continued {
-                Some(turn) => turn,
+                Some(turn) => Some(turn),
                 None => {
                     restart(
                         state,
@@ -248,12 +284,16 @@ async fn respond(
                         &openid,
                         &mut greeting,
                         user_said(),
+                        delivery,
                     )
                     .await?
                 }
             };
-            greeting.extend(bots::said(&answer.actions));
-            Ok((!greeting.is_empty()).then(|| greeting.join("\n")))
+            match answer {
+                Some(answer) => greeting.extend(bots::said(&answer.actions)),
+                None => return Ok(Answer::Duplicate),
+            }
+            Ok(Answer::of(greeting))
         }
     }
 }
@@ -266,7 +306,8 @@ async fn restart(
     openid: &str,
     greeting: &mut Vec<String>,
     said: EventKind,
-) -> Result<bots::TurnResult, ApiError> {
+    delivery: Option<(&str, &str)>,
+) -> Result<Option<bots::TurnResult>, ApiError> {
     let (conversation, start) = bots::start_hosted(
         state,
         NewHosted {
@@ -276,5 +317,5 @@ async fn restart(
     )
     .await?;
     greeting.extend(bots::said(&start.actions));
-    bots::continue_hosted(state, &conversation, said).await
+    bots::continue_hosted_once(state, &conversation, said, delivery).await
 }
