@@ -138,6 +138,19 @@ pub enum Action {
         barge_in: BargeIn,
         interruptible: bool,
     },
+    /// Rich parts of the answer just said (text channels show them; voice
+    /// ignores them): links and images by URL.
+    Show {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        links: Vec<nlu::FaqLink>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<String>,
+    },
+    /// Quick-reply buttons for the question just asked (text channels; a tap
+    /// sends the option's text as the customer's message).
+    Offer {
+        options: Vec<String>,
+    },
     /// Flush playback now (barge-in).
     StopSpeaking,
     /// Listen; send `Silence` if nothing is heard within `timeout_ms`.
@@ -325,6 +338,42 @@ impl Bot {
         };
         t.event(event);
         t.out
+    }
+
+    /// Quick-reply options that would not be understood at their own node
+    /// (they would reach the no-match handler or be ignored): `(node, option)`.
+    /// A button the robot then fails to understand is worse than none, so
+    /// uploads refuse them.
+    pub fn misrouted_options(&self) -> Vec<(String, String)> {
+        let mut bad = Vec::new();
+        for node in &self.nodes {
+            for option in &node.options {
+                let mut state = State {
+                    phase: Phase::Active,
+                    node: Some(node.id.clone()),
+                    humans_available: true,
+                    ..State::default()
+                };
+                let mut t = Turn {
+                    bot: self,
+                    st: &mut state,
+                    out: Vec::new(),
+                    now: 0,
+                };
+                t.user_text(option, 1.0);
+                let handled = t.out.iter().find_map(|a| match a {
+                    Action::Understood(u) => Some(u.handled_by.clone()),
+                    _ => None,
+                });
+                let understood = handled.is_some_and(|h| {
+                    !h.starts_with("handler:no_match") && !h.starts_with("ignored")
+                });
+                if !understood {
+                    bad.push((node.id.clone(), option.clone()));
+                }
+            }
+        }
+        bad
     }
 
     /// The pure form: consumes a state, returns the next one and the actions.
@@ -573,6 +622,14 @@ impl Turn<'_> {
             .and_then(|n| self.bot.nodes.get(n))
             .and_then(|n| n.timeout_ms)
             .unwrap_or(self.bot.settings.wait_ms);
+        let options = self
+            .node_idx()
+            .and_then(|n| self.bot.nodes.get(n))
+            .map(|n| n.options.clone())
+            .unwrap_or_default();
+        if !options.is_empty() {
+            self.out.push(Action::Offer { options });
+        }
         self.out.push(Action::WaitForInput {
             timeout_ms: timeout,
         });
@@ -1291,8 +1348,12 @@ impl Turn<'_> {
             return;
         };
         let answer = entry.answer.clone();
+        let (links, images) = (entry.links.clone(), entry.images.clone());
         self.st.faq_hits += 1;
         self.say_text(answer, BargeIn::Any);
+        if !links.is_empty() || !images.is_empty() {
+            self.out.push(Action::Show { links, images });
+        }
         let node = self.node_idx();
         if let Some(h) = self.handler_phrases(node, HandlerKind::Faq) {
             self.say(&h.say, BargeIn::Any, &BTreeMap::new());

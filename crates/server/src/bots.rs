@@ -100,7 +100,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The log kind of an engine event or action: `event.user_said`, `action.say`.
-fn kind_of(prefix: &str, value: &serde_json::Value) -> String {
+pub fn kind_of(prefix: &str, value: &serde_json::Value) -> String {
     let tag = value
         .get("type")
         .and_then(|t| t.as_str())

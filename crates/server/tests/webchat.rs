@@ -44,7 +44,17 @@ async fn connect(app: &TestApp, query: &str) -> Ws {
         .0
 }
 
+/// The next frame, passing over typing notes (one test checks those).
 async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let frame = next_raw(ws).await;
+        if frame["type"] != "typing" {
+            return frame;
+        }
+    }
+}
+
+async fn next_raw(ws: &mut Ws) -> Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
@@ -113,6 +123,7 @@ async fn a_visitor_chats_reconnects_and_loses_nothing() {
     assert!(greeting["text"].as_str().expect("text").contains("您好"));
 
     say(&mut ws, "c1", "怎么申请退款").await;
+    assert_eq!(next_raw(&mut ws).await["type"], "typing");
     let ack = next(&mut ws).await;
     assert_eq!(
         (

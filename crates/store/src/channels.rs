@@ -127,11 +127,12 @@ impl Store {
     /// cheap early answer for a retry; the record itself is written with the
     /// turn (`append_events_once`), so a failed turn leaves it unrecorded.
     pub async fn delivery_seen(&self, channel_id: &str, key: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 FROM channel_deliveries WHERE channel_id = ?1 AND key = ?2")
-            .bind(channel_id)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT 1 FROM channel_deliveries WHERE channel_id = ?1 AND key = ?2")
+                .bind(channel_id)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.is_some())
     }
 

@@ -4,8 +4,13 @@
 //! Protocol (JSON text frames):
 //! - server → client: `{"type":"welcome","visitor","conversation"}` once per
 //!   connection; `{"type":"message","seq","from":"robot"|"customer","text","client_id"?}`
-//!   for every line of the transcript; `{"type":"ack","client_id","seq","duplicate"}`
-//!   when a customer message is logged; `{"type":"ended"}`; `{"type":"error","message"}`.
+//!   for every line of the transcript (`from` may also be `"agent"`);
+//!   `{"type":"show","seq","links":[{"title","url"}],"images":[url]}` for the rich
+//!   parts of a knowledge-base answer; `{"type":"options","seq","options":[text]}`
+//!   for quick-reply buttons (until the customer's next message);
+//!   `{"type":"typing"}` while an answer is being prepared;
+//!   `{"type":"ack","client_id","seq","duplicate"}` when a customer message is
+//!   logged; `{"type":"ended","seq"}`; `{"type":"error","message","message_en"}`.
 //! - client → server: `{"type":"message","client_id","text"}`.
 //!
 //! Nothing is lost or doubled across reconnects because the transcript is
@@ -227,20 +232,9 @@ impl Session {
         let mut last = after;
         for r in records {
             last = r.seq;
-            let line = match r.kind.as_str() {
-                "action.say" => {
-                    json!({ "type": "message", "seq": r.seq, "from": "robot", "text": r.payload["text"] })
-                }
-                "event.user_said" => {
-                    json!({ "type": "message", "seq": r.seq, "from": "customer", "text": r.payload["text"] })
-                }
-                "event.agent_said" => {
-                    json!({ "type": "message", "seq": r.seq, "from": "agent", "text": r.payload["text"] })
-                }
-                "action.hangup" => json!({ "type": "ended", "seq": r.seq }),
-                _ => continue,
-            };
-            self.send(line).await?;
+            if let Some(line) = client_frame(r.seq, &r.kind, &r.payload) {
+                self.send(line).await?;
+            }
         }
         Ok(last)
     }
@@ -307,6 +301,7 @@ impl Session {
                     .await?;
                 continue;
             }
+            self.send(json!({ "type": "typing" })).await?;
             // The delivery record and the turn share one commit: a resent
             // message is acknowledged, never answered twice, never lost.
             let key = format!("{}:{client_id}", reference);
@@ -354,19 +349,15 @@ impl Session {
                 Ok(turn) => {
                     self.send(json!({ "type": "ack", "client_id": client_id, "seq": turn.first_seq, "duplicate": false })).await?;
                     let mut seq = turn.first_seq;
-                    let mut ended = false;
                     for action in &turn.actions {
                         seq += 1;
-                        match action {
-                            dialog::Action::Say { text, .. } => {
-                                self.send(json!({ "type": "message", "seq": seq, "from": "robot", "text": text })).await?;
-                            }
-                            dialog::Action::Hangup { .. } => ended = true,
-                            _ => {}
+                        let Ok(payload) = serde_json::to_value(action) else {
+                            continue;
+                        };
+                        let kind = bots::kind_of(bots::ACTION_PREFIX, &payload);
+                        if let Some(line) = client_frame(seq, &kind, &payload) {
+                            self.send(line).await?;
                         }
-                    }
-                    if ended {
-                        self.send(json!({ "type": "ended", "seq": seq })).await?;
                     }
                 }
                 Err(e) => self.error(&e.message, &e.message_en).await?,
@@ -374,6 +365,26 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// What the widget is sent for one log entry, the same live and on replay;
+/// `None` for entries it does not show (traces, tags, timers, ...).
+fn client_frame(seq: i64, kind: &str, payload: &serde_json::Value) -> Option<serde_json::Value> {
+    let message = |from: &str| json!({ "type": "message", "seq": seq, "from": from, "text": payload["text"] });
+    Some(match kind {
+        "action.say" => message("robot"),
+        "event.user_said" => message("customer"),
+        "event.agent_said" => message("agent"),
+        "action.show" => json!({
+            "type": "show", "seq": seq,
+            "links": payload.get("links").cloned().unwrap_or_else(|| json!([])),
+            "images": payload.get("images").cloned().unwrap_or_else(|| json!([])),
+        }),
+        "action.offer" => json!({ "type": "options", "seq": seq, "options": payload["options"] }),
+        // The ending is shown where it happens; the seq is the hang-up's.
+        "action.hangup" => json!({ "type": "ended", "seq": seq }),
+        _ => return None,
+    })
 }
 
 /// `GET /channels/web/{tenant}/{channel}/widget.js`: the embeddable widget,

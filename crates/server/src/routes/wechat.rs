@@ -103,7 +103,15 @@ pub async fn receive(
         Err(e) => return refuse(&e),
     };
     let key = opened.message.dedup_key();
-    let reply = match respond(&state, &tenant_id, &channel, &settings, &opened.message, &key).await
+    let reply = match respond(
+        &state,
+        &tenant_id,
+        &channel,
+        &settings,
+        &opened.message,
+        &key,
+    )
+    .await
     {
         Ok(Answer::Say(words)) => Reply::Text(words),
         Ok(Answer::Nothing) => Reply::Nothing,
@@ -135,6 +143,26 @@ fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     rand::fill(&mut b[..]);
     b
+}
+
+/// The robot's turn as WeChat text: what it says, the links of a rich
+/// answer as `title：url` lines (WeChat makes them tappable), and the quick
+/// replies as a hint of what one can answer (text replies have no buttons).
+fn lines(actions: &[dialog::Action]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in actions {
+        match a {
+            dialog::Action::Say { text, .. } => out.push(text.clone()),
+            dialog::Action::Show { links, .. } => {
+                out.extend(links.iter().map(|l| format!("{}：{}", l.title, l.url)));
+            }
+            dialog::Action::Offer { options } => {
+                out.push(format!("您可以回复：{}", options.join(" / ")));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// What the webhook answers a delivery with.
@@ -220,7 +248,7 @@ async fn respond(
             )
             .await?;
             Ok(match turn {
-                Some(turn) => Answer::of(bots::said(&turn.actions)),
+                Some(turn) => Answer::of(lines(&turn.actions)),
                 None => Answer::Duplicate,
             })
         }
@@ -290,7 +318,7 @@ async fn respond(
                 }
             };
             match answer {
-                Some(answer) => greeting.extend(bots::said(&answer.actions)),
+                Some(answer) => greeting.extend(lines(&answer.actions)),
                 None => return Ok(Answer::Duplicate),
             }
             Ok(Answer::of(greeting))
@@ -316,6 +344,6 @@ async fn restart(
         },
     )
     .await?;
-    greeting.extend(bots::said(&start.actions));
+    greeting.extend(lines(&start.actions));
     bots::continue_hosted_once(state, &conversation, said, delivery).await
 }
