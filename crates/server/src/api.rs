@@ -250,6 +250,14 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route(
         "GET",
+        "/api/v1/conversations/{id}/stream",
+        "WebSocket: the conversation's log from ?after=SEQ, then live; send input frames",
+        "conversations",
+        needs(Permission::ReadConversations),
+        None,
+    ),
+    route(
+        "GET",
         "/api/v1/scripts",
         "List scripts (every version)",
         "bots",

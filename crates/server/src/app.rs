@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             get(conversations::events).post(conversations::append),
         )
         .route("/conversations/{id}/input", post(conversations::input))
+        .route("/conversations/{id}/stream", get(conversations::stream))
         .route("/channels", get(channels::list))
         .route("/channels/{name}", get(channels::get).put(channels::put))
         .route("/customers", get(customers::find))

@@ -62,7 +62,16 @@ type CompiledBots = HashMap<(String, Option<String>), Arc<Bot>>;
 pub struct Bots {
     compiled: Mutex<CompiledBots>,
     states: Mutex<HashMap<String, StateSlot>>,
+    /// Wake-ups for live readers of a conversation (app streams, consoles):
+    /// the highest sequence number committed on this node. Only a hint to
+    /// read the log again: the log itself is what they send.
+    live: Mutex<HashMap<String, tokio::sync::watch::Sender<i64>>>,
 }
+
+/// Live readers' entries are swept when the map reaches this size (and
+/// every doubling after it): readers that left, on conversations that went
+/// quiet, are not kept forever.
+const LIVE_SWEEP_AT: usize = 1024;
 
 /// The result of one turn, for the caller.
 #[derive(Debug, Serialize)]
@@ -243,6 +252,30 @@ impl Bots {
         Ok(state)
     }
 
+    /// A receiver that changes whenever entries are committed to the
+    /// conversation's log on this node.
+    pub fn subscribe(&self, conversation_id: &str) -> tokio::sync::watch::Receiver<i64> {
+        let mut live = lock(&self.live);
+        if live.len() >= LIVE_SWEEP_AT && live.len().is_power_of_two() {
+            live.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        live.entry(conversation_id.to_string())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Tells live readers that the log now reaches `seq`.
+    pub fn committed(&self, conversation_id: &str, seq: i64) {
+        let mut live = lock(&self.live);
+        if let Some(tx) = live.get(conversation_id) {
+            if tx.receiver_count() == 0 {
+                live.remove(conversation_id);
+            } else {
+                tx.send_replace(seq);
+            }
+        }
+    }
+
     /// Runs one event through the conversation's bot: logs the event and the
     /// actions it caused (one transaction), then returns them.
     pub async fn turn(
@@ -306,7 +339,12 @@ impl Bots {
             )
             .await;
         let first_seq = match appended {
-            Ok(store::Appended::Records(records)) => records.first().map(|r| r.seq).unwrap_or(0),
+            Ok(store::Appended::Records(records)) => {
+                if let Some(last) = records.last() {
+                    self.committed(&conversation.id, last.seq);
+                }
+                records.first().map(|r| r.seq).unwrap_or(0)
+            }
             Ok(store::Appended::Duplicate) => {
                 *guard = Some(before);
                 return Ok(None);
