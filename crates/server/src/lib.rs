@@ -23,6 +23,8 @@ pub mod extract;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
+pub mod wechat_client;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -33,6 +33,11 @@ pub struct WeChatSettings {
     /// WeChat's API address (change only for testing).
     #[serde(default = "default_api")]
     pub api_base: String,
+    /// How long the webhook waits for the robot's answer before it lets
+    /// WeChat's request go (WeChat gives up after 5 s) and sends the answer
+    /// through the customer-service API instead (needs `app_secret`).
+    #[serde(default = "default_reply_window_ms")]
+    pub reply_window_ms: u64,
     /// The script that answers followers.
     pub script: String,
     #[serde(default)]
@@ -62,6 +67,10 @@ pub struct WebSettings {
     /// When human agents can take over; always when empty.
     #[serde(default)]
     pub business_hours: Vec<Hours>,
+}
+
+fn default_reply_window_ms() -> u64 {
+    4000
 }
 
 fn default_title() -> String {

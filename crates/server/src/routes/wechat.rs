@@ -8,6 +8,7 @@
 //! five seconds (the core answers in microseconds).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -22,6 +23,9 @@ use crate::bots::{self, NewHosted};
 use crate::error::ApiError;
 use crate::routes::channels::WeChatSettings;
 use crate::state::AppState;
+
+/// Said when a message could not be answered.
+const BUSY: &str = "抱歉，系统繁忙，请稍后再试。";
 
 /// The channel name of conversations that come from WeChat.
 pub const CHANNEL: &str = "wechat";
@@ -102,24 +106,28 @@ pub async fn receive(
         Ok(o) => o,
         Err(e) => return refuse(&e),
     };
-    let key = opened.message.dedup_key();
-    let reply = match respond(
+    let answered = match answer_within_window(
         &state,
         &tenant_id,
         &channel,
         &settings,
         &opened.message,
-        &key,
     )
     .await
     {
+        Some(answer) => answer,
+        // Too slow for WeChat's window: let the request go; the answer
+        // follows through the customer-service API.
+        None => return text(StatusCode::OK, wechat::message::NO_REPLY),
+    };
+    let reply = match answered {
         Ok(Answer::Say(words)) => Reply::Text(words),
         Ok(Answer::Nothing) => Reply::Nothing,
         // A retry of something already answered: acknowledge, do nothing.
         Ok(Answer::Duplicate) => return text(StatusCode::OK, wechat::message::NO_REPLY),
         Err(e) => {
             tracing::error!(code = e.code, message = %e.message_en, "WeChat message could not be answered");
-            Reply::Text("抱歉，系统繁忙，请稍后再试。".to_string())
+            Reply::Text(BUSY.to_string())
         }
     };
     metrics::counter!("tonghua_wechat_messages_total").increment(1);
@@ -136,6 +144,70 @@ pub async fn receive(
             (StatusCode::OK, [(header::CONTENT_TYPE, kind)], out).into_response()
         }
         Err(e) => refuse(&e),
+    }
+}
+
+/// Runs the turn in its own task and waits for it at most the channel's
+/// reply window. `None` when the window passed: the task then delivers its
+/// answer itself through the customer-service API. Nothing is lost and
+/// nothing runs twice: the delivery is recorded with the turn, so WeChat's
+/// retry of this message is a duplicate.
+async fn answer_within_window(
+    state: &AppState,
+    tenant_id: &str,
+    channel: &store::Channel,
+    settings: &WeChatSettings,
+    message: &Incoming,
+) -> Option<Result<Answer, ApiError>> {
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let (state_, tenant_id, channel, settings_, message) = (
+        state.clone(),
+        tenant_id.to_string(),
+        channel.clone(),
+        settings.clone(),
+        message.clone(),
+    );
+    tokio::spawn(async move {
+        let key = message.dedup_key();
+        let answer = respond(&state_, &tenant_id, &channel, &settings_, &message, &key).await;
+        // Err: the webhook stopped waiting, so the answer goes out by API
+        // (a failed turn too: WeChat will not retry a request we let go).
+        let late = match tx.send(answer) {
+            Ok(()) => None,
+            Err(Ok(Answer::Say(words))) => Some(words),
+            Err(Ok(_)) => None,
+            Err(Err(e)) => {
+                tracing::error!(code = e.code, message = %e.message_en, "late WeChat message could not be answered");
+                Some(BUSY.to_string())
+            }
+        };
+        if let Some(words) = late {
+            let openid = &message.common().from_user;
+            let now_s = state_.now_ms() / 1000;
+            match state_
+                .wechat()
+                .send_text(&settings_, openid, &words, now_s)
+                .await
+            {
+                Ok(()) => metrics::counter!("tonghua_wechat_late_replies_total").increment(1),
+                Err(e) => {
+                    metrics::counter!("tonghua_wechat_late_reply_failures_total").increment(1);
+                    tracing::error!(error = %e, channel = %channel.name, "late WeChat answer could not be sent");
+                }
+            }
+        }
+    });
+    // WeChat gives up at 5 s; leave room for the network.
+    let window = Duration::from_millis(settings.reply_window_ms.clamp(100, 4500));
+    match tokio::time::timeout(window, &mut rx).await {
+        Ok(Ok(answer)) => Some(answer),
+        Ok(Err(_)) => Some(Err(ApiError::internal())),
+        Err(_) => {
+            // Closing first makes the task's send fail from here on; an
+            // answer that slipped in just before is still used.
+            rx.close();
+            rx.try_recv().ok()
+        }
     }
 }
 
