@@ -146,6 +146,7 @@ pub fn chat(
         contact: opts.contact.iter().cloned().collect(),
         now: beijing_now(),
         humans_available: true,
+        offline_message: None,
     };
     let mut state = bot.new_state();
     let mut clock = 0u64;
@@ -620,6 +621,7 @@ fn run_case(bot: &Bot, case: &Case) -> Result<(Vec<String>, Vec<String>), String
         contact: case.contact.clone(),
         now,
         humans_available: case.humans_available,
+        offline_message: None,
     };
     let voice = case.channel == Channel::Voice;
     let kind = if voice {

@@ -29,6 +29,10 @@ pub struct Start {
     /// Whether any human agent can take a transfer now.
     #[serde(default = "yes")]
     pub humans_available: bool,
+    /// What the channel says instead of the script's `close:` wording when
+    /// a transfer is asked for and no human is available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_message: Option<String>,
 }
 
 fn yes() -> bool {
@@ -256,6 +260,9 @@ pub struct State {
     pub last_ms: u64,
     pub wall: Option<WallTime>,
     pub humans_available: bool,
+    /// The channel's words for "no human can take over now".
+    #[serde(default)]
+    pub offline_message: Option<String>,
     pub contact: BTreeMap<String, String>,
     pub slots: BTreeMap<String, String>,
     /// (phrasing site, times said) — makes "in turn" deterministic.
@@ -442,6 +449,7 @@ impl Turn<'_> {
                     .collect();
                 self.st.wall = Some(s.now);
                 self.st.humans_available = s.humans_available;
+                self.st.offline_message = s.offline_message.clone();
                 self.st.started_ms = self.now;
                 self.st.phase = Phase::Active;
                 self.enter(self.bot.start);
@@ -744,7 +752,7 @@ impl Turn<'_> {
                         self.transfer(queue.unwrap_or_default(), reason);
                     } else if let Some(h) = self.bot.handler(Some(idx), HandlerKind::Human) {
                         let close = h.close.clone();
-                        self.say(&close, BargeIn::Any, &BTreeMap::new());
+                        self.say_no_human(&close);
                         self.finish("no_human", true);
                     }
                     return;
@@ -761,6 +769,15 @@ impl Turn<'_> {
             }
         }
         self.finish("script_loop", true);
+    }
+
+    /// The closing words when no human can take over: the channel's own
+    /// message when it set one, else the script's.
+    fn say_no_human(&mut self, script_close: &Phrases) {
+        match self.st.offline_message.clone() {
+            Some(text) => self.say_text(text, BargeIn::Any),
+            None => self.say(script_close, BargeIn::Any, &BTreeMap::new()),
+        }
     }
 
     fn can_transfer(&self, queue: Option<&str>) -> bool {
@@ -1309,7 +1326,7 @@ impl Turn<'_> {
                     self.say(&h.say, BargeIn::Any, &none);
                     self.transfer(queue.unwrap_or_default(), kind.name().to_string());
                 } else {
-                    self.say(&h.close, BargeIn::Any, &none);
+                    self.say_no_human(&h.close);
                     self.finish(&format!("{}_no_human", kind.name()), true);
                 }
             }

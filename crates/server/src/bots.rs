@@ -423,6 +423,8 @@ pub struct NewHosted<'a> {
     pub knowledge_base: Option<&'a str>,
     pub contact: std::collections::BTreeMap<String, String>,
     pub humans_available: bool,
+    /// The channel's words for "no human can take over now" (else the script's).
+    pub offline_message: Option<String>,
     /// How the channel recognises the customer, if it can.
     pub identity: Option<(store::IdentityKind, String)>,
 }
@@ -469,7 +471,10 @@ pub async fn start_hosted_once(
         )
         .await?;
     let conversation = attach_customer(state, conversation, new.identity).await?;
-    let start = start_event(new.contact, state.wall_time(), new.humans_available);
+    let mut start = start_event(new.contact, state.wall_time(), new.humans_available);
+    if let EventKind::ConversationStarted(s) = &mut start.kind {
+        s.offline_message = new.offline_message;
+    }
     let turn = state
         .bots()
         .turn_once(
@@ -589,6 +594,7 @@ pub fn start_event(
             contact,
             now,
             humans_available,
+            offline_message: None,
         }),
     )
 }

@@ -45,6 +45,10 @@ pub struct WeChatSettings {
     /// When human agents can take over; always when empty.
     #[serde(default)]
     pub business_hours: Vec<Hours>,
+    /// Said when a customer asks for a person and none is available (outside
+    /// business hours); the script's own closing words when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_message: Option<String>,
 }
 
 /// A web chat widget's settings.
@@ -67,10 +71,27 @@ pub struct WebSettings {
     /// When human agents can take over; always when empty.
     #[serde(default)]
     pub business_hours: Vec<Hours>,
+    /// Said when a customer asks for a person and none is available (outside
+    /// business hours); the script's own closing words when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_message: Option<String>,
 }
 
 fn default_reply_window_ms() -> u64 {
     4000
+}
+
+/// Longest `offline_message`: a sentence or two, said or shown at once.
+const MAX_OFFLINE_MESSAGE_CHARS: usize = 200;
+
+fn check_offline_message(message: Option<&str>) -> Result<(), (String, String)> {
+    match message {
+        Some(m) if m.trim().is_empty() || m.chars().count() > MAX_OFFLINE_MESSAGE_CHARS => Err((
+            format!("offline_message 应为 1 到 {MAX_OFFLINE_MESSAGE_CHARS} 个字"),
+            format!("offline_message is 1-{MAX_OFFLINE_MESSAGE_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn default_title() -> String {
@@ -269,6 +290,8 @@ pub async fn put(
                     format!("bad business_hours: {e}"),
                 )
             })?;
+            check_offline_message(settings.offline_message.as_deref())
+                .map_err(|(zh, en)| bad(zh, en))?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
             (settings.script, settings.knowledge_base, stored)
         }
@@ -309,6 +332,8 @@ pub async fn put(
                     format!("bad business_hours: {e}"),
                 )
             })?;
+            check_offline_message(settings.offline_message.as_deref())
+                .map_err(|(zh, en)| bad(zh, en))?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
             (settings.script, settings.knowledge_base, stored)
         }

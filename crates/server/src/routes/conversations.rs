@@ -64,6 +64,10 @@ pub struct CreateConversation {
     pub contact: BTreeMap<String, String>,
     #[serde(default = "default_true")]
     pub humans_available: bool,
+    /// Said instead of the script's closing words when a person is asked
+    /// for and `humans_available` is false.
+    #[serde(default)]
+    pub offline_message: Option<String>,
     /// Who this is, so their history follows them across channels.
     #[serde(default)]
     pub customer: Option<crate::routes::customers::CustomerKeys>,
@@ -91,6 +95,16 @@ pub async fn create(
         return Err(ApiError::bad_request(
             "metadata 必须是不超过 64 KB 的 JSON 对象",
             "metadata must be a JSON object of at most 64 KB",
+        ));
+    }
+    if req
+        .offline_message
+        .as_deref()
+        .is_some_and(|m| m.trim().is_empty() || m.chars().count() > 200)
+    {
+        return Err(ApiError::bad_request(
+            "offline_message 应为 1 到 200 个字",
+            "offline_message is 1-200 characters",
         ));
     }
     let mut identities = match &req.customer {
@@ -124,6 +138,7 @@ pub async fn create(
                     knowledge_base: req.knowledge_base.as_deref(),
                     contact: req.contact,
                     humans_available: req.humans_available,
+                    offline_message: req.offline_message.clone(),
                     identity: identities.first().cloned(),
                 },
             )

@@ -22,6 +22,8 @@
 
 use std::collections::HashMap;
 
+use futures_util::SinkExt;
+
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -162,8 +164,10 @@ enum ClientFrame {
 }
 
 impl Session {
+    /// Queues a frame; frames go out together when the connection next
+    /// waits for the visitor (one write for a whole turn, not one per line).
     async fn send(&mut self, v: Value) -> Result<(), axum::Error> {
-        self.socket.send(Message::Text(v.to_string().into())).await
+        self.socket.feed(Message::Text(v.to_string().into())).await
     }
 
     /// Takes one message from the bucket; `false` when the visitor is too fast.
@@ -197,6 +201,7 @@ impl Session {
                 &self.settings.business_hours,
                 &self.state.wall_time(),
             ),
+            offline_message: self.settings.offline_message.clone(),
             identity: Some((store::IdentityKind::Web, visitor_ref(&self.visitor))),
         }
     }
@@ -262,7 +267,11 @@ impl Session {
         .await?;
         self.replay(&conversation, after).await?;
 
-        while let Some(frame) = self.socket.recv().await {
+        loop {
+            self.socket.flush().await?;
+            let Some(frame) = self.socket.recv().await else {
+                break;
+            };
             let text = match frame? {
                 Message::Text(t) => t,
                 Message::Close(_) => break,
@@ -302,6 +311,7 @@ impl Session {
                 continue;
             }
             self.send(json!({ "type": "typing" })).await?;
+            self.socket.flush().await?;
             // The delivery record and the turn share one commit: a resent
             // message is acknowledged, never answered twice, never lost.
             let key = format!("{}:{client_id}", reference);

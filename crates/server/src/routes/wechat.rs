@@ -303,6 +303,7 @@ async fn respond(
             &settings.business_hours,
             &state.wall_time(),
         ),
+        offline_message: settings.offline_message.clone(),
         identity: Some((store::IdentityKind::Wechat, contact_openid)),
     };
     match message {
