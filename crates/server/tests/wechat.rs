@@ -579,3 +579,61 @@ async fn a_late_answer_arrives_through_the_customer_service_api() {
         .count();
     assert_eq!(said, 2);
 }
+
+fn click(openid: &str, key: &str, at: i64) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_shop]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{at}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+    )
+}
+
+/// A menu button the channel maps to words is answered as if they were typed;
+/// an unmapped one is acknowledged and changes nothing.
+#[tokio::test]
+async fn menu_clicks_are_answered_as_the_words_they_stand_for() {
+    let (app, boss, t) = setup(false).await;
+    let (s, b) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/channels/gzh",
+        Some(&json!({ "kind": "wechat", "settings": {
+            "token": TOKEN, "app_id": APP_ID, "script": "mini",
+            "menu": { "REFUND": "我要退款" } } })),
+    )
+    .await;
+    assert!(s.is_success(), "{b}");
+    let (s, reply) = post_plain(&app, "a", &click("o_menu", "REFUND", NOW)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(content_of(&reply).contains("退款"), "{reply}");
+    let (_, other) = post_plain(&app, "b", &click("o_menu", "UNKNOWN_KEY", NOW + 1)).await;
+    assert_eq!(other, "success");
+    let conv = app
+        .store
+        .conversations(&t, 10)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|c| c.external_ref.as_deref() == Some("o_menu"))
+        .expect("conversation");
+    let said: Vec<String> = app
+        .store
+        .events(&t, &conv.id, 0, 100)
+        .await
+        .expect("e")
+        .expect("c")
+        .iter()
+        .filter(|e| e.kind == "event.user_said")
+        .map(|e| e.payload["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(said, vec!["我要退款".to_string()]);
+    let (s, _) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/channels/gzh",
+        Some(&json!({ "kind": "wechat", "settings": {
+            "token": TOKEN, "app_id": APP_ID, "script": "mini", "menu": { "K": " " } } })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

@@ -30,6 +30,10 @@ pub struct WeChatSettings {
     /// The AppSecret, for the customer-service message API.
     #[serde(default)]
     pub app_secret: Option<String>,
+    /// Menu buttons (click keys) and the words each one stands for: a tap on
+    /// `{"ORDER": "查询订单"}`'s button is answered as if "查询订单" was typed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub menu: std::collections::BTreeMap<String, String>,
     /// WeChat's API address (change only for testing).
     #[serde(default = "default_api")]
     pub api_base: String,
@@ -276,6 +280,17 @@ pub async fn put(
                     format!("bad EncodingAESKey: {e}"),
                 )
             })?;
+            let bad_menu = settings.menu.len() > 40
+                || settings.menu.iter().any(|(k, v)| {
+                    k.is_empty() || k.len() > 128 || v.trim().is_empty() || v.chars().count() > 200
+                });
+            if bad_menu {
+                return Err(bad(
+                    "menu 最多 40 项：按钮 key 为 1 到 128 字节，对应的话为 1 到 200 个字".into(),
+                    "menu has at most 40 entries: keys of 1-128 bytes, words of 1-200 characters"
+                        .into(),
+                ));
+            }
             if !(settings.api_base.starts_with("https://")
                 || settings.api_base.starts_with("http://"))
             {

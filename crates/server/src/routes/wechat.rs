@@ -274,18 +274,27 @@ async fn respond(
 ) -> Result<Answer, ApiError> {
     let openid = message.common().from_user.clone();
     let delivery = Some((channel.id.as_str(), key));
-    let stateful = matches!(
-        message,
-        Incoming::Text { .. }
-            | Incoming::Voice {
-                recognition: Some(_),
-                ..
-            }
-            | Incoming::Event {
-                event: Event::Subscribe { .. } | Event::Unsubscribe,
-                ..
-            }
-    );
+    // A menu button the channel maps to words counts as the follower saying them.
+    let menu_words = match message {
+        Incoming::Event {
+            event: Event::Click { key },
+            ..
+        } => settings.menu.get(key).cloned(),
+        _ => None,
+    };
+    let stateful = menu_words.is_some()
+        || matches!(
+            message,
+            Incoming::Text { .. }
+                | Incoming::Voice {
+                    recognition: Some(_),
+                    ..
+                }
+                | Incoming::Event {
+                    event: Event::Subscribe { .. } | Event::Unsubscribe,
+                    ..
+                }
+        );
     if stateful && state.store().delivery_seen(&channel.id, key).await? {
         return Ok(Answer::Duplicate);
     }
@@ -339,7 +348,7 @@ async fn respond(
             }
             Ok(Answer::Nothing)
         }
-        Incoming::Event { .. } => Ok(Answer::Nothing),
+        Incoming::Event { .. } if menu_words.is_none() => Ok(Answer::Nothing),
         Incoming::Voice {
             recognition: None, ..
         } => Ok(Answer::Say(
@@ -348,9 +357,10 @@ async fn respond(
         Incoming::Image { .. } | Incoming::Other { .. } => Ok(Answer::Say(
             "抱歉，我目前只能处理文字和语音消息，请用文字描述您的问题。".to_string(),
         )),
-        Incoming::Text { .. } | Incoming::Voice { .. } => {
-            let said = message
-                .said()
+        Incoming::Text { .. } | Incoming::Voice { .. } | Incoming::Event { .. } => {
+            let said = menu_words
+                .as_deref()
+                .or(message.said())
                 .unwrap_or_default()
                 .chars()
                 .take(1000)
