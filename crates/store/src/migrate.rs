@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "customers",
         sql: include_str!("../migrations/sqlite/0005_customers.sql"),
     },
+    Migration {
+        version: 9,
+        name: "handoffs",
+        sql: include_str!("../migrations/sqlite/0009_handoffs.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.
