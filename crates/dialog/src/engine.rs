@@ -347,6 +347,19 @@ impl Bot {
         t.out
     }
 
+    /// Knowledge-base entries that may answer `text`, best first, with their
+    /// confidence: suggestions for a human agent (no threshold applied).
+    pub fn suggest(&self, text: &str, k: usize) -> Vec<(nlu::FaqEntry, f32)> {
+        let Some(faq) = self.faq.as_ref() else {
+            return Vec::new();
+        };
+        faq.search(text, k)
+            .top
+            .into_iter()
+            .filter_map(|hit| faq.entry(&hit.id).map(|e| (e.clone(), hit.score)))
+            .collect()
+    }
+
     /// Quick-reply options that would not be understood at their own node
     /// (they would reach the no-match handler or be ignored): `(node, option)`.
     /// A button the robot then fails to understand is worse than none, so

@@ -258,6 +258,86 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route(
         "GET",
+        "/api/v1/agents",
+        "Every agent with presence, skills and load",
+        "handoffs",
+        needs(Permission::SuperviseHandoffs),
+        None,
+    ),
+    route(
+        "PUT",
+        "/api/v1/agents/me",
+        "Set one's own presence (available / busy / away)",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        Some("SetPresence"),
+    ),
+    route(
+        "PUT",
+        "/api/v1/agents/{id}",
+        "Set an agent's skills (queues), capacity or presence",
+        "handoffs",
+        needs(Permission::SuperviseHandoffs),
+        Some("SetAgent"),
+    ),
+    route(
+        "GET",
+        "/api/v1/handoffs",
+        "Open handed-over conversations one may see, queue lengths, one's presence",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/handoffs/stream",
+        "WebSocket: a wake-up whenever queues or agents change",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/handoffs/{id}",
+        "A handoff with the conversation, customer, tags, grade and suggested answers",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/handoffs/{id}/take",
+        "Take a waiting conversation",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/handoffs/{id}/reply",
+        "Say something to the customer, on their channel",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        Some("HandoffReply"),
+    ),
+    route(
+        "POST",
+        "/api/v1/handoffs/{id}/transfer",
+        "Give an open conversation to a named agent (supervisors)",
+        "handoffs",
+        needs(Permission::SuperviseHandoffs),
+        Some("HandoffTransfer"),
+    ),
+    route(
+        "POST",
+        "/api/v1/handoffs/{id}/close",
+        "End the conversation with a disposition",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        Some("HandoffClose"),
+    ),
+    route(
+        "GET",
         "/api/v1/scripts",
         "List scripts (every version)",
         "bots",
@@ -387,7 +467,7 @@ pub const ROUTES: &[RouteDoc] = &[
 ];
 
 /// Every permission, in the order documented.
-pub const ALL_PERMISSIONS: [Permission; 8] = [
+pub const ALL_PERMISSIONS: [Permission; 10] = [
     Permission::ManageUsers,
     Permission::ViewUsers,
     Permission::ManageAllTokens,
@@ -396,6 +476,8 @@ pub const ALL_PERMISSIONS: [Permission; 8] = [
     Permission::WriteConversations,
     Permission::ViewBots,
     Permission::ManageBots,
+    Permission::WorkHandoffs,
+    Permission::SuperviseHandoffs,
 ];
 
 fn schemas() -> Value {
@@ -439,6 +521,20 @@ fn schemas() -> Value {
                 "customer": { "type": "object", "additionalProperties": false, "description": "Who this is: the first given is looked up (or created), the others linked",
                     "properties": { "crm_id": { "type": "string" }, "phone": { "type": "string" }, "wechat_openid": { "type": "string" } } }
             } },
+        "SetPresence": { "type": "object", "required": ["status"], "additionalProperties": false,
+            "properties": { "status": { "type": "string", "enum": ["available", "busy", "away"] } } },
+        "SetAgent": { "type": "object", "additionalProperties": false,
+            "properties": {
+                "status": { "type": "string", "enum": ["available", "busy", "away"] },
+                "skills": { "type": "array", "maxItems": 20, "items": { "type": "string", "minLength": 1, "maxLength": 64 }, "description": "Queues served; empty: every queue" },
+                "max_chats": { "type": "integer", "minimum": 1, "maximum": 50 } } },
+        "HandoffReply": { "type": "object", "required": ["text"], "additionalProperties": false,
+            "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 2000 } } },
+        "HandoffClose": { "type": "object", "required": ["disposition"], "additionalProperties": false,
+            "properties": { "disposition": { "type": "string", "minLength": 1, "maxLength": 64, "description": "resolved, follow_up, complaint, ..." },
+                            "note": { "type": "string", "maxLength": 2000 } } },
+        "HandoffTransfer": { "type": "object", "required": ["agent_id"], "additionalProperties": false,
+            "properties": { "agent_id": { "type": "string" } } },
         "ConversationInput": { "type": "object", "required": ["type"],
             "description": "An engine event: {\"type\":\"user_said\",\"text\":\"…\"}, {\"type\":\"silence\",\"ms\":6000}, {\"type\":\"dtmf\",\"digit\":\"1\"}, {\"type\":\"hangup\"}, {\"type\":\"agent_joined\"}, {\"type\":\"agent_said\",\"text\":\"…\"}, {\"type\":\"timer\",\"name\":\"…\"}",
             "properties": { "type": { "type": "string", "enum": ["user_said", "silence", "dtmf", "hangup", "agent_joined", "agent_said", "timer", "user_started_speaking", "playback_finished"] } } },

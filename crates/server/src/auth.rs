@@ -38,6 +38,11 @@ pub enum Permission {
     ViewBots,
     /// Upload scripts and knowledge bases.
     ManageBots,
+    /// Work as an agent: set one's presence, take, answer and close
+    /// conversations handed over by the robot.
+    WorkHandoffs,
+    /// Run the floor: every agent and queue, skills, forced transfers.
+    SuperviseHandoffs,
 }
 
 impl Permission {
@@ -51,6 +56,8 @@ impl Permission {
             Permission::WriteConversations => "conversations.write",
             Permission::ViewBots => "bots.view",
             Permission::ManageBots => "bots.manage",
+            Permission::WorkHandoffs => "handoffs.work",
+            Permission::SuperviseHandoffs => "handoffs.supervise",
         }
     }
 
@@ -66,9 +73,17 @@ impl Permission {
             Role::Admin => true,
             Role::Supervisor => matches!(
                 self,
-                ViewUsers | ReadConversations | WriteConversations | ViewBots
+                ViewUsers
+                    | ReadConversations
+                    | WriteConversations
+                    | ViewBots
+                    | WorkHandoffs
+                    | SuperviseHandoffs
             ),
-            Role::Agent => matches!(self, ReadConversations | WriteConversations | ViewBots),
+            Role::Agent => matches!(
+                self,
+                ReadConversations | WriteConversations | ViewBots | WorkHandoffs
+            ),
             Role::Analyst => matches!(self, ReadConversations | ViewBots),
         }
     }
@@ -265,11 +280,23 @@ mod tests {
         };
         assert_eq!(
             of(Role::Supervisor),
-            vec![ViewUsers, ReadConversations, WriteConversations, ViewBots]
+            vec![
+                ViewUsers,
+                ReadConversations,
+                WriteConversations,
+                ViewBots,
+                WorkHandoffs,
+                SuperviseHandoffs
+            ]
         );
         assert_eq!(
             of(Role::Agent),
-            vec![ReadConversations, WriteConversations, ViewBots]
+            vec![
+                ReadConversations,
+                WriteConversations,
+                ViewBots,
+                WorkHandoffs
+            ]
         );
         assert_eq!(of(Role::Analyst), vec![ReadConversations, ViewBots]);
         for p in all {

@@ -439,6 +439,24 @@ pub async fn start_hosted(
     Ok((conversation, turn.ok_or_else(ApiError::internal)?))
 }
 
+/// What every hosted turn is followed by, on every channel: a transfer
+/// puts the conversation in a human queue.
+async fn after_turn(
+    state: &crate::state::AppState,
+    conversation: &Conversation,
+    turn: Option<&TurnResult>,
+) {
+    if let Some(turn) = turn {
+        // Boxed: routing may run another conversation's turn (agent_joined).
+        Box::pin(crate::routes::handoffs::after_turn(
+            state,
+            conversation,
+            turn,
+        ))
+        .await;
+    }
+}
+
 /// As [`start_hosted`], recording the channel delivery that started it in
 /// the start turn's commit; the turn is `None` when that delivery was
 /// handled before (the conversation is then left without events: callers
@@ -486,6 +504,7 @@ pub async fn start_hosted_once(
             state.now_ms(),
         )
         .await?;
+    after_turn(state, &conversation, turn.as_ref()).await;
     Ok((conversation, turn))
 }
 
@@ -540,7 +559,7 @@ pub async fn continue_hosted_once(
         .await?;
     let now = state.now_ms();
     let at_ms = u64::try_from(now - conversation.created_at).unwrap_or(0);
-    state
+    let turn = state
         .bots()
         .turn_once(
             state.store(),
@@ -550,7 +569,9 @@ pub async fn continue_hosted_once(
             delivery,
             now,
         )
-        .await
+        .await?;
+    after_turn(state, conversation, turn.as_ref()).await;
+    Ok(turn)
 }
 
 /// The texts the robot says in these actions, in order.

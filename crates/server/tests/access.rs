@@ -19,6 +19,7 @@ struct World {
     token_secret: String,
     conversation_id: String,
     customer_id: String,
+    handoff_id: String,
     ids: Vec<String>,
 }
 
@@ -105,6 +106,13 @@ async fn world(app: &TestApp, slug: &str) -> World {
         )
         .await;
     }
+    let handoff_id = app
+        .store
+        .open_handoff(&tenant_id, &conversation_id, "售后", "human", START_MS)
+        .await
+        .expect("handoff")
+        .id;
+    ids.push(handoff_id.clone());
     let token_id = token["token"]["id"].as_str().expect("token id").to_string();
     ids.push(token_id.clone());
     ids.push(conversation_id.clone());
@@ -118,6 +126,7 @@ async fn world(app: &TestApp, slug: &str) -> World {
         token_secret: token["secret"].as_str().expect("secret").to_string(),
         conversation_id,
         customer_id,
+        handoff_id,
         ids,
     }
 }
@@ -138,6 +147,10 @@ fn concrete(path: &str, w: &World) -> String {
         &w.customer_id
     } else if path == "/api/v1/customers" {
         return format!("/api/v1/customers?crm_id={}-crm", w.slug);
+    } else if path.starts_with("/api/v1/handoffs/") {
+        &w.handoff_id
+    } else if path.starts_with("/api/v1/agents/") {
+        &w.agent_id
     } else if path.starts_with("/api/v1/channels/") {
         return path.replace("{name}", &format!("{}-gzh", w.slug));
     } else {
@@ -146,8 +159,12 @@ fn concrete(path: &str, w: &World) -> String {
     path.replace("{id}", id)
 }
 
-fn body_for(r: &server::api::RouteDoc) -> Option<Value> {
-    r.body.map(sample_body)
+fn body_for(r: &server::api::RouteDoc, w: &World) -> Option<Value> {
+    match r.body {
+        // A transfer names an agent of the world.
+        Some("HandoffTransfer") => Some(json!({ "agent_id": w.agent_id })),
+        other => other.map(sample_body),
+    }
 }
 
 #[tokio::test]
@@ -182,7 +199,7 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
             continue; // act on the caller only; covered below
         }
         let path = concrete(r.path, &b);
-        let (status, body) = call(&a_admin, &app, r.method, &path, body_for(r).as_ref()).await;
+        let (status, body) = call(&a_admin, &app, r.method, &path, body_for(r, &b).as_ref()).await;
         if r.path.contains("{name}") && r.method == "PUT" {
             // Names are not secrets: A uploading a name B also uses makes A's
             // own document; B's is untouched (checked below).
@@ -201,6 +218,9 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
                 "{} {path} -> {status} {body}",
                 r.method
             );
+        } else if r.path.ends_with("/stream") && !r.path.contains("{id}") {
+            // A WebSocket asked for without the upgrade: a clear refusal.
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         } else if r.path.contains("{id}") {
             // B's resources do not exist for A, whatever A's role.
             assert_eq!(
@@ -335,7 +355,8 @@ async fn each_role_gets_exactly_the_routes_its_permissions_allow() {
             }
             let before = app.audit_count(&w.tenant_id).await;
             let path = concrete(r.path, &w);
-            let (status, body) = call(&client, &app, r.method, &path, body_for(r).as_ref()).await;
+            let (status, body) =
+                call(&client, &app, r.method, &path, body_for(r, &w).as_ref()).await;
             if permission.granted_to(role) {
                 assert_ne!(
                     status,
@@ -414,7 +435,7 @@ async fn every_state_changing_route_writes_an_audit_entry() {
         let admin: Client = app.login("acme", "acme-admin").await;
         // Each call needs a live target: revoke a fresh token, not a used one;
         // upload a changed document (an identical one is not a change).
-        let mut body = body_for(r);
+        let mut body = body_for(r, &w);
         if r.body == Some("UploadScript") {
             body = Some(json!({ "source": format!("{MINI_SCRIPT}# changed\n") }));
         } else if r.body == Some("UploadKnowledgeBase") {

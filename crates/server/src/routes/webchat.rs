@@ -219,11 +219,14 @@ impl Session {
         Ok(conversation)
     }
 
-    /// Sends the transcript after `after`; returns the last sequence number sent.
+    /// Sends the transcript after `after` (but not the entry `skip`: the
+    /// visitor's own message, which their page already shows); returns the
+    /// last sequence number sent.
     async fn replay(
         &mut self,
         conversation: &Conversation,
         after: i64,
+        skip: Option<i64>,
     ) -> Result<i64, axum::Error> {
         let records = match self
             .state
@@ -237,6 +240,9 @@ impl Session {
         let mut last = after;
         for r in records {
             last = r.seq;
+            if Some(r.seq) == skip {
+                continue;
+            }
             if let Some(line) = client_frame(r.seq, &r.kind, &r.payload) {
                 self.send(line).await?;
             }
@@ -265,11 +271,32 @@ impl Session {
             json!({ "type": "welcome", "visitor": visitor, "conversation": conversation.id }),
         )
         .await?;
-        self.replay(&conversation, after).await?;
+        // Others write to this conversation too (an agent, the queue):
+        // a wake-up on every commit, then the log is read from `last`.
+        let mut woken = self.state.bots().subscribe(&conversation.id);
+        let mut last = self.replay(&conversation, after, None).await?;
 
         loop {
             self.socket.flush().await?;
-            let Some(frame) = self.socket.recv().await else {
+            enum Wake {
+                Frame(Option<Result<Message, axum::Error>>),
+                Log { lost: bool },
+            }
+            let wake = tokio::select! {
+                frame = self.socket.recv() => Wake::Frame(frame),
+                changed = woken.changed() => Wake::Log { lost: changed.is_err() },
+            };
+            let frame = match wake {
+                Wake::Frame(frame) => frame,
+                Wake::Log { lost } => {
+                    if lost {
+                        woken = self.state.bots().subscribe(&conversation.id);
+                    }
+                    last = self.replay(&conversation, last, None).await?;
+                    continue;
+                }
+            };
+            let Some(frame) = frame else {
                 break;
             };
             let text = match frame? {
@@ -334,7 +361,8 @@ impl Session {
                             json!({ "type": "welcome", "visitor": visitor, "conversation": id }),
                         )
                         .await?;
-                        self.replay(&conversation, 0).await?;
+                        woken = self.state.bots().subscribe(&conversation.id);
+                        last = self.replay(&conversation, 0, None).await?;
                         turn = bots::continue_hosted_once(
                             &self.state,
                             &conversation,
@@ -358,7 +386,16 @@ impl Session {
             match turn {
                 Ok(turn) => {
                     self.send(json!({ "type": "ack", "client_id": client_id, "seq": turn.first_seq, "duplicate": false })).await?;
+                    if turn.first_seq != last + 1 {
+                        // Someone else wrote in between: read it all from the
+                        // log, in order (without echoing the visitor's message).
+                        last = self
+                            .replay(&conversation, last, Some(turn.first_seq))
+                            .await?;
+                        continue;
+                    }
                     let mut seq = turn.first_seq;
+                    last = turn.first_seq + turn.actions.len() as i64;
                     for action in &turn.actions {
                         seq += 1;
                         let Ok(payload) = serde_json::to_value(action) else {
@@ -368,6 +405,11 @@ impl Session {
                         if let Some(line) = client_frame(seq, &kind, &payload) {
                             self.send(line).await?;
                         }
+                    }
+                    // Our own commit woke us: no need to read it back, unless
+                    // something came after it.
+                    if *woken.borrow_and_update() > last {
+                        last = self.replay(&conversation, last, None).await?;
                     }
                 }
                 Err(e) => self.error(&e.message, &e.message_en).await?,
@@ -385,6 +427,11 @@ fn client_frame(seq: i64, kind: &str, payload: &serde_json::Value) -> Option<ser
         "action.say" => message("robot"),
         "event.user_said" => message("customer"),
         "event.agent_said" => message("agent"),
+        "event.agent_joined" => {
+            json!({ "type": "agent_joined", "seq": seq, "agent": payload["agent"] })
+        }
+        "handoff.queued" => json!({ "type": "queued", "seq": seq, "ahead": payload["ahead"] }),
+        "handoff.closed" => json!({ "type": "ended", "seq": seq }),
         "action.show" => json!({
             "type": "show", "seq": seq,
             "links": payload.get("links").cloned().unwrap_or_else(|| json!([])),

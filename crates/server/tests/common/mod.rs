@@ -247,6 +247,11 @@ pub fn sample_body(schema: &str) -> Value {
             json!({ "kind": "wechat", "settings": { "token": "tonghua123", "app_id": "wx_test", "script": "mini" } })
         }
         "UploadKnowledgeBase" => json!({ "source": MINI_KB }),
+        "SetPresence" => json!({ "status": "busy" }),
+        "SetAgent" => json!({ "skills": ["售后"], "max_chats": 2 }),
+        "HandoffReply" => json!({ "text": "您好，我是人工客服。" }),
+        "HandoffClose" => json!({ "disposition": "resolved" }),
+        "HandoffTransfer" => json!({ "agent_id": "someone" }),
         other => panic!("no sample body for schema {other}"),
     }
 }
