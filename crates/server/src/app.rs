@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/", get(system::landing))
+        .route("/console", get(system::console))
         .route(
             "/channels/wechat/{tenant}/{channel}",
             get(wechat::verify).post(wechat::receive),

@@ -11,8 +11,8 @@
   var origin = script ? new URL(script.src).origin : location.origin;
   var zh = (navigator.language || "zh").toLowerCase().indexOf("zh") === 0;
   var t = zh
-    ? { placeholder: "请输入您的问题…", send: "发送", open: "在线咨询", reconnecting: "连接中断，正在重连…", ended: "会话已结束，发送消息可重新开始", typing: "对方正在输入…" }
-    : { placeholder: "Type your question…", send: "Send", open: "Chat with us", reconnecting: "Connection lost, reconnecting…", ended: "Conversation ended; send a message to start again", typing: "Typing…" };
+    ? { placeholder: "请输入您的问题…", send: "发送", open: "在线咨询", reconnecting: "连接中断，正在重连…", ended: "会话已结束，发送消息可重新开始", typing: "对方正在输入…", joined: "人工客服{0}为您服务", queued: "正在为您转接人工客服，前面还有 {0} 位" }
+    : { placeholder: "Type your question…", send: "Send", open: "Chat with us", reconnecting: "Connection lost, reconnecting…", ended: "Conversation ended; send a message to start again", typing: "Typing…", joined: "Agent {0} is here to help", queued: "Connecting you to an agent: {0} ahead of you" };
   var store = {
     get: function () { try { return JSON.parse(localStorage.getItem(cfg.storageKey) || "{}"); } catch (e) { return {}; } },
     set: function (s) { try { localStorage.setItem(cfg.storageKey, JSON.stringify(s)); } catch (e) {} }
@@ -102,6 +102,8 @@
       else if (m.type === "message") { show(m); }
       else if (m.type === "show") { rich(m); }
       else if (m.type === "options") { options(m.options || []); }
+      else if (m.type === "agent_joined") { if (!(m.seq && shown[m.seq])) { shown[m.seq] = true; line("th-note", t.joined.replace("{0}", m.agent ? " " + m.agent + " " : "")); } }
+      else if (m.type === "queued") { if (!(m.seq && shown[m.seq])) { shown[m.seq] = true; line("th-note", t.queued.replace("{0}", String(m.ahead))); } }
       else if (m.type === "ack") { state.pending = state.pending.filter(function (p) { return p.id !== m.client_id; }); }
       else if (m.type === "ended") { line("th-note", t.ended); }
       else if (m.type === "error") { line("th-note", zh ? m.message : m.message_en); }
