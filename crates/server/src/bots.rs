@@ -56,12 +56,17 @@ impl Binding {
 type StateSlot = Arc<tokio::sync::Mutex<Option<State>>>;
 
 /// Compiled bots by (script document id, knowledge-base document id).
-type CompiledBots = HashMap<(String, Option<String>), Arc<Bot>>;
+/// One cell per key: concurrent first users wait for one compilation
+/// instead of each compiling (a restart under load would otherwise compile
+/// the same bot hundreds of times at once — hundreds of MB, for nothing).
+type CompiledBots = HashMap<(String, Option<String>), Arc<tokio::sync::OnceCell<Arc<Bot>>>>;
 
 #[derive(Default)]
 pub struct Bots {
     compiled: Mutex<CompiledBots>,
     states: Mutex<HashMap<String, StateSlot>>,
+    /// Bots compiled since start (a compile is tens of ms and MBs).
+    compilations: std::sync::atomic::AtomicUsize,
     /// Wake-ups for live readers of a conversation (app streams, consoles):
     /// the highest sequence number committed on this node. Only a hint to
     /// read the log again: the log itself is what they send.
@@ -188,30 +193,40 @@ impl Bots {
         binding: &Binding,
     ) -> Result<Arc<Bot>, ApiError> {
         let key = (binding.script_id.clone(), binding.knowledge_base_id.clone());
-        if let Some(bot) = lock(&self.compiled).get(&key) {
-            return Ok(bot.clone());
-        }
-        let script = store
-            .document_by_id(tenant_id, &binding.script_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("话术版本", "script version"))?;
-        let kb = match &binding.knowledge_base_id {
-            Some(id) => Some(
-                store
-                    .document_by_id(tenant_id, id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("知识库版本", "knowledge base version"))?,
-            ),
-            None => None,
+        let cell = {
+            let mut compiled = lock(&self.compiled);
+            if compiled.len() >= MAX_COMPILED_BOTS && !compiled.contains_key(&key) {
+                // Bots in use are kept alive by their callers' Arcs.
+                compiled.clear();
+            }
+            compiled.entry(key).or_default().clone()
         };
-        let bot = Arc::new(compile(&script, kb.as_ref()).await?);
-        let mut compiled = lock(&self.compiled);
-        if compiled.len() >= MAX_COMPILED_BOTS {
-            // Bots in use are kept alive by their callers' Arcs.
-            compiled.clear();
-        }
-        compiled.insert(key, bot.clone());
-        Ok(bot)
+        let bot = cell
+            .get_or_try_init(|| async {
+                let script = store
+                    .document_by_id(tenant_id, &binding.script_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("话术版本", "script version"))?;
+                let kb = match &binding.knowledge_base_id {
+                    Some(id) => {
+                        Some(store.document_by_id(tenant_id, id).await?.ok_or_else(|| {
+                            ApiError::not_found("知识库版本", "knowledge base version")
+                        })?)
+                    }
+                    None => None,
+                };
+                self.compilations
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                metrics::counter!("tonghua_bot_compilations_total").increment(1);
+                Ok::<_, ApiError>(Arc::new(compile(&script, kb.as_ref()).await?))
+            })
+            .await?;
+        Ok(bot.clone())
+    }
+
+    /// How many bots were compiled since start.
+    pub fn compilations(&self) -> usize {
+        self.compilations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn slot(&self, conversation_id: &str) -> StateSlot {
@@ -635,6 +650,35 @@ mod tests {
         );
         let utc = wall_time(ms, 0);
         assert_eq!(utc.hour, 3);
+    }
+
+    /// The first burst of conversations after a start compiles the bot once.
+    #[tokio::test]
+    async fn concurrent_first_uses_compile_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).await.expect("open");
+        let tenant = store.create_tenant("t", "T", 1).await.expect("tenant").id;
+        let source = "name: x\nstart: a\nnodes:\n  - id: a\n    type: ask\n    say: 你好\n    branches:\n      - otherwise: true\n        goto: a\n";
+        let (doc, _) = store
+            .put_document(&tenant, store::DocumentKind::Script, "x", source, None, 1)
+            .await
+            .expect("doc");
+        let binding = Binding {
+            script: doc.name.clone(),
+            script_version: doc.version,
+            script_id: doc.id.clone(),
+            knowledge_base: None,
+            knowledge_base_version: None,
+            knowledge_base_id: None,
+        };
+        let bots = Bots::default();
+        let firsts = (0..16).map(|_| bots.bot(&store, &tenant, &binding));
+        let compiled = futures_util::future::join_all(firsts).await;
+        assert!(compiled.iter().all(|b| b.is_ok()));
+        assert_eq!(bots.compilations(), 1);
+        let a = compiled[0].as_ref().expect("bot");
+        let b = compiled[15].as_ref().expect("bot");
+        assert!(Arc::ptr_eq(a, b), "one shared bot");
     }
 
     #[test]
