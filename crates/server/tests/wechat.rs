@@ -637,3 +637,64 @@ async fn menu_clicks_are_answered_as_the_words_they_stand_for() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+/// A follower handed to a person gets the agent's words through WeChat's
+/// customer-service API (there is no open connection to answer on).
+#[tokio::test]
+async fn an_agents_reply_reaches_the_follower_through_the_api() {
+    let (app, boss, t) = setup(false).await;
+    let fake = FakeWeChat::default();
+    let api = fake.start().await;
+    let staffed = MINI_SCRIPT.replace(
+        "start: ask\n",
+        "start: ask\nsettings:\n  human_queue: 客服\n",
+    );
+    let (s, b) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/scripts/staffed",
+        Some(&json!({ "source": staffed })),
+    )
+    .await;
+    assert!(s.is_success(), "{b}");
+    let (s, b) = call(&boss, &app, "PUT", "/api/v1/channels/gzh", Some(&json!({ "kind": "wechat", "settings": {
+        "token": TOKEN, "app_id": APP_ID, "app_secret": "app-secret-value", "script": "staffed", "api_base": api } }))).await;
+    assert!(s.is_success(), "{b}");
+    app.user(&t, "agent1", store::Role::Agent).await;
+    let agent = app.login("shop", "agent1").await;
+    let (s, _) = call(
+        &agent,
+        &app,
+        "PUT",
+        "/api/v1/agents/me",
+        Some(&json!({ "status": "available" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, _) = post_plain(&app, "a", &text_message("o_vip", 5001, "我要转人工")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, list) = call(&agent, &app, "GET", "/api/v1/handoffs", None).await;
+    let id = list["handoffs"][0]["id"]
+        .as_str()
+        .expect("assigned to the agent")
+        .to_string();
+    let (s, r) = call(
+        &agent,
+        &app,
+        "POST",
+        &format!("/api/v1/handoffs/{id}/reply"),
+        Some(&json!({ "text": "您好，我是人工客服，请问有什么可以帮您？" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["delivered"], "wechat");
+    let sent = fake.sent.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["touser"], "o_vip");
+    assert_eq!(
+        sent[0]["text"]["content"],
+        "您好，我是人工客服，请问有什么可以帮您？"
+    );
+}

@@ -455,16 +455,68 @@ pub async fn reply(
         .conversation(&caller.tenant_id, &h.conversation_id)
         .await?
         .ok_or_else(not_found)?;
-    let turn = bots::continue_hosted(&state, &conversation, EventKind::AgentSaid { text }).await?;
+    let turn = bots::continue_hosted(
+        &state,
+        &conversation,
+        EventKind::AgentSaid { text: text.clone() },
+    )
+    .await?;
+    // Web chat and app streams follow the log; WeChat has no open
+    // connection, so the words go out through its customer-service API.
+    let delivered = deliver_outside(&state, &conversation, &text).await;
     state
         .audit(
             &caller,
             "handoff.reply",
             Some(&id),
-            json!({ "seq": turn.first_seq }),
+            json!({ "seq": turn.first_seq, "delivered": delivered }),
         )
         .await?;
-    Ok(Json(json!({ "seq": turn.first_seq })))
+    Ok(Json(
+        json!({ "seq": turn.first_seq, "delivered": delivered }),
+    ))
+}
+
+/// Sends an agent's words to channels that do not follow the log
+/// themselves: `"log"` when the channel reads them from the log, `"wechat"`
+/// when sent through WeChat, `"failed"` when that send failed (logged).
+async fn deliver_outside(
+    state: &AppState,
+    conversation: &store::Conversation,
+    text: &str,
+) -> &'static str {
+    if conversation.channel != crate::routes::wechat::CHANNEL {
+        return "log";
+    }
+    let wechat = &conversation.metadata["wechat"];
+    let (Some(channel), Some(openid)) = (wechat["channel"].as_str(), wechat["openid"].as_str())
+    else {
+        return "failed";
+    };
+    let Ok(Some(tenant)) = state.store().tenant(&conversation.tenant_id).await else {
+        return "failed";
+    };
+    let found = crate::routes::channels::find::<crate::routes::channels::WeChatSettings>(
+        state,
+        &tenant.slug,
+        channel,
+        "wechat",
+    )
+    .await;
+    let Some((_, _, settings)) = found else {
+        return "failed";
+    };
+    match state
+        .wechat()
+        .send_text(&settings, openid, text, state.now_ms() / 1000)
+        .await
+    {
+        Ok(()) => "wechat",
+        Err(e) => {
+            tracing::error!(error = %e, conversation = %conversation.id, "agent reply not delivered to WeChat");
+            "failed"
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
