@@ -469,6 +469,7 @@ async fn after_turn(
             turn,
         ))
         .await;
+        crate::timers::schedule(state, conversation, &turn.actions);
     }
 }
 

@@ -308,3 +308,52 @@ async fn without_an_agent_customers_wait_in_order_and_are_told_their_place() {
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn when_nobody_comes_in_time_the_robot_apologises_and_the_queue_forgets_it() {
+    let app = TestApp::start().await;
+    let script = SCRIPT.replace(
+        "  human_queue: 售后\n",
+        "  human_queue: 售后\n  transfer_timeout_ms: 300\nhandlers:\n  transfer_failed:\n    close: 抱歉，人工客服都在忙，我们会尽快回电。\n",
+    );
+    let (boss, tenant) = app.shop("human", &script).await;
+    let (s, b) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/channels/site",
+        Some(&json!({ "kind": "web", "settings": { "script": "human" } })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut ws = visitor(&app).await;
+    let conversation = next(&mut ws).await["conversation"]
+        .as_str()
+        .expect("c")
+        .to_string();
+    say(&mut ws, "h", "转人工").await;
+    until(&mut ws, |v| v["type"] == "queued").await;
+    // Nobody is available: after the script's time-out the robot closes, live.
+    let frames = until(&mut ws, |v| v["type"] == "ended").await;
+    assert!(
+        frames
+            .iter()
+            .any(|v| v["from"] == "robot" && v["text"] == "抱歉，人工客服都在忙，我们会尽快回电。"),
+        "{frames:?}"
+    );
+    // The queue is cleaned up right after the commit that the chat already shows.
+    let mut open = true;
+    for _ in 0..50 {
+        open = app
+            .store
+            .open_handoff_of(&tenant, &conversation)
+            .await
+            .expect("read")
+            .is_some();
+        if !open {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!open, "the ended conversation left the queue");
+}

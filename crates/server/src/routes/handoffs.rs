@@ -46,6 +46,10 @@ fn changed(state: &AppState, tenant_id: &str) {
 /// conversation in that queue and routes the queue. The turn is already
 /// committed, so a failure here is logged, not returned.
 pub async fn after_turn(state: &AppState, conversation: &store::Conversation, turn: &TurnResult) {
+    if turn.state.ended {
+        ended(state, conversation).await;
+        return;
+    }
     let Some((queue, reason)) = turn.actions.iter().find_map(|a| match a {
         Action::Transfer { queue, reason } => Some((queue.clone(), reason.clone())),
         _ => None,
@@ -67,6 +71,32 @@ pub async fn after_turn(state: &AppState, conversation: &store::Conversation, tu
             tracing::error!(error = %e, conversation = %conversation.id, "handoff could not be opened");
         }
     }
+}
+
+/// A conversation ended (the robot closed it when nobody came in time, the
+/// customer left): its open handoff, if any, is closed too, so no agent is
+/// given a conversation that is over.
+async fn ended(state: &AppState, conversation: &store::Conversation) {
+    let tenant = &conversation.tenant_id;
+    let Ok(Some(open)) = state
+        .store()
+        .open_handoff_of(tenant, &conversation.id)
+        .await
+    else {
+        return;
+    };
+    let disposition = match open.state {
+        HandoffState::Waiting => "abandoned",
+        _ => "ended",
+    };
+    if let Err(e) = state
+        .store()
+        .close_handoff(tenant, &open.id, disposition, state.now_ms())
+        .await
+    {
+        tracing::error!(error = %e, "handoff of an ended conversation not closed");
+    }
+    changed(state, tenant);
 }
 
 /// Routes the tenant's waiting conversations to available agents.
