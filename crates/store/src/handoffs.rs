@@ -92,6 +92,12 @@ pub struct Handoff {
     pub assigned_at: Option<i64>,
     pub closed_at: Option<i64>,
     pub disposition: Option<String>,
+    /// The conversation's channel (lists of open handoffs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The conversation's customer (lists of open handoffs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
 }
 
 fn row_to_handoff(r: &SqliteRow) -> Result<Handoff, StoreError> {
@@ -108,6 +114,8 @@ fn row_to_handoff(r: &SqliteRow) -> Result<Handoff, StoreError> {
         assigned_at: r.try_get("assigned_at")?,
         closed_at: r.try_get("closed_at")?,
         disposition: r.try_get("disposition")?,
+        channel: r.try_get("channel").ok(),
+        customer_id: r.try_get("customer_id").ok().flatten(),
     })
 }
 
@@ -255,16 +263,19 @@ impl Store {
         row.as_ref().map(row_to_handoff).transpose()
     }
 
-    /// Open handoffs (waiting first, oldest first), at most `limit`.
+    /// Open handoffs (waiting first, oldest first, then assigned), at most
+    /// `limit`, with their conversation's channel and customer.
     pub async fn open_handoffs(
         &self,
         tenant_id: &str,
         limit: i64,
     ) -> Result<Vec<Handoff>, StoreError> {
-        let sql = format!(
-            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE tenant_id = ?1 AND state <> 'closed'
-             ORDER BY state = 'assigned', created_at LIMIT ?2"
-        );
+        let sql =
+            "SELECT h.id, h.tenant_id, h.conversation_id, h.queue, h.reason, h.state, h.agent_id,
+                h.created_at, h.assigned_at, h.closed_at, h.disposition, c.channel, c.customer_id
+             FROM handoffs h JOIN conversations c ON c.id = h.conversation_id
+             WHERE h.tenant_id = ?1 AND h.state <> 'closed'
+             ORDER BY h.state = 'assigned', h.created_at, h.id LIMIT ?2";
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant_id)
             .bind(limit.clamp(1, 1000))

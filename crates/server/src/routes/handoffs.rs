@@ -314,12 +314,18 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<im
         .await?;
     let supervisor = caller.can(Permission::SuperviseHandoffs);
     let skills = me.as_ref().map(|a| a.skills.clone()).unwrap_or_default();
+    // `all` lists waiting handoffs oldest first, so a handoff's place is
+    // the count of its queue seen before it (no query per row).
     let mut queues: std::collections::BTreeMap<String, i64> = Default::default();
     let mut items = Vec::new();
     for h in &all {
-        if h.state == HandoffState::Waiting {
-            *queues.entry(h.queue.clone()).or_default() += 1;
-        }
+        let ahead = if h.state == HandoffState::Waiting {
+            let n = queues.entry(h.queue.clone()).or_default();
+            *n += 1;
+            Some(*n - 1)
+        } else {
+            None
+        };
         let visible = supervisor
             || h.agent_id.as_deref() == Some(caller.user_id.as_str())
             || (h.state == HandoffState::Waiting
@@ -328,16 +334,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<im
             continue;
         }
         let mut item = json!(h);
-        if h.state == HandoffState::Waiting {
-            item["ahead"] = json!(state.store().queue_position(h).await?);
-        }
-        if let Some(c) = state
-            .store()
-            .conversation(&caller.tenant_id, &h.conversation_id)
-            .await?
-        {
-            item["channel"] = json!(c.channel);
-            item["customer_id"] = json!(c.customer_id);
+        if let Some(ahead) = ahead {
+            item["ahead"] = json!(ahead);
         }
         items.push(item);
     }
