@@ -103,6 +103,15 @@ test("an agent takes over an angry chat customer and the reply reaches the chat"
   const shown = await admin.textContent("#doc-result");
   assert.ok(shown.includes("nowhere") || shown.includes("unknown_target") || shown.includes("不存在"), shown);
   await admin.screenshot({ path: shots + "/console-admin.png" });
+
+  // A knowledge base from a spreadsheet (CSV as Excel saves it, with a BOM).
+  await admin.click("#tab-kbs");
+  await admin.waitForSelector("#kb-csv");
+  await admin.fill("#doc-name", "faq-table");
+  const table = "\ufeffid,question,similar,answer\ninvoice,怎么开发票？,发票怎么开|能开发票吗,在订单详情页申请开票。\n";
+  await admin.setInputFiles("#kb-csv", { name: "faq.csv", mimeType: "text/csv", buffer: Buffer.from(table, "utf8") });
+  await admin.waitForSelector("#doc-result .ok", { timeout: 15000 });
+  assert.ok((await admin.textContent("#doc-result")).includes("v1"));
 });
 
 test("the supervisor page lists 200 live handed-over conversations and stays usable", async () => {

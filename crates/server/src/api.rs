@@ -386,6 +386,22 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route(
         "GET",
+        "/api/v1/knowledge-bases/{name}/export",
+        "The latest version as CSV (id, category, question, similar, answer, links, images)",
+        "bots",
+        needs(Permission::ViewBots),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/knowledge-bases/{name}/import",
+        "Import a CSV table as the next version (every bad row listed; nothing stored then)",
+        "bots",
+        needs(Permission::ManageBots),
+        Some("ImportTable"),
+    ),
+    route(
+        "GET",
         "/api/v1/channels",
         "List channels (secrets masked)",
         "channels",
@@ -521,6 +537,8 @@ fn schemas() -> Value {
                 "customer": { "type": "object", "additionalProperties": false, "description": "Who this is: the first given is looked up (or created), the others linked",
                     "properties": { "crm_id": { "type": "string" }, "phone": { "type": "string" }, "wechat_openid": { "type": "string" } } }
             } },
+        "ImportTable": { "type": "object", "required": ["csv"], "additionalProperties": false,
+            "properties": { "csv": { "type": "string", "description": "CSV text: id, category, question, similar (| separated), answer, links (title url | …), images (| separated)" } } },
         "SetPresence": { "type": "object", "required": ["status"], "additionalProperties": false,
             "properties": { "status": { "type": "string", "enum": ["available", "busy", "away"] } } },
         "SetAgent": { "type": "object", "additionalProperties": false,

@@ -16,8 +16,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
-    audit, auth, channels, conversations, customers, documents, handoffs, system, tokens, users,
-    webchat, wechat,
+    audit, auth, channels, conversations, customers, documents, handoffs, kb_table, system, tokens,
+    users, webchat, wechat,
 };
 use crate::state::AppState;
 
@@ -81,6 +81,8 @@ pub fn router(state: AppState) -> Router {
             get(documents::get_script).put(documents::put_script),
         )
         .route("/knowledge-bases", get(documents::list_knowledge_bases))
+        .route("/knowledge-bases/{name}/export", get(kb_table::export))
+        .route("/knowledge-bases/{name}/import", post(kb_table::import))
         .route(
             "/knowledge-bases/{name}",
             get(documents::get_knowledge_base).put(documents::put_knowledge_base),

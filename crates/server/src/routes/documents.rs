@@ -79,7 +79,7 @@ async fn get(
     Ok(json!({ "document": doc, "versions": versions }))
 }
 
-async fn put(
+pub(crate) async fn put(
     state: &AppState,
     caller: &Caller,
     kind: DocumentKind,

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod customers;
 pub mod documents;
 pub mod handoffs;
+pub mod kb_table;
 pub mod system;
 pub mod tokens;
 pub mod users;

@@ -248,6 +248,9 @@ pub fn sample_body(schema: &str) -> Value {
         }
         "UploadKnowledgeBase" => json!({ "source": MINI_KB }),
         "SetPresence" => json!({ "status": "busy" }),
+        "ImportTable" => {
+            json!({ "csv": "id,question,answer,similar\nrefund,怎么退款？,在订单页申请退款。,退款流程|如何退款\n" })
+        }
         "SetAgent" => json!({ "skills": ["售后"], "max_chats": 2 }),
         "HandoffReply" => json!({ "text": "您好，我是人工客服。" }),
         "HandoffClose" => json!({ "disposition": "resolved" }),
