@@ -46,6 +46,7 @@
   var send = document.createElement("button"); send.id = "th-send"; send.type = "submit"; send.textContent = t.send; send.style.background = cfg.colour;
   form.appendChild(input); form.appendChild(send); panel.appendChild(head); panel.appendChild(log); panel.appendChild(typing); panel.appendChild(opts); panel.appendChild(form);
   document.body.appendChild(btn); document.body.appendChild(panel);
+  if (cfg.greeting) { var g = document.createElement("div"); g.className = "th-note th-greeting"; g.textContent = cfg.greeting; log.appendChild(g); }
   close.onclick = function () { panel.style.display = "none"; };
   btn.onclick = function () { panel.style.display = panel.style.display === "flex" ? "none" : "flex"; if (panel.style.display === "flex") { input.focus(); connect(); } };
 

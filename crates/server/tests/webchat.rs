@@ -276,7 +276,7 @@ async fn bad_frames_are_answered_and_the_chat_goes_on() {
 
 #[tokio::test]
 async fn origins_can_be_restricted_and_the_widget_is_served_configured() {
-    let (app, _) = setup(json!({ "script": "mini", "title": "在线客服", "colour": "#ff6600", "allowed_origins": ["https://shop.example.com"] })).await;
+    let (app, _) = setup(json!({ "script": "mini", "title": "在线客服", "colour": "#ff6600", "greeting": "您好，有问题随时问我", "allowed_origins": ["https://shop.example.com"] })).await;
     let mut req = ws_url(&app, "").into_client_request().expect("req");
     req.headers_mut()
         .insert("origin", "https://evil.example.com".parse().expect("hv"));
@@ -304,7 +304,9 @@ async fn origins_can_be_restricted_and_the_widget_is_served_configured() {
     );
     let js = r.text().await.expect("js");
     assert!(
-        js.contains("\"colour\":\"#ff6600\"") && js.contains("/channels/web/shop/site/ws"),
+        js.contains("\"colour\":\"#ff6600\"")
+            && js.contains("/channels/web/shop/site/ws")
+            && js.contains("您好，有问题随时问我"),
         "configured"
     );
     assert!(!js.contains("__TONGHUA_CONFIG__"));

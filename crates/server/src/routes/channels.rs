@@ -69,6 +69,10 @@ pub struct WebSettings {
     /// The widget's colour, `#RRGGBB`.
     #[serde(default = "default_colour")]
     pub colour: String,
+    /// A line the widget shows at the top of the panel before anything is
+    /// said (the script's own greeting still opens the conversation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
     /// Pages allowed to open the chat (`https://shop.example.com`); any when empty.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
@@ -325,6 +329,16 @@ pub async fn put(
                 return Err(bad(
                     "colour 应为 #RRGGBB".into(),
                     "colour must be #RRGGBB".into(),
+                ));
+            }
+            if settings
+                .greeting
+                .as_deref()
+                .is_some_and(|g| g.trim().is_empty() || g.chars().count() > 200)
+            {
+                return Err(bad(
+                    "greeting 应为 1 到 200 个字".into(),
+                    "greeting is 1-200 characters".into(),
                 ));
             }
             if settings.title.trim().is_empty() || settings.title.chars().count() > 40 {

@@ -462,6 +462,7 @@ pub async fn widget(
         "path": format!("/channels/web/{tenant}/{name}/ws"),
         "title": settings.title,
         "colour": settings.colour,
+        "greeting": settings.greeting,
         "storageKey": format!("tonghua:{tenant}:{name}"),
     });
     let body = include_str!("../widget.js").replace("__TONGHUA_CONFIG__", &config.to_string());
