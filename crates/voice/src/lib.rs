@@ -14,6 +14,7 @@
 //! * [`playout`] — the flushable queue between TTS and RTP.
 //! * [`denoise`] — RNNoise noise suppression.
 //! * [`engine`] — the traits every ASR/TTS/denoise/VAD engine implements.
+//! * [`engines`] — load engines once, get per-call listener/playout/ASR/TTS.
 //! * [`cache`] — the on-disk, content-addressed cache of synthesised prompts.
 //! * [`remote`] — clients for OpenAI-compatible `/v1/audio/transcriptions`
 //!   and `/v1/audio/speech` servers (feature `remote`, on by default).
@@ -66,6 +67,7 @@ pub mod cli;
 pub mod denoise;
 pub mod endpoint;
 pub mod engine;
+pub mod engines;
 pub mod fallback;
 pub mod frame;
 pub mod g711;
@@ -93,6 +95,7 @@ pub use endpoint::{
 pub use engine::{
     Asr, AudioStream, Denoiser, EngineError, Segment, Transcript, Tts, TtsRequest, Vad,
 };
+pub use engines::{CallVoice, Engines};
 pub use g711::Law;
 pub use listener::{Listener, ListenerConfig, ListenerEvent};
 pub use playout::{Playout, PlayoutEvent};
