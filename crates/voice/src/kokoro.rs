@@ -24,7 +24,10 @@ const STYLES: usize = 510;
 const STYLE_DIM: usize = 256;
 /// The longest token sequence the model accepts, padding excluded.
 const MAX_TOKENS: usize = 500;
-const ID: &str = "kokoro-82m-v1.0-int8";
+/// Engine id, part of the TTS cache key: `+tn1` names the text normalisation
+/// ([`crate::numbers::spell_numbers`]), so a change to it invalidates
+/// prompts rendered before.
+const ID: &str = "kokoro-82m-v1.0-int8+tn1";
 /// The voice used when a request names none.
 pub const DEFAULT_VOICE: &str = "zf_xiaoxiao";
 
@@ -137,7 +140,8 @@ impl Kokoro {
     /// Synthesises one sentence.
     fn sentence(&self, text: &str, voice: &str, speed: f32) -> Result<Vec<f32>, EngineError> {
         let inner = &*self.inner;
-        let phonemes = kokoro_tts::g2p(text, false).map_err(|e| failed(format!("{e:?}")))?;
+        let text = crate::numbers::spell_numbers(text);
+        let phonemes = kokoro_tts::g2p(&text, false).map_err(|e| failed(format!("{e:?}")))?;
         let mut out = Vec::new();
         for piece in phoneme_pieces(&phonemes) {
             let ids = kokoro_tts::get_token_ids(&piece, false);

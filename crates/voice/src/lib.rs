@@ -20,6 +20,7 @@
 //!   and `/v1/audio/speech` servers (feature `remote`, on by default).
 //! * `whisper` — local Whisper base recognition (feature `whisper`).
 //! * `kokoro` — local Kokoro-82M synthesis (feature `kokoro`).
+//! * [`numbers`] — Arabic numbers spelt out for synthesis; numerals to digits for scoring.
 //! * [`models`] — where installed model files live; the missing-model check.
 //! * [`fallback`] — try one engine, fall back to another on error or time-out.
 //! * [`cer`] — character error rate for tests and benchmarks.
@@ -75,6 +76,7 @@ pub mod g711;
 pub mod kokoro;
 pub mod listener;
 pub mod models;
+pub mod numbers;
 pub mod playout;
 #[cfg(feature = "remote")]
 pub mod remote;
