@@ -21,6 +21,7 @@
 //! * `whisper` — local Whisper base recognition (feature `whisper`).
 //! * `kokoro` — local Kokoro-82M synthesis (feature `kokoro`).
 //! * [`numbers`] — Arabic numbers spelt out for synthesis; numerals to digits for scoring.
+//! * [`simplify`] — Traditional → Simplified characters for recognised text.
 //! * [`models`] — where installed model files live; the missing-model check.
 //! * [`fallback`] — try one engine, fall back to another on error or time-out.
 //! * [`cer`] — character error rate for tests and benchmarks.
@@ -81,6 +82,7 @@ pub mod playout;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod resample;
+pub mod simplify;
 pub mod testsignal;
 pub mod vad;
 pub mod wav;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use ct2rs::Tokenizer as _;
 use ct2rs::sys::{ComputeType, Config, StorageView, Whisper as Ct2Whisper, WhisperOptions};
 use ct2rs::tokenizers::hf::Tokenizer;
-use mel_spec::mel::{log_mel_spectrogram, mel, norm_mel};
+use mel_spec::mel::{log_mel_spectrogram, mel};
 use mel_spec::stft::Spectrogram;
 use ndarray::{Array2, Array3, s};
 
@@ -77,6 +77,8 @@ struct Model {
     filters: Array2<f64>,
     prompt: Vec<String>,
     options: WhisperOptions,
+    /// Map Traditional characters to Simplified (Mandarin output).
+    simplify: bool,
 }
 
 /// Whisper behind the [`Asr`] trait.
@@ -170,6 +172,7 @@ impl WhisperAsr {
                 filters,
                 prompt,
                 options,
+                simplify: config.language == "zh",
             }),
             buffer: Vec::new(),
         })
@@ -187,13 +190,9 @@ impl WhisperAsr {
         }
         let mut features = Array3::<f32>::zeros((chunks.len(), N_MELS, CHUNK_FRAMES));
         for (c, chunk) in chunks.iter().enumerate() {
-            let mut stft = Spectrogram::new(N_FFT, HOP);
-            for (i, frame) in chunk.chunks(HOP).enumerate().take(CHUNK_FRAMES) {
-                if let Some(fft) = stft.add(frame) {
-                    let m = norm_mel(&log_mel_spectrogram(&fft, &m.filters)).mapv(|v| v as f32);
-                    features.slice_mut(s![c, .., i]).assign(&m.slice(s![.., 0]));
-                }
-            }
+            features
+                .slice_mut(s![c, .., ..])
+                .assign(&log_mel_features(chunk, &m.filters));
         }
         let shape = features.shape().to_vec();
         let data = features
@@ -223,7 +222,10 @@ impl WhisperAsr {
                 continue;
             };
             let text = m.tokenizer.decode(tokens).map_err(failed)?;
-            let text = collapse_runs(text.trim(), MAX_RUN);
+            let mut text = collapse_runs(text.trim(), MAX_RUN);
+            if m.simplify {
+                text = crate::simplify::to_simplified(&text);
+            }
             // Whisper invents text ("谢谢观看") for silence; its own no-speech
             // estimate plus a weak score mark those.
             if text.is_empty() || (res.no_speech_prob > 0.6 && confidence < 0.5) {
@@ -251,6 +253,31 @@ impl WhisperAsr {
             is_final: true,
         })
     }
+}
+
+/// log10 of the power floor Whisper uses (`clamp(min=1e-10)`): the value of
+/// silence and of the zero padding after the audio.
+const LOG_FLOOR: f64 = -10.0;
+
+/// Whisper's input features for one window of up to 30 s: log10 mel power,
+/// frames past the end of the audio treated as Whisper's zero padding, then
+/// normalised over the whole window as Whisper was trained (clamped at the
+/// window's maximum − 8, then `(x + 4) / 4`). Normalising each frame on its
+/// own instead (what `mel_spec::norm_mel` does when given one frame) lifts
+/// quiet frames and the empty 4–8 kHz band of telephone audio to the level
+/// of speech.
+fn log_mel_features(samples: &[f32], filters: &Array2<f64>) -> Array2<f32> {
+    let mut logmel = Array2::<f64>::from_elem((N_MELS, CHUNK_FRAMES), LOG_FLOOR);
+    let mut stft = Spectrogram::new(N_FFT, HOP);
+    for (i, frame) in samples.chunks(HOP).enumerate().take(CHUNK_FRAMES) {
+        if let Some(fft) = stft.add(frame) {
+            let m = log_mel_spectrogram(&fft, filters);
+            logmel.slice_mut(s![.., i]).assign(&m.slice(s![.., 0]));
+        }
+    }
+    let max = logmel.fold(f64::NEG_INFINITY, |a, &x| a.max(x));
+    let floor = max - 8.0;
+    logmel.mapv(|x| ((x.max(floor) + 4.0) / 4.0) as f32)
 }
 
 /// Longest run of one repeated character kept ("对对对对" is speech, a
@@ -307,6 +334,27 @@ impl Asr for WhisperAsr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn features_are_normalised_over_the_window_not_per_frame() {
+        let filters = mel(f64::from(SAMPLE_RATE), N_FFT, N_MELS, None, None, false, true);
+        // One second of a loud tone, then one of near-silence.
+        let mut samples: Vec<f32> = (0..16000)
+            .map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 16000.0).sin())
+            .collect();
+        samples.extend(std::iter::repeat_n(1e-4f32, 16000));
+        let f = log_mel_features(&samples, &filters);
+        assert_eq!(f.shape(), &[N_MELS, CHUNK_FRAMES]);
+        let max = f.fold(f32::NEG_INFINITY, |a, &x| a.max(x));
+        let min = f.fold(f32::INFINITY, |a, &x| a.min(x));
+        // Everything within 8 log10 units (2 after scaling) of the loudest value.
+        assert!((max - min - 2.0).abs() < 1e-4, "{max} {min}");
+        // The quiet second and the padding sit at the floor, far below the tone.
+        let quiet = f[[10, 150]];
+        let padding = f[[10, 2500]];
+        assert!((padding - min).abs() < 1e-6);
+        assert!(quiet < max - 1.0, "quiet {quiet} max {max}");
+    }
 
     #[test]
     fn decoding_loops_are_cut() {
