@@ -15,7 +15,7 @@
 //!     cargo run --release -p voice --features kokoro,whisper --example roundtrip_bench
 //!
 //! Options: `--set tuning|held-out|all` (default all), `--beam N` (5),
-//! `--prompt TEXT|none`, `--denoise none|rnnoise` (none), `--wide` (also 16 kHz
+//! `--prompt TEXT|none`, `--denoise none|rnnoise|gtcrn` (none), `--wide` (also 16 kHz
 //! without a phone line), `--verbose` (every sentence), `--threads N`.
 //! Synthesised audio is cached in `$TMPDIR/tonghua-bench-tts` (the TTS RTF
 //! line counts only prompts rendered in this run).
@@ -106,7 +106,12 @@ enum Line {
     Wide,
 }
 
-fn phone_line(a: &Audio, line: Line, denoise: bool, seed: u64) -> Audio {
+fn phone_line(
+    a: &Audio,
+    line: Line,
+    denoise: &mut Option<Box<dyn FnMut() -> Box<dyn Denoiser>>>,
+    seed: u64,
+) -> Audio {
     if line == Line::Wide {
         let wide = resample(&a.samples, a.sample_rate, 16000).expect("to 16 kHz");
         return Audio::new(16000, wide);
@@ -118,9 +123,14 @@ fn phone_line(a: &Audio, line: Line, denoise: bool, seed: u64) -> Audio {
     }
     let coded = Law::Alaw.decode(&Law::Alaw.encode(&audio::f32_to_i16(&narrow)));
     let mut heard = audio::i16_to_f32(&coded);
-    if denoise {
-        let mut d = Rnnoise::new(8000).expect("rnnoise");
-        heard = heard.chunks(160).flat_map(|f| d.process(f)).collect();
+    if let Some(make) = denoise.as_mut() {
+        let mut d = make();
+        let n = heard.len();
+        // Flush the denoiser's latency with trailing silence, then realign.
+        heard.extend(std::iter::repeat_n(0.0, 4000));
+        let mut out: Vec<f32> = heard.chunks(160).flat_map(|f| d.process(f)).collect();
+        out.truncate(n);
+        heard = out;
     }
     Audio::new(8000, heard)
 }
@@ -195,7 +205,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut asr = WhisperAsr::load(&models, &config)?;
     let asr_load = t.elapsed().as_secs_f64();
-    let denoise = arg("--denoise").is_some_and(|d| d == "rnnoise");
+    let denoise_name = arg("--denoise").unwrap_or_else(|| "none".into());
+    let mut denoise: Option<Box<dyn FnMut() -> Box<dyn Denoiser>>> = match denoise_name.as_str() {
+        "rnnoise" => Some(Box::new(|| {
+            Box::new(Rnnoise::new(8000).expect("rnnoise")) as Box<dyn Denoiser>
+        })),
+        "gtcrn" => {
+            let model = voice::gtcrn::GtcrnModel::load(&models)?;
+            Some(Box::new(move || {
+                Box::new(model.denoiser(8000).expect("gtcrn")) as Box<dyn Denoiser>
+            }))
+        }
+        _ => None,
+    };
     let set = arg("--set").unwrap_or_else(|| "all".into());
     let verbose = flag("--verbose");
     let mut lines = vec![Line::Clean, Line::Noisy];
@@ -203,8 +225,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lines.push(Line::Wide);
     }
     println!(
-        "load: kokoro {tts_load:.2} s, whisper {asr_load:.2} s; beam {}, prompt {:?}, denoise {denoise}",
-        config.beam_size, config.prompt
+        "load: kokoro {tts_load:.2} s, whisper {asr_load:.2} s; beam {}, prompt {:?}, denoise {}",
+        config.beam_size, config.prompt, denoise_name
     );
 
     let cache_dir = std::env::temp_dir().join("tonghua-bench-tts");
@@ -239,7 +261,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             spoken.duration_secs()
         );
         for (k, line) in lines.iter().enumerate() {
-            let heard = phone_line(&spoken, *line, denoise, i as u64 + 1);
+            let heard = phone_line(&spoken, *line, &mut denoise, i as u64 + 1);
             let wide = resample(&heard.samples, heard.sample_rate, 16000)?;
             for f in wide.chunks(320) {
                 asr.accept(f)?;
@@ -268,7 +290,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!();
-    let names = ["8 kHz A-law, clean", "8 kHz A-law, 10 dB SNR", "16 kHz, no line"];
+    let names = [
+        "8 kHz A-law, clean",
+        "8 kHz A-law, 10 dB SNR",
+        "16 kHz, no line",
+    ];
     for (si, set_name) in ["tuning", "held-out"].iter().enumerate() {
         for (k, line) in lines.iter().enumerate() {
             let sc = &scores[si][k];

@@ -20,6 +20,8 @@
 //!   and `/v1/audio/speech` servers (feature `remote`, on by default).
 //! * `whisper` — local Whisper base recognition (feature `whisper`).
 //! * `kokoro` — local Kokoro-82M synthesis (feature `kokoro`).
+//! * `gtcrn` — GTCRN noise suppression on ONNX Runtime (feature `gtcrn`).
+//! * `onnx` — loading the installed ONNX Runtime once (features `kokoro`, `gtcrn`).
 //! * [`numbers`] — Arabic numbers spelt out for synthesis; numerals to digits for scoring.
 //! * [`simplify`] — Traditional → Simplified characters for recognised text.
 //! * [`models`] — where installed model files live; the missing-model check.
@@ -73,11 +75,15 @@ pub mod engines;
 pub mod fallback;
 pub mod frame;
 pub mod g711;
+#[cfg(feature = "gtcrn")]
+pub mod gtcrn;
 #[cfg(feature = "kokoro")]
 pub mod kokoro;
 pub mod listener;
 pub mod models;
 pub mod numbers;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod playout;
 #[cfg(feature = "remote")]
 pub mod remote;

@@ -27,7 +27,9 @@ fn table() -> &'static HashMap<char, char> {
 /// `text` with Traditional characters replaced by their Simplified forms.
 pub fn to_simplified(text: &str) -> String {
     let t = table();
-    text.chars().map(|c| t.get(&c).copied().unwrap_or(c)).collect()
+    text.chars()
+        .map(|c| t.get(&c).copied().unwrap_or(c))
+        .collect()
 }
 
 #[cfg(test)]
@@ -37,7 +39,10 @@ mod tests {
     #[test]
     fn traditional_becomes_simplified_and_nothing_else_changes() {
         assert_eq!(to_simplified("對對對就是這個"), "对对对就是这个");
-        assert_eq!(to_simplified("你們有沒有分期付款？"), "你们有没有分期付款？");
+        assert_eq!(
+            to_simplified("你們有沒有分期付款？"),
+            "你们有没有分期付款？"
+        );
         assert_eq!(to_simplified("請問您貴姓"), "请问您贵姓");
         // Already Simplified, Latin, digits, and characters Simplified also uses.
         assert_eq!(to_simplified("著名的乾隆，OK 123"), "著名的乾隆，OK 123");

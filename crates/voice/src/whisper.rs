@@ -337,7 +337,15 @@ mod tests {
 
     #[test]
     fn features_are_normalised_over_the_window_not_per_frame() {
-        let filters = mel(f64::from(SAMPLE_RATE), N_FFT, N_MELS, None, None, false, true);
+        let filters = mel(
+            f64::from(SAMPLE_RATE),
+            N_FFT,
+            N_MELS,
+            None,
+            None,
+            false,
+            true,
+        );
         // One second of a loud tone, then one of near-silence.
         let mut samples: Vec<f32> = (0..16000)
             .map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 16000.0).sin())
