@@ -15,7 +15,7 @@
 //!     cargo run --release -p voice --features kokoro,whisper --example roundtrip_bench
 //!
 //! Options: `--set tuning|held-out|all` (default all), `--beam N` (5),
-//! `--prompt TEXT|none`, `--denoise none|rnnoise|gtcrn` (none), `--wide` (also 16 kHz
+//! `--prompt TEXT|none`, `--fallback 0.2,0.4,…` (temperature fallback), `--denoise none|rnnoise|gtcrn` (none), `--keep F` (mix F of the line back into the denoised audio, default 0), `--wide` (also 16 kHz
 //! without a phone line), `--verbose` (every sentence), `--threads N`.
 //! Synthesised audio is cached in `$TMPDIR/tonghua-bench-tts` (the TTS RTF
 //! line counts only prompts rendered in this run).
@@ -126,11 +126,27 @@ fn phone_line(
     if let Some(make) = denoise.as_mut() {
         let mut d = make();
         let n = heard.len();
-        // Flush the denoiser's latency with trailing silence, then realign.
-        heard.extend(std::iter::repeat_n(0.0, 4000));
-        let mut out: Vec<f32> = heard.chunks(160).flat_map(|f| d.process(f)).collect();
-        out.truncate(n);
-        heard = out;
+        // Flush the denoiser's latency with trailing silence, then realign
+        // (the delay found by cross-correlation) and mix in `keep` of the line.
+        let mut padded = heard.clone();
+        padded.extend(std::iter::repeat_n(0.0, 4000));
+        let out: Vec<f32> = padded.chunks(160).flat_map(|f| d.process(f)).collect();
+        let corr = |lag: usize| -> f64 {
+            heard
+                .iter()
+                .zip(out.iter().skip(lag))
+                .map(|(x, y)| f64::from(x * y))
+                .sum()
+        };
+        let lag = (0..800)
+            .max_by(|&a, &b| corr(a).total_cmp(&corr(b)))
+            .unwrap_or(0);
+        let keep = arg("--keep")
+            .and_then(|v| v.parse::<f32>().ok())
+            .unwrap_or(0.0);
+        heard = (0..n)
+            .map(|i| (1.0 - keep) * out.get(i + lag).copied().unwrap_or(0.0) + keep * heard[i])
+            .collect();
     }
     Audio::new(8000, heard)
 }
@@ -199,6 +215,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         threads: arg("--threads").and_then(|v| v.parse().ok()).unwrap_or(0),
         ..WhisperConfig::default()
     };
+    if let Some(t) = arg("--fallback") {
+        config.fallback_temperatures = t.split(',').filter_map(|v| v.parse().ok()).collect();
+    }
     if let Some(p) = arg("--prompt") {
         config.prompt = (p != "none").then_some(p);
     }
@@ -225,8 +244,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lines.push(Line::Wide);
     }
     println!(
-        "load: kokoro {tts_load:.2} s, whisper {asr_load:.2} s; beam {}, prompt {:?}, denoise {}",
-        config.beam_size, config.prompt, denoise_name
+        "load: kokoro {tts_load:.2} s, whisper {asr_load:.2} s; beam {}, prompt {:?}, fallback {:?}, denoise {}",
+        config.beam_size, config.prompt, config.fallback_temperatures, denoise_name
     );
 
     let cache_dir = std::env::temp_dir().join("tonghua-bench-tts");

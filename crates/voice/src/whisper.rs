@@ -48,7 +48,15 @@ pub struct WhisperConfig {
     /// Quantise the weights to 8-bit integers when loading (several times
     /// faster on a CPU than the float32 the float16 weights otherwise become).
     pub int8: bool,
+    /// Whisper's temperature fallback: when the decode's average log
+    /// probability is below [`FALLBACK_LOGPROB`] (or it loops), decode again
+    /// by sampling at each of these temperatures in turn (best of 5) and keep
+    /// the most probable result. Empty = no fallback.
+    pub fallback_temperatures: Vec<f32>,
 }
+
+/// Average log probability under which a decode is retried (Whisper's value).
+pub const FALLBACK_LOGPROB: f32 = -1.0;
 
 impl Default for WhisperConfig {
     fn default() -> Self {
@@ -58,6 +66,7 @@ impl Default for WhisperConfig {
             beam_size: 5,
             threads: 0,
             int8: true,
+            fallback_temperatures: Vec::new(),
         }
     }
 }
@@ -77,6 +86,7 @@ struct Model {
     filters: Array2<f64>,
     prompt: Vec<String>,
     options: WhisperOptions,
+    fallback: Vec<f32>,
     /// Map Traditional characters to Simplified (Mandarin output).
     simplify: bool,
 }
@@ -173,6 +183,7 @@ impl WhisperAsr {
                 prompt,
                 options,
                 simplify: config.language == "zh",
+                fallback: config.fallback_temperatures.clone(),
             }),
             buffer: Vec::new(),
         })
@@ -213,14 +224,54 @@ impl WhisperAsr {
             .model
             .generate(&view, &prompts, &options)
             .map_err(failed)?;
+        // (tokens, average log probability, no-speech probability) per chunk.
+        let mut best: Vec<(Vec<String>, f32, f32)> = results
+            .into_iter()
+            .map(|r| {
+                let score = r.scores.first().copied().unwrap_or(f32::NEG_INFINITY);
+                let tokens = r.sequences.into_iter().next().unwrap_or_default();
+                (tokens, score, r.no_speech_prob)
+            })
+            .collect();
+        let weak = |b: &[(Vec<String>, f32, f32)]| {
+            b.iter()
+                .any(|(t, score, _)| *score < FALLBACK_LOGPROB || loops(t))
+        };
+        for &temperature in &m.fallback {
+            if !weak(&best) {
+                break;
+            }
+            let sampled = WhisperOptions {
+                beam_size: 1,
+                sampling_temperature: temperature,
+                sampling_topk: 0,
+                num_hypotheses: 5,
+                ..options.clone()
+            };
+            let retry = m
+                .model
+                .generate(&view, &prompts, &sampled)
+                .map_err(failed)?;
+            for (slot, r) in best.iter_mut().zip(retry) {
+                if slot.1 >= FALLBACK_LOGPROB && !loops(&slot.0) {
+                    continue;
+                }
+                for (tokens, score) in r.sequences.into_iter().zip(r.scores) {
+                    if score > slot.1 && !loops(&tokens) {
+                        *slot = (tokens, score, slot.2);
+                    }
+                }
+            }
+        }
 
         let mut segments = Vec::new();
-        for (c, (res, chunk)) in results.into_iter().zip(&chunks).enumerate() {
-            let score = res.scores.first().copied().unwrap_or(0.0);
+        for (c, ((tokens, score, no_speech_prob), chunk)) in
+            best.into_iter().zip(&chunks).enumerate()
+        {
             let confidence = score.exp().clamp(0.0, 1.0);
-            let Some(tokens) = res.sequences.into_iter().next() else {
+            if tokens.is_empty() {
                 continue;
-            };
+            }
             let text = m.tokenizer.decode(tokens).map_err(failed)?;
             let mut text = collapse_runs(text.trim(), MAX_RUN);
             if m.simplify {
@@ -228,7 +279,7 @@ impl WhisperAsr {
             }
             // Whisper invents text ("谢谢观看") for silence; its own no-speech
             // estimate plus a weak score mark those.
-            if text.is_empty() || (res.no_speech_prob > 0.6 && confidence < 0.5) {
+            if text.is_empty() || (no_speech_prob > 0.6 && confidence < 0.5) {
                 continue;
             }
             let start_ms = (c * CHUNK_SAMPLES) as u64 * 1000 / u64::from(SAMPLE_RATE);
@@ -283,6 +334,13 @@ fn log_mel_features(samples: &[f32], filters: &Array2<f64>) -> Array2<f32> {
 /// Longest run of one repeated character kept ("对对对对" is speech, a
 /// screen of "ＧＧＧＧ…" is a decoding loop).
 const MAX_RUN: usize = 4;
+
+/// A decode that repeats one token more than [`MAX_RUN`] times in a row.
+fn loops(tokens: &[String]) -> bool {
+    tokens
+        .windows(MAX_RUN + 1)
+        .any(|w| w.iter().all(|t| t == &w[0]))
+}
 
 /// Cuts runs of the same character longer than `max` down to `max`.
 fn collapse_runs(text: &str, max: usize) -> String {
@@ -369,5 +427,8 @@ mod tests {
         assert_eq!(collapse_runs("听问ＧＧＧＧＧＧＧＧ", 4), "听问ＧＧＧＧ");
         assert_eq!(collapse_runs("对对对", 4), "对对对");
         assert_eq!(collapse_runs("", 4), "");
+        let t = |s: &str| s.chars().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert!(loops(&t("听问GGGGGG")));
+        assert!(!loops(&t("对对对对")));
     }
 }
