@@ -96,7 +96,7 @@ const VOICES: &[&str] = &["zf_xiaoxiao", "zm_yunxi", "zf_xiaobei", "zm_yunjian"]
 
 /// Odd-numbered sentences (1st, 3rd, …) tune; even-numbered are held out.
 fn is_tuning(index: usize) -> bool {
-    index % 2 == 0
+    index.is_multiple_of(2)
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -138,7 +138,7 @@ pub fn spell_numbers(text: &str) -> String {
                     }
                     out.push_str(&integer_words(m));
                 } else {
-                    out.push_str("整");
+                    out.push('整');
                 }
                 i = j;
                 continue;
