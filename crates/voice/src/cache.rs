@@ -127,6 +127,7 @@ impl TtsCache {
         request: &TtsRequest,
     ) -> Result<(Audio, bool), EngineError> {
         let id = tts.id().to_string();
+        let request = &with_default_voice(&*tts, request);
         if let Some(a) = self.get(&id, request) {
             return Ok((a, true));
         }
@@ -162,6 +163,20 @@ impl TtsCache {
         }
         report
     }
+}
+
+/// The cache file name under the data directory: prompts rendered by
+/// `tonghua tts warm` live in `DATA_DIR/tts-cache`.
+pub const DATA_DIR_CACHE: &str = "tts-cache";
+
+/// The request with the engine's default voice filled in, so "no voice" and
+/// "the default voice, by name" share one cache entry.
+fn with_default_voice(tts: &dyn Tts, request: &TtsRequest) -> TtsRequest {
+    let mut r = request.clone();
+    if r.voice.is_none() {
+        r.voice = tts.voices().into_iter().next();
+    }
+    r
 }
 
 /// The outcome of [`TtsCache::warm`].
@@ -221,6 +236,7 @@ impl Tts for CachedTts {
 
     fn synthesize(&mut self, request: &TtsRequest) -> Result<AudioStream<'_>, EngineError> {
         let id = self.inner.id().to_string();
+        let request = &with_default_voice(&*self.inner, request);
         if let Some(hit) = self.cache.get(&id, request) {
             return Ok(Box::new(std::iter::once(Ok(hit))));
         }
@@ -364,7 +380,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = TtsCache::open(dir.path()).expect("open");
         let mut tts = counting();
-        let r = TtsRequest::new("喂");
+        let r = TtsRequest::new("喂").voice("v1");
         cache.get_or_synthesize(&mut tts, &r).expect("render");
         let path = cache.path_for(&cache_key("counting", &r));
         std::fs::write(&path, b"RIFF garbage").expect("corrupt");
@@ -416,7 +432,19 @@ mod tests {
         assert_eq!(chunks[0].samples.len(), 240);
         assert_eq!(tts.id(), "counting");
         assert_eq!(tts.voices().len(), 2);
-        assert!(tts.cache().get("counting", &r).is_some());
+        // Stored under the default voice's name: asking for it by name hits.
+        assert!(tts.cache().get("counting", &r).is_none());
+        assert!(
+            tts.cache()
+                .get("counting", &r.clone().voice("v1"))
+                .is_some()
+        );
+        let named: Vec<Audio> = tts
+            .synthesize(&r.clone().voice("v1"))
+            .expect("hit by name")
+            .collect::<Result<_, _>>()
+            .expect("chunks");
+        assert_eq!(named.len(), 1);
     }
 
     #[test]

@@ -31,6 +31,30 @@ pub fn char_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
     (edit_distance(&r, &h), r.len())
 }
 
+/// Folds what is a matter of writing, not of hearing, before scoring:
+/// full-width letters and digits become ASCII, and Chinese numerals become
+/// Arabic digits ([`crate::numbers::to_digits`]: 三十五 = 35, 二零四八一 =
+/// 20481, 两 = 2). Nothing else changes: 您/你, homophones and Traditional
+/// characters still count as errors.
+pub fn fold_for_scoring(text: &str) -> String {
+    let half: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            c => c,
+        })
+        .collect();
+    crate::numbers::to_digits(&half)
+}
+
+/// [`char_errors`] after [`fold_for_scoring`] on both sides; the reference
+/// length is that of the folded reference.
+pub fn folded_char_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
+    char_errors(&fold_for_scoring(reference), &fold_for_scoring(hypothesis))
+}
+
 /// Character error rate (errors / reference characters; 0 for an empty reference).
 pub fn cer(reference: &str, hypothesis: &str) -> f64 {
     let (e, n) = char_errors(reference, hypothesis);
@@ -50,5 +74,18 @@ mod tests {
         assert_eq!(char_errors("Hello, World", "hello world"), (0, 10));
         assert_eq!(cer("", "x"), 0.0);
         assert_eq!(cer("ab", ""), 1.0);
+    }
+
+    #[test]
+    fn folding_equates_only_ways_of_writing_numbers() {
+        assert_eq!(folded_char_errors("金额三十五点五元", "金额35.5元"), (0, 6));
+        assert_eq!(
+            folded_char_errors("订单号20481", "订单号二零四八一"),
+            (0, 8)
+        );
+        assert_eq!(folded_char_errors("ＸＬ码", "xl码"), (0, 3));
+        // A wrong number is still wrong, and so is 你 for 您.
+        assert_eq!(folded_char_errors("三十五元", "三十六元"), (1, 3));
+        assert_eq!(folded_char_errors("您好", "你好"), (1, 2));
     }
 }

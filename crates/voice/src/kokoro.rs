@@ -8,14 +8,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
 use ort::value::Tensor;
 
 use crate::audio::Audio;
 use crate::engine::{AudioStream, EngineError, Tts, TtsRequest, split_sentences};
-use crate::models::{KOKORO, ONNXRUNTIME, check_model};
+use crate::models::{KOKORO, check_model};
 
 /// Kokoro's output rate.
 pub const SAMPLE_RATE: u32 = 24_000;
@@ -24,29 +24,12 @@ const STYLES: usize = 510;
 const STYLE_DIM: usize = 256;
 /// The longest token sequence the model accepts, padding excluded.
 const MAX_TOKENS: usize = 500;
-const ID: &str = "kokoro-82m-v1.0-int8";
+/// Engine id, part of the TTS cache key: `+tn1` names the text normalisation
+/// ([`crate::numbers::spell_numbers`]), so a change to it invalidates
+/// prompts rendered before.
+const ID: &str = "kokoro-82m-v1.0-int8+tn1";
 /// The voice used when a request names none.
 pub const DEFAULT_VOICE: &str = "zf_xiaoxiao";
-
-static ORT_INIT: OnceLock<Result<(), String>> = OnceLock::new();
-
-/// Loads `libonnxruntime.so` once per process.
-fn init_ort(lib: &Path) -> Result<(), EngineError> {
-    ORT_INIT
-        .get_or_init(|| {
-            ort::init_from(lib)
-                .map(|b| {
-                    b.commit();
-                })
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(|e| EngineError::ModelMissing {
-            what: ONNXRUNTIME.into(),
-            detail: format!("cannot load {}: {e}", lib.display()),
-            install: crate::models::install_command(ONNXRUNTIME),
-        })
-}
 
 fn failed(message: impl std::fmt::Display) -> EngineError {
     EngineError::Failed {
@@ -84,9 +67,8 @@ impl Kokoro {
     /// Loads the model, the runtime and the Mandarin voices from `models`
     /// (normally [`crate::models::models_dir`]), verifying them first.
     pub fn load(models: &Path) -> Result<Self, EngineError> {
-        let rt = check_model(models, ONNXRUNTIME, &["libonnxruntime.so.1.32.0"])?;
+        crate::onnx::init(models)?;
         let dir = check_model(models, KOKORO, &["kokoro-v1.0.int8.onnx"])?;
-        init_ort(&rt.join("libonnxruntime.so.1.32.0"))?;
         let session = Session::builder()
             .map_err(failed)?
             .commit_from_file(dir.join("kokoro-v1.0.int8.onnx"))
@@ -137,7 +119,8 @@ impl Kokoro {
     /// Synthesises one sentence.
     fn sentence(&self, text: &str, voice: &str, speed: f32) -> Result<Vec<f32>, EngineError> {
         let inner = &*self.inner;
-        let phonemes = kokoro_tts::g2p(text, false).map_err(|e| failed(format!("{e:?}")))?;
+        let text = crate::numbers::spell_numbers(text);
+        let phonemes = kokoro_tts::g2p(&text, false).map_err(|e| failed(format!("{e:?}")))?;
         let mut out = Vec::new();
         for piece in phoneme_pieces(&phonemes) {
             let ids = kokoro_tts::get_token_ids(&piece, false);

@@ -14,11 +14,16 @@
 //! * [`playout`] — the flushable queue between TTS and RTP.
 //! * [`denoise`] — RNNoise noise suppression.
 //! * [`engine`] — the traits every ASR/TTS/denoise/VAD engine implements.
+//! * [`engines`] — load engines once, get per-call listener/playout/ASR/TTS.
 //! * [`cache`] — the on-disk, content-addressed cache of synthesised prompts.
 //! * [`remote`] — clients for OpenAI-compatible `/v1/audio/transcriptions`
 //!   and `/v1/audio/speech` servers (feature `remote`, on by default).
 //! * `whisper` — local Whisper base recognition (feature `whisper`).
 //! * `kokoro` — local Kokoro-82M synthesis (feature `kokoro`).
+//! * `gtcrn` — GTCRN noise suppression on ONNX Runtime (feature `gtcrn`).
+//! * `onnx` — loading the installed ONNX Runtime once (features `kokoro`, `gtcrn`).
+//! * [`numbers`] — Arabic numbers spelt out for synthesis; numerals to digits for scoring.
+//! * [`simplify`] — Traditional → Simplified characters for recognised text.
 //! * [`models`] — where installed model files live; the missing-model check.
 //! * [`fallback`] — try one engine, fall back to another on error or time-out.
 //! * [`cer`] — character error rate for tests and benchmarks.
@@ -66,17 +71,24 @@ pub mod cli;
 pub mod denoise;
 pub mod endpoint;
 pub mod engine;
+pub mod engines;
 pub mod fallback;
 pub mod frame;
 pub mod g711;
+#[cfg(feature = "gtcrn")]
+pub mod gtcrn;
 #[cfg(feature = "kokoro")]
 pub mod kokoro;
 pub mod listener;
 pub mod models;
+pub mod numbers;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod playout;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod resample;
+pub mod simplify;
 pub mod testsignal;
 pub mod vad;
 pub mod wav;
@@ -93,6 +105,7 @@ pub use endpoint::{
 pub use engine::{
     Asr, AudioStream, Denoiser, EngineError, Segment, Transcript, Tts, TtsRequest, Vad,
 };
+pub use engines::{CallVoice, Engines};
 pub use g711::Law;
 pub use listener::{Listener, ListenerConfig, ListenerEvent};
 pub use playout::{Playout, PlayoutEvent};

@@ -30,6 +30,11 @@ pub struct ListenerConfig {
     pub barge_in: BargeInConfig,
     /// Audio kept before the detected start of speech.
     pub pre_roll_ms: u32,
+    /// Whether the recogniser hears the denoised audio (`true`) or the line
+    /// audio (`false`, the default). The denoiser always feeds the VAD and
+    /// the endpointer; Whisper recognises the noisy original better than
+    /// RNNoise's or GTCRN's output (docs/benchmarks.md), so it gets that.
+    pub denoise_for_asr: bool,
 }
 
 impl Default for ListenerConfig {
@@ -38,6 +43,7 @@ impl Default for ListenerConfig {
             endpoint: EndpointConfig::default(),
             barge_in: BargeInConfig::default(),
             pre_roll_ms: 300,
+            denoise_for_asr: false,
         }
     }
 }
@@ -86,6 +92,11 @@ pub struct Listener {
     vad: Box<dyn Vad>,
     asr: Box<dyn Asr>,
     framer: Framer,
+    /// Line audio for the recogniser when it does not hear the denoised
+    /// audio: framed separately, one frame taken per denoised frame (the
+    /// queue holds the denoiser's latency, a frame or two).
+    raw_framer: Framer,
+    raw_frames: VecDeque<Vec<f32>>,
     to_vad: StreamResampler,
     to_asr: StreamResampler,
     endpointer: Endpointer,
@@ -133,6 +144,8 @@ impl Listener {
             vad,
             asr,
             framer: Framer::new(line_rate),
+            raw_framer: Framer::new(line_rate),
+            raw_frames: VecDeque::new(),
             to_vad,
             to_asr,
             pre_roll: VecDeque::new(),
@@ -164,25 +177,35 @@ impl Listener {
 
     /// Feeds audio at the line rate (normally one 20 ms frame per RTP packet).
     pub fn push(&mut self, samples: &[f32]) -> Vec<ListenerEvent> {
+        let raw_to_asr = self.denoiser.is_some() && !self.config.denoise_for_asr;
         let clean = match self.denoiser.as_mut() {
             Some(d) => d.process(samples),
             None => samples.to_vec(),
         };
+        if raw_to_asr {
+            self.raw_frames.extend(self.raw_framer.push(samples));
+        }
         let mut events = Vec::new();
         for frame in self.framer.push(&clean) {
-            self.frame(&frame, &mut events);
+            let heard = if raw_to_asr {
+                self.raw_frames.pop_front().unwrap_or_else(|| frame.clone())
+            } else {
+                frame.clone()
+            };
+            self.frame(&frame, &heard, &mut events);
         }
         events
     }
 
-    fn frame(&mut self, frame: &[f32], events: &mut Vec<ListenerEvent>) {
+    /// One 20 ms frame: `frame` (denoised) decides speech, `heard` goes to the recogniser.
+    fn frame(&mut self, frame: &[f32], heard: &[f32], events: &mut Vec<ListenerEvent>) {
         let t = self.t_ms;
         self.t_ms += u64::from(FRAME_MS);
         // A resampler failure is a size bug, never caused by audio content;
         // the frame is then heard at the line rate rather than dropped.
         let for_vad = self.to_vad.push(frame).unwrap_or_else(|_| frame.to_vec());
         let speech = !for_vad.is_empty() && self.vad.is_speech(&for_vad);
-        let for_asr = self.to_asr.push(frame).unwrap_or_else(|_| frame.to_vec());
+        let for_asr = self.to_asr.push(heard).unwrap_or_else(|_| heard.to_vec());
         if self.in_turn {
             self.accept(&for_asr, events);
         } else {
@@ -337,6 +360,76 @@ mod tests {
         s.extend(speech_like(8000, 6, 220, 60, 0.3));
         s.extend(white_noise(8000, 1500, 0.002, 5));
         s
+    }
+
+    /// Halves the signal: loud enough for the VAD, and recognisably not the line audio.
+    struct Halve;
+    impl Denoiser for Halve {
+        fn sample_rate(&self) -> u32 {
+            8000
+        }
+        fn process(&mut self, s: &[f32]) -> Vec<f32> {
+            s.iter().map(|x| x * 0.5).collect()
+        }
+        fn reset(&mut self) {}
+    }
+
+    /// Reports the peak level it heard, in thousandths.
+    struct Level(f32);
+    impl Asr for Level {
+        fn id(&self) -> &str {
+            "level"
+        }
+        fn sample_rate(&self) -> u32 {
+            8000
+        }
+        fn accept(&mut self, f: &[f32]) -> Result<(), EngineError> {
+            self.0 = f.iter().fold(self.0, |m, x| m.max(x.abs()));
+            Ok(())
+        }
+        fn partial(&mut self) -> Option<Transcript> {
+            None
+        }
+        fn finish(&mut self) -> Result<Transcript, EngineError> {
+            let peak = std::mem::take(&mut self.0);
+            Ok(Transcript {
+                text: format!("{}", (peak * 1000.0).round()),
+                is_final: true,
+                ..Transcript::default()
+            })
+        }
+        fn reset(&mut self) {
+            self.0 = 0.0;
+        }
+    }
+
+    #[test]
+    fn the_recogniser_hears_line_audio_unless_told_to_hear_the_denoised() {
+        for (denoise_for_asr, want) in [(false, 300.0), (true, 150.0)] {
+            let config = ListenerConfig {
+                denoise_for_asr,
+                ..ListenerConfig::default()
+            };
+            let mut l = Listener::new(
+                8000,
+                config,
+                Some(Box::new(Halve)),
+                Box::new(EnergyVad::new(8000)),
+                Box::new(Level(0.0)),
+            )
+            .expect("listener");
+            let mut turn = silence(8000, 600);
+            turn.extend(speech_like(8000, 6, 220, 60, 0.3));
+            turn.extend(silence(8000, 1500));
+            let peak = feed(&mut l, &turn)
+                .into_iter()
+                .find_map(|e| match e {
+                    ListenerEvent::Final { transcript, .. } => transcript.text.parse::<f32>().ok(),
+                    _ => None,
+                })
+                .expect("a final");
+            assert!((peak - want).abs() < 40.0, "peak {peak}, want {want}");
+        }
     }
 
     #[test]

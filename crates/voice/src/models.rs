@@ -20,6 +20,8 @@ pub const INSTALL_SCRIPT: &str = "scripts/install-voice-models.sh";
 pub const WHISPER_BASE: &str = "whisper-base-ct2";
 /// Kokoro-82M v1.0 int8 with the Mandarin voices.
 pub const KOKORO: &str = "kokoro-82m-v1.0-int8";
+/// GTCRN speech enhancement (`gtcrn_simple.onnx`).
+pub const GTCRN: &str = "gtcrn-simple";
 /// The ONNX Runtime shared library Kokoro runs on.
 pub const ONNXRUNTIME: &str = "onnxruntime-1.32.0";
 
@@ -41,6 +43,7 @@ pub fn install_command(model: &str) -> String {
         WHISPER_BASE => " whisper",
         KOKORO => " kokoro",
         ONNXRUNTIME => " onnxruntime",
+        GTCRN => " gtcrn",
         m if m.starts_with("ctranslate2") => " ctranslate2",
         _ => "",
     };

@@ -123,3 +123,100 @@ fn one_loaded_model_serves_concurrent_calls() {
         "{texts:?}"
     );
 }
+
+#[cfg(feature = "gtcrn")]
+#[test]
+fn gtcrn_removes_line_noise_and_keeps_speech_aligned() {
+    use voice::Denoiser;
+    use voice::testsignal::{mix_at_snr, white_noise};
+    let models = models_dir();
+    let mut tts = Kokoro::load(&models).expect("kokoro installed");
+    let spoken = tts
+        .synthesize_all(&TtsRequest::new("您好，请问您现在方便吗？"))
+        .expect("synthesis");
+    let mut clean = resample(&spoken.samples, spoken.sample_rate, 8000).expect("8k");
+    // Half a second of silence on both sides, to measure the noise alone.
+    let pad = vec![0.0f32; 4000];
+    clean = [pad.clone(), clean, pad.clone()].concat();
+    let noise = white_noise(8000, (clean.len() * 1000 / 8000) as u32 + 100, 1.0, 7);
+    let noisy = mix_at_snr(&clean, &noise, 10.0);
+    let model = voice::gtcrn::GtcrnModel::load(&models).expect("gtcrn installed");
+    let mut d = model.denoiser(8000).expect("denoiser");
+    let mut out: Vec<f32> = noisy.chunks(160).flat_map(|f| d.process(f)).collect();
+    out.extend(d.process(&vec![0.0; 4000]));
+    let energy = |s: &[f32]| s.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>();
+    let db = |a: f64, b: f64| 10.0 * (a / b).log10();
+    // Find the output's delay against the clean signal (latency of the denoiser).
+    let best = (0..1200usize)
+        .max_by(|&a, &b| {
+            let c = |lag: usize| -> f64 {
+                clean
+                    .iter()
+                    .zip(out.iter().skip(lag))
+                    .map(|(x, y)| f64::from(x * y))
+                    .sum()
+            };
+            c(a).total_cmp(&c(b))
+        })
+        .expect("lag");
+    let aligned = &out[best..best + clean.len()];
+    let before = db(energy(&noisy[..3600]), 1.0);
+    let after = db(energy(&aligned[..3600]), 1.0);
+    assert!(
+        before - after > 15.0,
+        "noise only {before:.1} → {after:.1} dB"
+    );
+    let speech = 4000..clean.len() - 4000;
+    let kept = db(energy(&aligned[speech.clone()]), energy(&clean[speech]));
+    assert!(kept.abs() < 6.0, "speech level changed by {kept:.1} dB");
+    eprintln!(
+        "gtcrn delay {best} samples, noise {before:.1} → {after:.1} dB, speech {kept:+.1} dB"
+    );
+}
+
+/// The per-call API the telephony side uses: engines loaded once, a call's
+/// listener fed 20 ms A-law frames of a caller who says one sentence between
+/// silences with line noise, and the final text coming out once.
+#[test]
+fn a_call_built_from_loaded_engines_hears_one_turn_over_g711() {
+    use voice::testsignal::{mix_at_snr, white_noise};
+    use voice::{Engines, ListenerEvent};
+    let engines =
+        Engines::load_local(&models_dir(), &WhisperConfig::default()).expect("models installed");
+    let sentence = "我想查一下我的订单。";
+    let spoken = engines
+        .tts()
+        .synthesize_all(&TtsRequest::new(sentence).voice("zm_yunxi"))
+        .expect("synthesis");
+    let narrow = resample(&spoken.samples, spoken.sample_rate, 8000).expect("8k");
+    let mut line = vec![0.0f32; 8000];
+    line.extend(narrow);
+    line.extend(vec![0.0f32; 12000]);
+    let noise = white_noise(8000, (line.len() / 8) as u32 + 100, 1.0, 3);
+    let line = mix_at_snr(&line, &noise, 25.0);
+    let payload = Law::Alaw.encode(&audio::f32_to_i16(&line));
+
+    let mut call = engines.call(8000).expect("call");
+    let mut events = Vec::new();
+    for packet in payload.chunks(160) {
+        let samples = audio::i16_to_f32(&Law::Alaw.decode(packet));
+        events.extend(call.listener.push(&samples));
+    }
+    let finals: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            ListenerEvent::Final { transcript, .. } => Some(&transcript.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finals.len(), 1, "{events:?}");
+    let cer = voice::cer::cer(sentence, finals[0]);
+    assert!(cer <= 0.2, "heard {:?} (CER {cer:.2})", finals[0]);
+    assert!(
+        matches!(events[0], ListenerEvent::SpeechStarted { start_ms } if (900..=1800).contains(&start_ms)),
+        "{events:?}"
+    );
+    // The same engines serve a second call with its own state.
+    let second = engines.call(8000).expect("second call");
+    assert!(second.playout.is_idle());
+}
