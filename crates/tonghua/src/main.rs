@@ -129,6 +129,9 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    // Outgoing HTTPS (WeChat's API, remote speech engines, webhooks) uses
+    // rustls with the ring provider; set it before any client is built.
+    server::tls::install_crypto_provider();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
