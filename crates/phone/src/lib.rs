@@ -117,7 +117,11 @@ fn check_mainland(national: &str) -> Result<(), PhoneError> {
         }
         Some(b'1'..=b'9') => {
             // Beijing (10) and the 2x cities have two-digit area codes.
-            let area = if b[0] == b'2' || b.starts_with(b"10") { 2 } else { 3 };
+            let area = if b[0] == b'2' || b.starts_with(b"10") {
+                2
+            } else {
+                3
+            };
             let local = b.len().saturating_sub(area);
             ((7..=8).contains(&local) && b.get(area) != Some(&b'0'))
                 .then_some(())
@@ -179,10 +183,16 @@ mod tests {
             assert_eq!(normalize(raw).as_deref(), Ok("+8613800138000"), "{raw}");
         }
         assert_eq!(normalize("010-12345678").as_deref(), Ok("+861012345678"));
-        assert_eq!(normalize("(0755) 8888 9999").as_deref(), Ok("+8675588889999"));
+        assert_eq!(
+            normalize("(0755) 8888 9999").as_deref(),
+            Ok("+8675588889999")
+        );
         assert_eq!(normalize("021 6888 8888").as_deref(), Ok("+862168888888"));
         assert_eq!(normalize("+1 415 555 0100").as_deref(), Ok("+14155550100"));
-        assert_eq!(normalize("+44 20 7946 0958").as_deref(), Ok("+442079460958"));
+        assert_eq!(
+            normalize("+44 20 7946 0958").as_deref(),
+            Ok("+442079460958")
+        );
     }
 
     #[test]

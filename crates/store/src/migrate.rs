@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "customers",
         sql: include_str!("../migrations/sqlite/0005_customers.sql"),
     },
+    Migration {
+        version: 7,
+        name: "campaigns",
+        sql: include_str!("../migrations/sqlite/0007_campaigns.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

@@ -14,11 +14,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
-/// A phone number in E.164 (the one rule lives in the `phone` crate).
-pub fn normalize_phone(raw: &str) -> Option<String> {
-    phone::normalize_opt(raw)
-}
-
 /// The identities a request names; the first is the one looked up.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
