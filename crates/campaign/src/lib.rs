@@ -18,6 +18,7 @@
 //! - Every decision takes the time as an argument; nothing here sleeps to
 //!   decide, so tests move an injectable clock.
 
+pub mod control;
 pub mod delivery;
 pub mod dialer;
 pub mod import;

@@ -147,7 +147,8 @@ pub struct Pacing {
 }
 
 /// A token bucket: `calls_per_second` tokens a second, holding at most one
-/// second's worth, so a campaign that waited does not burst.
+/// second's worth (and starting full), so a campaign that waited does not
+/// burst beyond its rate.
 #[derive(Debug, Clone)]
 pub struct Pacer {
     tokens: f64,
@@ -157,7 +158,8 @@ pub struct Pacer {
 impl Pacer {
     pub fn new(now_ms: i64) -> Pacer {
         Pacer {
-            tokens: 1.0,
+            // Full: the first `take` caps it at one second's worth.
+            tokens: f64::INFINITY,
             last_ms: now_ms,
         }
     }
@@ -341,7 +343,7 @@ mod tests {
             calls_per_second: 2.0,
         };
         let mut p = Pacer::new(0);
-        assert_eq!(p.take(pacing, 0, 100), 1);
+        assert_eq!(p.take(pacing, 0, 100), 2);
         assert_eq!(p.take(pacing, 0, 100), 0);
         assert_eq!(p.take(pacing, 500, 100), 1);
         // A long pause does not bank more than a second's worth.
