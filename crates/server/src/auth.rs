@@ -38,6 +38,12 @@ pub enum Permission {
     ViewBots,
     /// Upload scripts and knowledge bases.
     ManageBots,
+    /// Read campaigns, their progress, attempts and deliveries, and contact lists.
+    ViewCampaigns,
+    /// Create, start, pause, resume and stop campaigns; set the frequency cap.
+    ManageCampaigns,
+    /// Import and read contacts; manage the do-not-call list.
+    ManageContacts,
 }
 
 impl Permission {
@@ -51,6 +57,9 @@ impl Permission {
             Permission::WriteConversations => "conversations.write",
             Permission::ViewBots => "bots.view",
             Permission::ManageBots => "bots.manage",
+            Permission::ViewCampaigns => "campaigns.view",
+            Permission::ManageCampaigns => "campaigns.manage",
+            Permission::ManageContacts => "contacts.manage",
         }
     }
 
@@ -64,12 +73,20 @@ impl Permission {
         use Permission::*;
         match role {
             Role::Admin => true,
+            // Supervisors run the outbound campaigns of their team.
             Role::Supervisor => matches!(
                 self,
-                ViewUsers | ReadConversations | WriteConversations | ViewBots
+                ViewUsers
+                    | ReadConversations
+                    | WriteConversations
+                    | ViewBots
+                    | ViewCampaigns
+                    | ManageCampaigns
+                    | ManageContacts
             ),
             Role::Agent => matches!(self, ReadConversations | WriteConversations | ViewBots),
-            Role::Analyst => matches!(self, ReadConversations | ViewBots),
+            // Analysts see how campaigns do, not the contact lists themselves.
+            Role::Analyst => matches!(self, ReadConversations | ViewBots | ViewCampaigns),
         }
     }
 }
@@ -265,13 +282,24 @@ mod tests {
         };
         assert_eq!(
             of(Role::Supervisor),
-            vec![ViewUsers, ReadConversations, WriteConversations, ViewBots]
+            vec![
+                ViewUsers,
+                ReadConversations,
+                WriteConversations,
+                ViewBots,
+                ViewCampaigns,
+                ManageCampaigns,
+                ManageContacts
+            ]
         );
         assert_eq!(
             of(Role::Agent),
             vec![ReadConversations, WriteConversations, ViewBots]
         );
-        assert_eq!(of(Role::Analyst), vec![ReadConversations, ViewBots]);
+        assert_eq!(
+            of(Role::Analyst),
+            vec![ReadConversations, ViewBots, ViewCampaigns]
+        );
         for p in all {
             assert_eq!(Permission::from_name(p.name()), Some(p));
         }
