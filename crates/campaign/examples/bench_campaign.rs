@@ -63,22 +63,33 @@ const OPEN: &[i32] = &[480];
 async fn measure(contacts: usize) -> Result {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).await.expect("store");
-    let t = store.create_tenant("bench", "Bench", 0).await.expect("tenant");
+    let t = store
+        .create_tenant("bench", "Bench", 0)
+        .await
+        .expect("tenant");
     store
         .put_document(&t.id, store::DocumentKind::Script, "s", "name: s", None, 0)
         .await
         .expect("script");
-    let list = store.ensure_contact_list(&t.id, "big", 0).await.expect("list");
+    let list = store
+        .ensure_contact_list(&t.id, "big", 0)
+        .await
+        .expect("list");
     let rows: Vec<NewContact> = (0..contacts)
         .map(|i| NewContact {
             number: format!("+86138{:08}", i),
             name: Some(format!("客户{i}")),
-            variables: [("community".to_string(), "翠湖苑".to_string())].into_iter().collect(),
+            variables: [("community".to_string(), "翠湖苑".to_string())]
+                .into_iter()
+                .collect(),
             utc_offset: Some(480),
         })
         .collect();
     let started = Instant::now();
-    store.import_contacts(&t.id, &list.id, &rows, 1).await.expect("import");
+    store
+        .import_contacts(&t.id, &list.id, &rows, 1)
+        .await
+        .expect("import");
     let import_per_s = contacts as f64 / started.elapsed().as_secs_f64();
     drop(rows);
 
@@ -92,9 +103,13 @@ async fn measure(contacts: usize) -> Result {
         max_lines: 200,
         settings: None,
     };
-    let c = control::create(&store, &t.id, &spec, 1).await.expect("create");
+    let c = control::create(&store, &t.id, &spec, 1)
+        .await
+        .expect("create");
     let started = Instant::now();
-    control::start(&store, &t.id, &c.id, 1).await.expect("start");
+    control::start(&store, &t.id, &c.id, 1)
+        .await
+        .expect("start");
     let enqueue_s = started.elapsed().as_secs_f64();
     let c = store.campaign(&t.id, &c.id).await.expect("q").expect("c");
 
@@ -125,7 +140,15 @@ async fn measure(contacts: usize) -> Result {
             .expect("claim")
         {
             store
-                .finish_attempt(&t.id, &claim.attempt_id, &result, NextStep::Done, &[], false, 3)
+                .finish_attempt(
+                    &t.id,
+                    &claim.attempt_id,
+                    &result,
+                    NextStep::Done,
+                    &[],
+                    false,
+                    3,
+                )
                 .await
                 .expect("finish");
             done += 1;
@@ -134,10 +157,12 @@ async fn measure(contacts: usize) -> Result {
     let claim_finish_per_s = done as f64 / started.elapsed().as_secs_f64();
 
     // Late in the campaign: 90 % of the queue finished.
-    sqlx::query("UPDATE campaign_contacts SET state = 'done' WHERE state = 'pending' AND rowid % 10 != 0")
-        .execute(store.pool())
-        .await
-        .expect("mark done");
+    sqlx::query(
+        "UPDATE campaign_contacts SET state = 'done' WHERE state = 'pending' AND rowid % 10 != 0",
+    )
+    .execute(store.pool())
+    .await
+    .expect("mark done");
     let mut late = 0usize;
     let started = Instant::now();
     for _ in 0..100 {
@@ -164,12 +189,18 @@ async fn measure(contacts: usize) -> Result {
 async fn runner_rate(contacts: usize, secs: u64) -> f64 {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).await.expect("store");
-    let t = store.create_tenant("bench", "Bench", 0).await.expect("tenant");
+    let t = store
+        .create_tenant("bench", "Bench", 0)
+        .await
+        .expect("tenant");
     store
         .put_document(&t.id, store::DocumentKind::Script, "s", "name: s", None, 0)
         .await
         .expect("script");
-    let list = store.ensure_contact_list(&t.id, "l", 0).await.expect("list");
+    let list = store
+        .ensure_contact_list(&t.id, "l", 0)
+        .await
+        .expect("list");
     let rows: Vec<NewContact> = (0..contacts)
         .map(|i| NewContact {
             number: format!("+86139{:08}", i),
@@ -178,7 +209,10 @@ async fn runner_rate(contacts: usize, secs: u64) -> f64 {
             utc_offset: Some(480),
         })
         .collect();
-    store.import_contacts(&t.id, &list.id, &rows, 1).await.expect("import");
+    store
+        .import_contacts(&t.id, &list.id, &rows, 1)
+        .await
+        .expect("import");
     let day = json!(["00:00-24:00"]);
     let spec = CampaignSpec {
         name: "r".into(),
@@ -191,8 +225,12 @@ async fn runner_rate(contacts: usize, secs: u64) -> f64 {
         settings: Some(json!({ "calls_per_second": 1000,
             "windows": { "mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day } })),
     };
-    let c = control::create(&store, &t.id, &spec, 1).await.expect("create");
-    control::start(&store, &t.id, &c.id, 1).await.expect("start");
+    let c = control::create(&store, &t.id, &spec, 1)
+        .await
+        .expect("create");
+    control::start(&store, &t.id, &c.id, 1)
+        .await
+        .expect("start");
     let runner = Runner::new(store.clone(), Arc::new(Instant0), Arc::new(now_ms));
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(secs) {
@@ -201,7 +239,10 @@ async fn runner_rate(contacts: usize, secs: u64) -> f64 {
     }
     runner.settle().await;
     let elapsed = started.elapsed().as_secs_f64();
-    let p = store.campaign_progress(&t.id, &c.id).await.expect("progress");
+    let p = store
+        .campaign_progress(&t.id, &c.id)
+        .await
+        .expect("progress");
     store.close().await;
     p.attempts as f64 / elapsed
 }
@@ -214,12 +255,19 @@ async fn main() {
         .unwrap_or(1_000_000);
     let baseline = measure(100_000).await;
     let big = measure(n).await;
-    println!("| contacts | import/s | start (queue all) | claims/s | claim+result/s | claims/s at 90 % done |");
+    println!(
+        "| contacts | import/s | start (queue all) | claims/s | claim+result/s | claims/s at 90 % done |"
+    );
     println!("|---|---|---|---|---|---|");
     for r in [&baseline, &big] {
         println!(
             "| {} | {:.0} | {:.2} s | {:.0} | {:.0} | {:.0} |",
-            r.contacts, r.import_per_s, r.enqueue_s, r.claims_per_s, r.claim_finish_per_s, r.late_claims_per_s
+            r.contacts,
+            r.import_per_s,
+            r.enqueue_s,
+            r.claims_per_s,
+            r.claim_finish_per_s,
+            r.late_claims_per_s
         );
     }
     println!(
@@ -228,7 +276,11 @@ async fn main() {
         baseline.contacts,
         big.claims_per_s / baseline.claims_per_s
     );
-    println!("peak RSS after the {}-contact run: {:.0} MiB", n, peak_rss_mib());
+    println!(
+        "peak RSS after the {}-contact run: {:.0} MiB",
+        n,
+        peak_rss_mib()
+    );
     let rate = runner_rate(20_000, 10).await;
     println!("runner, 200 lines, instant dialer: {rate:.0} calls started and recorded per second");
 }

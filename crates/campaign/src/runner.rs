@@ -85,20 +85,19 @@ impl Runner {
             let mut result = DialResult::of(Outcome::Unknown);
             result.detail =
                 Some("the process stopped during this call; its result is unknown".into());
+            let claim = Claim {
+                attempt_id: open.attempt_id.clone(),
+                tenant_id: open.tenant_id.clone(),
+                campaign_id: open.campaign_id.clone(),
+                contact_id: open.contact_id.clone(),
+                number: open.number.clone(),
+                attempt_no: open.attempt_no,
+                name: None,
+                variables: BTreeMap::new(),
+            };
             let deliveries = compiled
                 .as_ref()
-                .map(|c| {
-                    deliveries_for(
-                        c,
-                        &campaign,
-                        &open.attempt_id,
-                        &open.contact_id,
-                        None,
-                        &result,
-                        next,
-                        now,
-                    )
-                })
+                .map(|c| deliveries_for(c, &campaign, &claim, &claim.variables, &result, next, now))
                 .unwrap_or_default();
             if store
                 .finish_attempt(
@@ -287,16 +286,7 @@ async fn call(inner: Arc<Inner>, campaign: Arc<Campaign>, compiled: Arc<Compiled
     } else {
         compiled.retry.next(result.outcome, claim.attempt_no, now)
     };
-    let deliveries = deliveries_for(
-        &compiled,
-        &campaign,
-        &claim.attempt_id,
-        &claim.contact_id,
-        Some((&claim, &variables)),
-        &result,
-        next,
-        now,
-    );
+    let deliveries = deliveries_for(&compiled, &campaign, &claim, &variables, &result, next, now);
     let record = to_record(&result);
     for wait_ms in [0, 200, 1_000, 5_000, 15_000] {
         if wait_ms > 0 {
@@ -364,13 +354,12 @@ pub fn render(template: &str, variables: &BTreeMap<String, String>) -> String {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The webhook and SMS an attempt's result triggers (written with the result).
 fn deliveries_for(
     compiled: &Compiled,
     campaign: &Campaign,
-    attempt_id: &str,
-    contact_id: &str,
-    claim: Option<(&Claim, &BTreeMap<String, String>)>,
+    claim: &Claim,
+    variables: &BTreeMap<String, String>,
     result: &DialResult,
     next: NextStep,
     now: i64,
@@ -384,8 +373,8 @@ fn deliveries_for(
                 "event": "call.finished",
                 "campaign": { "id": campaign.id, "name": campaign.name },
                 "attempt": {
-                    "id": attempt_id,
-                    "attempt_no": claim.map(|c| c.0.attempt_no),
+                    "id": claim.attempt_id,
+                    "attempt_no": claim.attempt_no,
                     "outcome": result.outcome,
                     "talk_ms": result.talk_ms,
                     "conversation_id": result.conversation_id,
@@ -399,10 +388,10 @@ fn deliveries_for(
                     "ended_at": now,
                 },
                 "contact": {
-                    "id": contact_id,
-                    "number": claim.map(|c| c.0.number.clone()),
-                    "name": claim.and_then(|c| c.0.name.clone()),
-                    "variables": claim.map(|c| c.1.clone()),
+                    "id": claim.contact_id,
+                    "number": claim.number,
+                    "name": claim.name,
+                    "variables": variables,
                 },
                 "next": match next {
                     NextStep::Done => json!({ "retry_at": null }),
@@ -411,7 +400,7 @@ fn deliveries_for(
             }),
         });
     }
-    if let (Some(sms), Some((claim, variables))) = (&compiled.sms, claim) {
+    if let Some(sms) = &compiled.sms {
         let outcome_ok = if sms.outcomes.is_empty() {
             result.outcome == Outcome::Answered
         } else {
@@ -430,7 +419,7 @@ fn deliveries_for(
                     "to": claim.number,
                     "text": render(&sms.text, variables),
                     "campaign_id": campaign.id,
-                    "attempt_id": attempt_id,
+                    "attempt_id": claim.attempt_id,
                 }),
             });
         }

@@ -137,6 +137,7 @@ pub struct OpenAttempt {
     pub tenant_id: String,
     pub campaign_id: String,
     pub contact_id: String,
+    pub number: String,
     pub attempt_no: i64,
 }
 
@@ -621,7 +622,7 @@ impl Store {
     /// the calls the previous process lost track of.
     pub async fn open_attempts(&self) -> Result<Vec<OpenAttempt>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, campaign_id, contact_id, attempt_no FROM campaign_attempts WHERE ended_at IS NULL",
+            "SELECT id, tenant_id, campaign_id, contact_id, number, attempt_no FROM campaign_attempts WHERE ended_at IS NULL",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -632,6 +633,7 @@ impl Store {
                     tenant_id: r.try_get("tenant_id")?,
                     campaign_id: r.try_get("campaign_id")?,
                     contact_id: r.try_get("contact_id")?,
+                    number: r.try_get("number")?,
                     attempt_no: r.try_get("attempt_no")?,
                 })
             })
