@@ -1,7 +1,7 @@
 //! The seam between campaigns and telephony: the runner hands a claimed
 //! attempt to a [`Dialer`] and records what comes back. The SIP stack
-//! implements it (originate through a trunk, host the script, map the final
-//! SIP status with [`Outcome::from_sip_status`]); tests use an in-process one.
+//! implements it (originate through a trunk, host the script, map its call
+//! outcome one to one onto [`Outcome`]); tests use an in-process one.
 
 use std::collections::BTreeMap;
 use std::future::Future;

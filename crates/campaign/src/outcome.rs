@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The outcome of one attempt, as recorded and as the retry policy sees it.
+/// The SIP stack decides which final status means which (its `CallOutcome`
+/// maps one to one; `NotFound` is [`Outcome::NotExist`]); the codes below are
+/// the usual ones, for orientation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -10,15 +13,15 @@ pub enum Outcome {
     Answered,
     /// Busy (SIP 486, 600).
     Busy,
-    /// Rang out without an answer (our ring timeout, SIP 408).
+    /// Rang out without an answer (the ring timeout, SIP 408, 480, 487).
     NoAnswer,
-    /// Declined by the callee (SIP 603).
+    /// Declined (SIP 403, 603, 606).
     Rejected,
-    /// The number does not exist (SIP 404, 484, 604).
+    /// The number does not exist (SIP 404, 410, 484, 604).
     NotExist,
-    /// Powered off or out of coverage (SIP 480, 410).
+    /// Powered off, out of coverage, or the network refused (SIP 5xx).
     Unreachable,
-    /// The trunk or the network failed (SIP 5xx, 4xx not listed, our errors).
+    /// Anything else: authentication, a local error, an unexpected status.
     Failed,
     /// The process stopped during the call: nobody knows what happened.
     /// Retried with the `failed` policy; never re-dialled as the same attempt.
@@ -54,20 +57,6 @@ impl Outcome {
         Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
 
-    /// The outcome of a final SIP response to an INVITE (`None`: the dialer
-    /// gave up waiting, i.e. no answer). For dialer adapters.
-    pub fn from_sip_status(status: Option<u16>) -> Outcome {
-        match status {
-            None | Some(408) => Outcome::NoAnswer,
-            Some(200..=299) => Outcome::Answered,
-            Some(486) | Some(600) => Outcome::Busy,
-            Some(603) => Outcome::Rejected,
-            Some(404) | Some(484) | Some(604) => Outcome::NotExist,
-            Some(480) | Some(410) => Outcome::Unreachable,
-            Some(_) => Outcome::Failed,
-        }
-    }
-
     /// Chinese label for operators.
     pub fn zh(self) -> &'static str {
         match self {
@@ -88,14 +77,7 @@ mod tests {
     use super::Outcome;
 
     #[test]
-    fn sip_codes_map_to_outcomes() {
-        assert_eq!(Outcome::from_sip_status(Some(200)), Outcome::Answered);
-        assert_eq!(Outcome::from_sip_status(Some(486)), Outcome::Busy);
-        assert_eq!(Outcome::from_sip_status(Some(480)), Outcome::Unreachable);
-        assert_eq!(Outcome::from_sip_status(Some(404)), Outcome::NotExist);
-        assert_eq!(Outcome::from_sip_status(Some(503)), Outcome::Failed);
-        assert_eq!(Outcome::from_sip_status(Some(603)), Outcome::Rejected);
-        assert_eq!(Outcome::from_sip_status(None), Outcome::NoAnswer);
+    fn outcomes_round_trip_through_their_names() {
         for o in Outcome::ALL {
             assert_eq!(Outcome::parse(o.as_str()), Some(o));
         }
