@@ -371,27 +371,46 @@ impl Store {
     /// Queues every contact of the campaign's list not queued yet (contacts
     /// imported after the start join on the next start or resume). A contact
     /// without a known UTC offset gets `default_offset`. Returns how many
-    /// were added.
+    /// were added. Works in slices of the list, one transaction each, so a
+    /// million contacts never hold the write lock for long.
     pub async fn enqueue_campaign_contacts(
         &self,
         campaign: &Campaign,
         default_offset: i32,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO campaign_contacts (campaign_id, contact_id, tenant_id, number, utc_offset, state, attempts, next_at)
-             SELECT ?1, c.id, c.tenant_id, c.number, COALESCE(c.utc_offset, ?4), 'pending', 0, ?5
-             FROM contacts c WHERE c.tenant_id = ?2 AND c.list_id = ?3
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&campaign.id)
-        .bind(&campaign.tenant_id)
-        .bind(&campaign.list_id)
-        .bind(default_offset)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        const SLICE: i64 = 20_000;
+        let last: Option<i64> =
+            sqlx::query("SELECT MAX(rowid) AS last FROM contacts WHERE list_id = ?1")
+                .bind(&campaign.list_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("last")?;
+        let Some(last) = last else {
+            return Ok(0);
+        };
+        let mut added = 0;
+        let mut from = 0;
+        while from <= last {
+            let done = sqlx::query(
+                "INSERT INTO campaign_contacts (campaign_id, contact_id, tenant_id, number, utc_offset, state, attempts, next_at)
+                 SELECT ?1, c.id, c.tenant_id, c.number, COALESCE(c.utc_offset, ?4), 'pending', 0, ?5
+                 FROM contacts c WHERE c.tenant_id = ?2 AND c.list_id = ?3 AND c.rowid >= ?6 AND c.rowid < ?7
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&campaign.id)
+            .bind(&campaign.tenant_id)
+            .bind(&campaign.list_id)
+            .bind(default_offset)
+            .bind(now)
+            .bind(from)
+            .bind(from + SLICE)
+            .execute(&self.pool)
+            .await?;
+            added += done.rows_affected();
+            from += SLICE;
+        }
+        Ok(added)
     }
 
     /// Claims up to `limit` due contacts (pending, `next_at <= now`, whose
