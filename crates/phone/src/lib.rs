@@ -194,7 +194,10 @@ mod tests {
             Ok("+8675588889999")
         );
         assert_eq!(normalize("021 6888 8888").as_deref(), Ok("+862168888888"));
-        assert_eq!(normalize("+86 (0)10 1234 5678").as_deref(), Ok("+861012345678"));
+        assert_eq!(
+            normalize("+86 (0)10 1234 5678").as_deref(),
+            Ok("+861012345678")
+        );
         assert_eq!(normalize("+1 415 555 0100").as_deref(), Ok("+14155550100"));
         assert_eq!(
             normalize("+44 20 7946 0958").as_deref(),

@@ -380,6 +380,8 @@ impl Store {
         now: i64,
     ) -> Result<u64, StoreError> {
         const SLICE: i64 = 20_000;
+        // Each slice walks a rowid range of the table (the unary `+` keeps
+        // SQLite from scanning the whole list's index for every slice).
         let last: Option<i64> =
             sqlx::query("SELECT MAX(rowid) AS last FROM contacts WHERE list_id = ?1")
                 .bind(&campaign.list_id)
@@ -395,7 +397,7 @@ impl Store {
             let done = sqlx::query(
                 "INSERT INTO campaign_contacts (campaign_id, contact_id, tenant_id, number, utc_offset, state, attempts, next_at)
                  SELECT ?1, c.id, c.tenant_id, c.number, COALESCE(c.utc_offset, ?4), 'pending', 0, ?5
-                 FROM contacts c WHERE c.tenant_id = ?2 AND c.list_id = ?3 AND c.rowid >= ?6 AND c.rowid < ?7
+                 FROM contacts c WHERE c.rowid >= ?6 AND c.rowid < ?7 AND +c.tenant_id = ?2 AND +c.list_id = ?3
                  ON CONFLICT DO NOTHING",
             )
             .bind(&campaign.id)
