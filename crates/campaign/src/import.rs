@@ -152,8 +152,48 @@ fn too_many() -> FileError {
     )
 }
 
+/// An .xlsx may unpack to at most this much: a few MiB of zip must not
+/// become gigabytes in memory.
+pub const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Refuses an .xlsx (a zip) whose parts would unpack to more than `limit`
+/// bytes. The reader never inflates a part beyond its
+/// declared size, so the declared sizes bound the memory.
+fn check_unpacked_size(bytes: &[u8], limit: u64) -> Result<(), FileError> {
+    if !bytes.starts_with(b"PK") {
+        return Ok(()); // .xls (a compound file), checked by calamine
+    }
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        file_err(
+            format!("无法读取 Excel 文件：{e}"),
+            format!("cannot read the Excel file: {e}"),
+        )
+    })?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let size = archive.by_index_raw(i).map(|f| f.size()).map_err(|e| {
+            file_err(
+                format!("无法读取 Excel 文件：{e}"),
+                format!("cannot read the Excel file: {e}"),
+            )
+        })?;
+        total = total.saturating_add(size);
+    }
+    if total > limit {
+        return Err(file_err(
+            format!("Excel 文件解压后超过 {} MiB，请拆分后导入", limit >> 20),
+            format!(
+                "the workbook unpacks to more than {} MiB; split it",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The first worksheet of an Excel workbook (.xlsx, .xls).
 pub fn parse_xlsx(bytes: &[u8], mapping: &Mapping) -> Result<Parsed, FileError> {
+    check_unpacked_size(bytes, MAX_UNPACKED_BYTES)?;
     let mut workbook =
         calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| {
             file_err(
@@ -381,6 +421,27 @@ mod tests {
         };
         assert!(parse_csv(b"phone\n13800138000\n", &missing).is_err());
         assert!(parse_xlsx(b"not a zip", &Mapping::default()).is_err());
+        assert!(parse_xlsx(b"PK\x03\x04 truncated", &Mapping::default()).is_err());
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_before_it_is_unpacked() {
+        // One part of 3 MiB of zeros, a few KiB packed; the limit here is 2 MiB.
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut buf);
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            w.start_file("xl/worksheets/sheet1.xml", options)
+                .expect("start");
+            std::io::Write::write_all(&mut w, &vec![0u8; 3 << 20]).expect("write");
+            w.finish().expect("finish");
+        }
+        let bytes = buf.into_inner();
+        assert!(bytes.len() < 64 << 10, "{} bytes packed", bytes.len());
+        let e = check_unpacked_size(&bytes, 2 << 20).expect_err("bomb");
+        assert!(e.en.contains("unpacks to more than 2 MiB"), "{e}");
+        assert!(check_unpacked_size(&bytes, 4 << 20).is_ok());
     }
 
     #[test]
