@@ -156,9 +156,10 @@ fn too_many() -> FileError {
 /// become gigabytes in memory.
 pub const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
 
-/// Refuses an .xlsx (a zip) whose parts would unpack to more than `limit`
-/// bytes. The reader never inflates a part beyond its
-/// declared size, so the declared sizes bound the memory.
+/// Refuses an .xlsx (a zip) whose parts declare more than `limit` bytes
+/// unpacked: zip bombs as they are usually built. A file whose headers lie
+/// about its sizes is not caught here (calamine then fails on the XML or the
+/// row limit, after unpacking).
 fn check_unpacked_size(bytes: &[u8], limit: u64) -> Result<(), FileError> {
     if !bytes.starts_with(b"PK") {
         return Ok(()); // .xls (a compound file), checked by calamine
