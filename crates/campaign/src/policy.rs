@@ -113,14 +113,15 @@ impl RetryPolicy {
 
 /// Whether a due contact is dialled now: never when the number is on a
 /// do-not-call list; later when the tenant's frequency cap is reached (until
-/// the oldest counted call leaves the window); otherwise now.
+/// the oldest counted call leaves the window), unless this is the callback
+/// the callee asked for; otherwise now.
 pub fn decide_claim(candidate: &Candidate, cap: Option<DialingPolicy>) -> ClaimDecision {
     if candidate.on_dnc {
         return ClaimDecision::Skip {
             outcome: "dnc".into(),
         };
     }
-    if let Some(cap) = cap {
+    if let Some(cap) = cap.filter(|_| !candidate.callback) {
         let max = usize::try_from(cap.max_calls.max(0)).unwrap_or(usize::MAX);
         let calls = &candidate.recent_answered;
         if max == 0 {
@@ -138,6 +139,21 @@ pub fn decide_claim(candidate: &Candidate, cap: Option<DialingPolicy>) -> ClaimD
         }
     }
     ClaimDecision::Dial
+}
+
+/// Callbacks are honoured up to this attempt, so a callee who asks for one
+/// on every call is not called for ever.
+pub const MAX_CALLBACK_ATTEMPT: i64 = 5;
+/// Nor further ahead than this.
+pub const MAX_CALLBACK_AHEAD_MS: i64 = 30 * DAY_MS;
+
+/// After an answered call in which the callee asked to be called back at
+/// `callback_at`: the callback, when it is in the future, not too far, and
+/// the contact has not had many calls already.
+pub fn callback_step(callback_at: Option<i64>, attempt_no: i64, now_ms: i64) -> Option<NextStep> {
+    let at = callback_at?;
+    (at > now_ms && at <= now_ms + MAX_CALLBACK_AHEAD_MS && attempt_no < MAX_CALLBACK_ATTEMPT)
+        .then_some(NextStep::CallbackAt(at))
 }
 
 /// Calls started per second, at most.
@@ -298,6 +314,7 @@ mod tests {
             attempt_no: 1,
             on_dnc,
             recent_answered: recent,
+            callback: false,
         }
     }
 
@@ -323,6 +340,18 @@ mod tests {
                 until: 1000 + 5 * 24 * HOUR + 1
             }
         );
+        let mut asked = candidate(false, vec![1000]);
+        asked.callback = true;
+        assert_eq!(
+            decide_claim(&asked, cap),
+            ClaimDecision::Dial,
+            "a callback is not capped"
+        );
+        asked.on_dnc = true;
+        assert!(
+            matches!(decide_claim(&asked, cap), ClaimDecision::Skip { .. }),
+            "but DNC wins"
+        );
         let two = Some(DialingPolicy {
             max_calls: 2,
             window_ms: 100,
@@ -335,6 +364,22 @@ mod tests {
             decide_claim(&candidate(false, vec![10, 50]), two),
             ClaimDecision::Defer { until: 111 }
         );
+    }
+
+    #[test]
+    fn callbacks_are_bounded() {
+        assert_eq!(
+            callback_step(Some(HOUR), 1, 0),
+            Some(NextStep::CallbackAt(HOUR))
+        );
+        assert_eq!(callback_step(None, 1, 0), None);
+        assert_eq!(callback_step(Some(0), 1, 0), None, "not in the past");
+        assert_eq!(
+            callback_step(Some(31 * 24 * HOUR), 1, 0),
+            None,
+            "not months ahead"
+        );
+        assert_eq!(callback_step(Some(HOUR), MAX_CALLBACK_ATTEMPT, 0), None);
     }
 
     #[test]

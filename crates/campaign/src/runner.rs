@@ -18,7 +18,7 @@ use store::{AttemptResult, Campaign, Claim, NewDelivery, NextStep, Store, StoreE
 use tokio::task::JoinSet;
 
 use crate::dialer::{DialRequest, DialResult, Dialer, ScriptBinding};
-use crate::policy::{Pacer, decide_claim};
+use crate::policy::{Pacer, callback_step, decide_claim};
 use crate::settings::{Compiled, Settings};
 use crate::{Now, Outcome};
 
@@ -283,6 +283,8 @@ async fn call(inner: Arc<Inner>, campaign: Arc<Campaign>, compiled: Arc<Compiled
     let now = (inner.now)();
     let next = if result.do_not_call {
         NextStep::Done
+    } else if result.outcome == Outcome::Answered {
+        callback_step(result.callback_at, claim.attempt_no, now).unwrap_or(NextStep::Done)
     } else {
         compiled.retry.next(result.outcome, claim.attempt_no, now)
     };
@@ -396,6 +398,7 @@ fn deliveries_for(
                 "next": match next {
                     NextStep::Done => json!({ "retry_at": null }),
                     NextStep::RetryAt(t) => json!({ "retry_at": t }),
+                    NextStep::CallbackAt(t) => json!({ "retry_at": t, "callback": true }),
                 },
             }),
         });

@@ -243,7 +243,20 @@ async fn webhooks_are_signed_retried_with_back_off_and_logged_and_sms_is_sent() 
     );
     assert_eq!(answered["contact"]["number"], "+8613800000001");
     assert_eq!(answered["contact"]["variables"]["product"], "宽带");
-    assert_eq!(answered["next"]["retry_at"], Value::Null);
+    // The callee asked to be called back tomorrow: that is the next call.
+    assert_eq!(answered["next"]["retry_at"], MONDAY_10_BEIJING + 86_400_000);
+    assert_eq!(answered["next"]["callback"], true);
+    let busy: Value = got
+        .iter()
+        .filter(|(p, ..)| p == "/crm")
+        .map(|(_, _, b)| serde_json::from_slice::<Value>(b).expect("json"))
+        .find(|v| v["attempt"]["outcome"] == "busy")
+        .expect("busy webhook");
+    assert_eq!(
+        busy["next"]["retry_at"],
+        Value::Null,
+        "no retry rule for busy here"
+    );
 
     let (_, headers, body) = got.iter().find(|(p, ..)| p == "/sms").expect("sms");
     assert_eq!(headers["authorization"], "Bearer sms-token");

@@ -464,6 +464,43 @@ async fn the_frequency_cap_holds_across_campaigns() {
 }
 
 #[tokio::test]
+async fn a_callee_who_asks_to_be_called_back_is_called_back_then_despite_the_cap() {
+    let w = World::new(None).await;
+    w.store
+        .set_dialing_policy(
+            &w.tenant,
+            Some(DialingPolicy {
+                max_calls: 1,
+                window_ms: 5 * DAY,
+            }),
+            w.now(),
+        )
+        .await
+        .expect("policy");
+    w.list("l", &["13800000001"]).await;
+    // "明天下午三点再打给我": answered, callback tomorrow 15:00 Beijing.
+    let tomorrow_3pm = MONDAY + DAY + 7 * HOUR;
+    let mut asked = DialResult::of(Outcome::Answered);
+    asked.callback_at = Some(tomorrow_3pm);
+    w.dialer.plan_result("+8613800000001", asked);
+    let id = w.campaign("c1", "l", 5, always_open()).await;
+    assert_eq!(w.pass().await, 1);
+    w.clock.store(tomorrow_3pm - 1, Ordering::SeqCst);
+    assert_eq!(w.pass().await, 0);
+    assert_eq!(w.status(&id).await, "running");
+    w.clock.store(tomorrow_3pm, Ordering::SeqCst);
+    assert_eq!(
+        w.pass().await,
+        1,
+        "the callback, though the cap allows one call in five days"
+    );
+    assert_eq!(w.pass().await, 0);
+    assert_eq!(w.status(&id).await, "completed");
+    let calls = w.dialer.calls();
+    assert_eq!((calls[0].attempt_no, calls[1].attempt_no), (1, 2));
+}
+
+#[tokio::test]
 async fn lines_pacing_pause_resume_and_stop() {
     let gate = Arc::new(Semaphore::new(0));
     let w = World::new(Some(gate.clone())).await;

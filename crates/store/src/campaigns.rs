@@ -62,6 +62,8 @@ pub struct Candidate {
     /// When the number's answered calls (any campaign of the tenant) ended,
     /// within the policy's window, oldest first.
     pub recent_answered: Vec<i64>,
+    /// This call is the callback the callee asked for.
+    pub callback: bool,
 }
 
 /// What to do with a [`Candidate`].
@@ -102,11 +104,13 @@ pub struct AttemptResult {
     pub detail: Option<String>,
 }
 
-/// After an attempt: is the contact finished, or called again at `next_at`?
+/// After an attempt: is the contact finished, or called again, and when?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NextStep {
     Done,
     RetryAt(i64),
+    /// The callee asked to be called back then.
+    CallbackAt(i64),
 }
 
 /// A webhook or SMS to send once the attempt is committed.
@@ -442,7 +446,7 @@ impl Store {
                 WHERE campaign_id = ?1 AND state = 'pending' AND next_at <= ?2
                   AND utc_offset IN (SELECT value FROM json_each(?3))
                 ORDER BY next_at LIMIT ?4)
-             RETURNING contact_id, number, attempts",
+             RETURNING contact_id, number, attempts, callback",
         )
         .bind(&campaign.id)
         .bind(now)
@@ -455,6 +459,7 @@ impl Store {
             let contact_id: String = row.try_get("contact_id")?;
             let number: String = row.try_get("number")?;
             let attempt_no: i64 = row.try_get("attempts")?;
+            let callback: bool = row.try_get::<i64, _>("callback")? != 0;
             let on_dnc = sqlx::query(
                 "SELECT 1 FROM dnc_numbers WHERE scope IN (?1, ?2) AND number = ?3 LIMIT 1",
             )
@@ -486,6 +491,7 @@ impl Store {
                 attempt_no,
                 on_dnc,
                 recent_answered,
+                callback,
             };
             match decide(&candidate) {
                 ClaimDecision::Dial => {
@@ -590,12 +596,13 @@ impl Store {
         let campaign_id: String = row.try_get("campaign_id")?;
         let contact_id: String = row.try_get("contact_id")?;
         let number: String = row.try_get("number")?;
-        let (state, next_at) = match next {
-            NextStep::Done => ("done", None),
-            NextStep::RetryAt(at) => ("pending", Some(at)),
+        let (state, next_at, callback) = match next {
+            NextStep::Done => ("done", None, 0),
+            NextStep::RetryAt(at) => ("pending", Some(at), 0),
+            NextStep::CallbackAt(at) => ("pending", Some(at), 1),
         };
         sqlx::query(
-            "UPDATE campaign_contacts SET state = ?3, next_at = COALESCE(?4, next_at), last_outcome = ?5
+            "UPDATE campaign_contacts SET state = ?3, next_at = COALESCE(?4, next_at), last_outcome = ?5, callback = ?6
              WHERE campaign_id = ?1 AND contact_id = ?2",
         )
         .bind(&campaign_id)
@@ -603,6 +610,7 @@ impl Store {
         .bind(state)
         .bind(next_at)
         .bind(&result.outcome)
+        .bind(callback)
         .execute(&mut *tx)
         .await?;
         for d in deliveries {

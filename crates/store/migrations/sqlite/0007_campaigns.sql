@@ -76,6 +76,8 @@ CREATE TABLE campaign_contacts (
     state         TEXT NOT NULL CHECK (state IN ('pending', 'dialing', 'done')),
     attempts      INTEGER NOT NULL DEFAULT 0,
     next_at       BIGINT NOT NULL,
+    -- 1 while the next call is one the callee asked for (the cap yields to it).
+    callback      INTEGER NOT NULL DEFAULT 0,
     last_outcome  TEXT,
     PRIMARY KEY (campaign_id, contact_id)
 );
