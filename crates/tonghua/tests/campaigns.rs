@@ -190,3 +190,121 @@ fn an_operator_imports_contacts_and_steers_a_campaign_from_the_shell() {
     );
     assert_eq!(code, 2, "{err}");
 }
+
+/// `tonghua serve` sends what is waiting in the webhook outbox: a finished
+/// call's webhook, written to the database before the server started, reaches
+/// a CRM on loopback (a plain TCP server reading the real HTTP request).
+#[test]
+fn serve_delivers_the_webhook_outbox() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let crm = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let crm_addr = crm.local_addr().expect("addr");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        let store = store::Store::open(&data).await.expect("store");
+        let t = store.create_tenant("acme", "Acme", 0).await.expect("tenant");
+        store
+            .put_document(&t.id, store::DocumentKind::Script, "s", "name: s", None, 0)
+            .await
+            .expect("script");
+        let list = store.ensure_contact_list(&t.id, "l", 0).await.expect("list");
+        let one = store::NewContact {
+            number: "+8613800138000".into(),
+            name: None,
+            variables: Default::default(),
+            utc_offset: None,
+        };
+        store.import_contacts(&t.id, &list.id, &[one], 0).await.expect("import");
+        let day = serde_json::json!(["00:00-24:00"]);
+        let spec = campaign::control::CampaignSpec {
+            name: "c".into(),
+            script: "s".into(),
+            script_version: None,
+            list: "l".into(),
+            trunk: "t".into(),
+            caller_id: None,
+            max_lines: 1,
+            settings: Some(serde_json::json!({
+                "windows": { "mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day },
+                "webhook": { "url": format!("http://{crm_addr}/hook"), "secret": "0123456789abcdef" } })),
+        };
+        let c = campaign::control::create(&store, &t.id, &spec, 0).await.expect("create");
+        campaign::control::start(&store, &t.id, &c.id, 0).await.expect("start");
+        struct Busy;
+        impl campaign::Dialer for Busy {
+            fn dial(&self, _r: campaign::DialRequest) -> campaign::BoxFuture<campaign::DialResult> {
+                Box::pin(async { campaign::DialResult::of(campaign::Outcome::Busy) })
+            }
+        }
+        let runner = campaign::Runner::new(store.clone(), Arc::new(Busy), Arc::new(|| 1_000_000));
+        assert_eq!(runner.pass().await.expect("pass").dialled, 1);
+        runner.settle().await;
+        store.close().await;
+    });
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut server = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--log-level",
+            "warn",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TONGHUA_ADMIN_PASSWORD", "demo-admin-pass-1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    crm.set_nonblocking(false).expect("blocking");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((stream, _)) = crm.accept() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut head = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push(line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut out = stream;
+            let _ =
+                out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = tx.send((head, body));
+        }
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(30));
+    let _ = server.kill();
+    let _ = server.wait();
+    let (head, body) = got.expect("the webhook never arrived");
+    assert!(head[0].starts_with("POST /hook HTTP/1.1"), "{head:?}");
+    assert!(
+        head.iter().any(|h| h
+            .to_ascii_lowercase()
+            .starts_with("x-tonghua-signature: sha256=")),
+        "{head:?}"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["attempt"]["outcome"], "busy");
+    assert_eq!(body["contact"]["number"], "+8613800138000");
+}
