@@ -181,6 +181,7 @@ impl Runner {
                     .complete_campaign_if_done(&campaign, now)
                     .await?
                 {
+                    lock(&self.inner.lines).remove(&campaign.id);
                     report.completed += 1;
                     tracing::info!(campaign = %campaign.name, "campaign completed");
                 }
