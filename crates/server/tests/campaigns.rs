@@ -98,6 +98,24 @@ async fn contacts_campaigns_and_the_do_not_call_list_through_the_api() {
             .contains("Excel")
     );
 
+    // Bigger than this route's limit: one clear error naming it.
+    let huge = json!({ "format": "csv", "content": "手机号\n".to_string() + &"13800138000\n".repeat(1_500_000) });
+    let (s, e) = call(
+        &boss,
+        &app,
+        "POST",
+        "/api/v1/contact-lists/owners/import",
+        Some(&huge),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    assert!(
+        e["error"]["message_en"]
+            .as_str()
+            .expect("en")
+            .contains("16 MB"),
+        "{e}"
+    );
     // Bad campaigns are refused with a reason in both languages.
     for (bad, word) in [
         (

@@ -54,9 +54,28 @@ pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(req): Json<ImportRequest>,
+    body: Result<Json<ImportRequest>, ApiError>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ManageContacts)?;
+    // This route takes bigger bodies than the rest: say its own limit.
+    let Json(req) = body.map_err(|e| {
+        if e.code == "payload_too_large" {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "导入请求过大（上限 {} MB）；更大的文件请用 tonghua contacts import",
+                    MAX_IMPORT_BYTES >> 20
+                ),
+                format!(
+                    "the import is too large (limit {} MB); import bigger files with tonghua contacts import",
+                    MAX_IMPORT_BYTES >> 20
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     if !valid_name(&name) {
         return Err(ApiError::bad_request(
             "名单名应为 1 到 64 个字母、数字或 _ . -",
