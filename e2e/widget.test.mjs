@@ -70,3 +70,30 @@ test("the widget fits a phone screen and speaks English to English browsers", as
   assert.equal(await page.isVisible("#th-panel"), false);
   await page.close();
 });
+
+test("quick replies are buttons, and a knowledge answer shows its link", async () => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 760 }, locale: "zh-CN" });
+  await page.goto(base + "/");
+  await page.click("#th-btn");
+  // The demo's menu question offers its options as buttons.
+  await page.waitForSelector(".th-opt");
+  const options = await page.$$eval(".th-opt", (els) => els.map((e) => e.textContent));
+  assert.ok(options.includes("快递多久能到？"), JSON.stringify(options));
+  const robots = (await page.$$(".th-robot")).length;
+  await page.click(".th-opt >> text=快递多久能到？");
+  await page.waitForFunction((n) => document.querySelectorAll(".th-robot").length > n, robots, { timeout: 15000 });
+  const chat = await lines(page);
+  assert.ok(chat.some(([who, text]) => who === "customer" && text === "快递多久能到？"), JSON.stringify(chat));
+  assert.ok(chat.some(([who, text]) => who === "robot" && text.includes("送达")), JSON.stringify(chat));
+
+  await page.fill("#th-input", "物流怎么查");
+  await page.press("#th-input", "Enter");
+  await page.waitForSelector(".th-rich a", { timeout: 15000 });
+  const link = await page.$eval(".th-rich a", (a) => [a.textContent, a.href, a.rel]);
+  assert.deepEqual(link, ["我的订单", "https://shop.example.com/orders", "noopener noreferrer"]);
+  // The buttons come back with the next question, and the typing note is gone.
+  await page.waitForSelector(".th-opt");
+  assert.equal(await page.isVisible("#th-typing"), false);
+  await page.screenshot({ path: shots + "/widget-quick-replies.png" });
+  await page.close();
+});

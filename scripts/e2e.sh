@@ -17,4 +17,4 @@ for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
   sleep 0.1
 done
-TONGHUA_URL="http://127.0.0.1:$port" TONGHUA_SHOTS="$PWD/target/e2e-screenshots" node --test e2e/
+TONGHUA_URL="http://127.0.0.1:$port" TONGHUA_ADMIN_PASSWORD="e2e-admin-password" TONGHUA_SHOTS="$PWD/target/e2e-screenshots" node --test e2e/

@@ -45,6 +45,9 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(store: Store, now: crate::Now) -> Deliverer {
+        // rustls needs a process-wide provider before a client is built;
+        // an error means one is installed already (by the server): fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))

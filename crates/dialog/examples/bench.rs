@@ -39,6 +39,7 @@ fn start(bot: &Bot) -> State {
         .collect(),
         now,
         humans_available: true,
+        offline_message: None,
     };
     let mut st = bot.new_state();
     bot.handle(&mut st, &Event::new(0, EventKind::CallAnswered(s)));

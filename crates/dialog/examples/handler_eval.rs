@@ -52,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         contact: Default::default(),
         now,
         humans_available: true,
+        offline_message: None,
     };
     bot.handle(
         &mut at_question,

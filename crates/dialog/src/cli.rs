@@ -33,6 +33,15 @@ pub fn describe(a: &Action) -> String {
             "机器人: {text}  [barge_in={}]",
             serde_json::to_string(barge_in).unwrap_or_default()
         ),
+        Action::Show { links, images } => {
+            let mut parts: Vec<String> = links
+                .iter()
+                .map(|l| format!("{} <{}>", l.title, l.url))
+                .collect();
+            parts.extend(images.iter().map(|i| format!("图片 image <{i}>")));
+            format!("[附件 show: {}]", parts.join("; "))
+        }
+        Action::Offer { options } => format!("[快捷回复 quick replies: {}]", options.join(" | ")),
         Action::StopSpeaking => "[停止播放 stop speaking]".into(),
         Action::WaitForInput { timeout_ms } => format!("[等待回答 wait {timeout_ms} ms]"),
         Action::Transfer { queue, reason } => format!("[转人工 transfer → {queue} ({reason})]"),
@@ -137,6 +146,7 @@ pub fn chat(
         contact: opts.contact.iter().cloned().collect(),
         now: beijing_now(),
         humans_available: true,
+        offline_message: None,
     };
     let mut state = bot.new_state();
     let mut clock = 0u64;
@@ -221,7 +231,23 @@ fn print_actions(
 
 /// Validates a script file.
 pub fn validate(script: &Path) -> Result<ValidationReport, DialogError> {
-    validate_file(script)
+    let mut report = validate_file(script)?;
+    if report.is_ok() {
+        // Quick replies are checked against the trained models: build the bot.
+        let bot = Bot::from_file(script, None)?;
+        for (node, option) in bot.misrouted_options() {
+            report.errors.push(crate::error::Issue {
+                file: report.file.clone(),
+                line: 0,
+                node: Some(node),
+                kind: "misrouted_option".into(),
+                message: format!(
+                    "快捷回复「{option}」在本节点无法被理解（会进入兜底），请加分支或关键词 quick reply `{option}` is not understood here; add a branch or keywords"
+                ),
+            });
+        }
+    }
+    Ok(report)
 }
 
 /// Result of [`simulate`].
@@ -595,6 +621,7 @@ fn run_case(bot: &Bot, case: &Case) -> Result<(Vec<String>, Vec<String>), String
         contact: case.contact.clone(),
         now,
         humans_available: case.humans_available,
+        offline_message: None,
     };
     let voice = case.channel == Channel::Voice;
     let kind = if voice {

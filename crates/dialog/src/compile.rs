@@ -77,6 +77,11 @@ pub(crate) struct Handler {
     pub tag: Option<String>,
 }
 
+/// Quick replies per question: more do not fit a phone screen's row.
+const MAX_OPTIONS: usize = 6;
+/// Characters per quick reply: a button, not a sentence.
+const MAX_OPTION_CHARS: usize = 20;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
     pub id: String,
@@ -94,6 +99,8 @@ pub(crate) struct Node {
     pub actions: Vec<CAction>,
     /// Full handler table when the node overrides any handler.
     pub handlers: Option<Vec<Handler>>,
+    /// Quick-reply buttons offered with the question (text channels).
+    pub options: Vec<String>,
 }
 
 /// The compiled, immutable script plus its NLU models. Build once, share in an
@@ -523,6 +530,37 @@ impl<'a> Compiler<'a> {
             }
             _ => {}
         }
+        if !n.options.is_empty() {
+            if n.kind != NodeKind::Ask {
+                self.error(
+                    line,
+                    Some(id),
+                    "options_not_ask",
+                    "只有 ask 节点可以有 options only ask nodes offer options".into(),
+                );
+            }
+            if n.options.len() > MAX_OPTIONS {
+                self.error(
+                    line,
+                    Some(id),
+                    "too_many_options",
+                    format!("options 最多 {MAX_OPTIONS} 个 at most {MAX_OPTIONS} options"),
+                );
+            }
+            for o in &n.options {
+                let chars = o.trim().chars().count();
+                if chars == 0 || chars > MAX_OPTION_CHARS {
+                    self.error(
+                        self.lines.after(line, o),
+                        Some(id),
+                        "bad_option",
+                        format!(
+                            "选项应为 1 到 {MAX_OPTION_CHARS} 个字 an option is 1-{MAX_OPTION_CHARS} characters: `{o}`"
+                        ),
+                    );
+                }
+            }
+        }
         if n.kind != NodeKind::Ask && !n.branches.is_empty() {
             self.error(
                 line,
@@ -649,6 +687,7 @@ impl<'a> Compiler<'a> {
             reason: n.reason.clone(),
             actions,
             handlers,
+            options: n.options.iter().map(|o| o.trim().to_string()).collect(),
         }
     }
 

@@ -29,6 +29,10 @@ pub struct Start {
     /// Whether any human agent can take a transfer now.
     #[serde(default = "yes")]
     pub humans_available: bool,
+    /// What the channel says instead of the script's `close:` wording when
+    /// a transfer is asked for and no human is available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_message: Option<String>,
 }
 
 fn yes() -> bool {
@@ -138,6 +142,19 @@ pub enum Action {
         barge_in: BargeIn,
         interruptible: bool,
     },
+    /// Rich parts of the answer just said (text channels show them; voice
+    /// ignores them): links and images by URL.
+    Show {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        links: Vec<nlu::FaqLink>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<String>,
+    },
+    /// Quick-reply buttons for the question just asked (text channels; a tap
+    /// sends the option's text as the customer's message).
+    Offer {
+        options: Vec<String>,
+    },
     /// Flush playback now (barge-in).
     StopSpeaking,
     /// Listen; send `Silence` if nothing is heard within `timeout_ms`.
@@ -243,6 +260,9 @@ pub struct State {
     pub last_ms: u64,
     pub wall: Option<WallTime>,
     pub humans_available: bool,
+    /// The channel's words for "no human can take over now".
+    #[serde(default)]
+    pub offline_message: Option<String>,
     pub contact: BTreeMap<String, String>,
     pub slots: BTreeMap<String, String>,
     /// (phrasing site, times said) — makes "in turn" deterministic.
@@ -327,6 +347,55 @@ impl Bot {
         t.out
     }
 
+    /// Knowledge-base entries that may answer `text`, best first, with their
+    /// confidence: suggestions for a human agent (no threshold applied).
+    pub fn suggest(&self, text: &str, k: usize) -> Vec<(nlu::FaqEntry, f32)> {
+        let Some(faq) = self.faq.as_ref() else {
+            return Vec::new();
+        };
+        faq.search(text, k)
+            .top
+            .into_iter()
+            .filter_map(|hit| faq.entry(&hit.id).map(|e| (e.clone(), hit.score)))
+            .collect()
+    }
+
+    /// Quick-reply options that would not be understood at their own node
+    /// (they would reach the no-match handler or be ignored): `(node, option)`.
+    /// A button the robot then fails to understand is worse than none, so
+    /// uploads refuse them.
+    pub fn misrouted_options(&self) -> Vec<(String, String)> {
+        let mut bad = Vec::new();
+        for node in &self.nodes {
+            for option in &node.options {
+                let mut state = State {
+                    phase: Phase::Active,
+                    node: Some(node.id.clone()),
+                    humans_available: true,
+                    ..State::default()
+                };
+                let mut t = Turn {
+                    bot: self,
+                    st: &mut state,
+                    out: Vec::new(),
+                    now: 0,
+                };
+                t.user_text(option, 1.0);
+                let handled = t.out.iter().find_map(|a| match a {
+                    Action::Understood(u) => Some(u.handled_by.clone()),
+                    _ => None,
+                });
+                let understood = handled.is_some_and(|h| {
+                    !h.starts_with("handler:no_match") && !h.starts_with("ignored")
+                });
+                if !understood {
+                    bad.push((node.id.clone(), option.clone()));
+                }
+            }
+        }
+        bad
+    }
+
     /// The pure form: consumes a state, returns the next one and the actions.
     pub fn step(&self, mut state: State, event: &Event) -> (State, Vec<Action>) {
         let actions = self.handle(&mut state, event);
@@ -393,6 +462,7 @@ impl Turn<'_> {
                     .collect();
                 self.st.wall = Some(s.now);
                 self.st.humans_available = s.humans_available;
+                self.st.offline_message = s.offline_message.clone();
                 self.st.started_ms = self.now;
                 self.st.phase = Phase::Active;
                 self.enter(self.bot.start);
@@ -573,6 +643,14 @@ impl Turn<'_> {
             .and_then(|n| self.bot.nodes.get(n))
             .and_then(|n| n.timeout_ms)
             .unwrap_or(self.bot.settings.wait_ms);
+        let options = self
+            .node_idx()
+            .and_then(|n| self.bot.nodes.get(n))
+            .map(|n| n.options.clone())
+            .unwrap_or_default();
+        if !options.is_empty() {
+            self.out.push(Action::Offer { options });
+        }
         self.out.push(Action::WaitForInput {
             timeout_ms: timeout,
         });
@@ -687,7 +765,7 @@ impl Turn<'_> {
                         self.transfer(queue.unwrap_or_default(), reason);
                     } else if let Some(h) = self.bot.handler(Some(idx), HandlerKind::Human) {
                         let close = h.close.clone();
-                        self.say(&close, BargeIn::Any, &BTreeMap::new());
+                        self.say_no_human(&close);
                         self.finish("no_human", true);
                     }
                     return;
@@ -704,6 +782,15 @@ impl Turn<'_> {
             }
         }
         self.finish("script_loop", true);
+    }
+
+    /// The closing words when no human can take over: the channel's own
+    /// message when it set one, else the script's.
+    fn say_no_human(&mut self, script_close: &Phrases) {
+        match self.st.offline_message.clone() {
+            Some(text) => self.say_text(text, BargeIn::Any),
+            None => self.say(script_close, BargeIn::Any, &BTreeMap::new()),
+        }
     }
 
     fn can_transfer(&self, queue: Option<&str>) -> bool {
@@ -1252,7 +1339,7 @@ impl Turn<'_> {
                     self.say(&h.say, BargeIn::Any, &none);
                     self.transfer(queue.unwrap_or_default(), kind.name().to_string());
                 } else {
-                    self.say(&h.close, BargeIn::Any, &none);
+                    self.say_no_human(&h.close);
                     self.finish(&format!("{}_no_human", kind.name()), true);
                 }
             }
@@ -1291,8 +1378,12 @@ impl Turn<'_> {
             return;
         };
         let answer = entry.answer.clone();
+        let (links, images) = (entry.links.clone(), entry.images.clone());
         self.st.faq_hits += 1;
         self.say_text(answer, BargeIn::Any);
+        if !links.is_empty() || !images.is_empty() {
+            self.out.push(Action::Show { links, images });
+        }
         let node = self.node_idx();
         if let Some(h) = self.handler_phrases(node, HandlerKind::Faq) {
             self.say(&h.say, BargeIn::Any, &BTreeMap::new());

@@ -70,6 +70,33 @@ fn check(entries: Vec<FaqEntry>, file: &str) -> Result<Vec<FaqEntry>, DialogErro
                 ),
             });
         }
+        let urls = e
+            .links
+            .iter()
+            .map(|l| l.url.as_str())
+            .chain(e.images.iter().map(String::as_str));
+        for url in urls {
+            let lower = url.to_ascii_lowercase();
+            let web = lower.starts_with("https://") || lower.starts_with("http://");
+            if !web || url.len() > 2048 || url.chars().any(char::is_whitespace) {
+                return Err(DialogError::Model {
+                    file: file.to_string(),
+                    message: format!(
+                        "条目 `{}` 的链接或图片地址须为 http(s) 网址 entry `{}`: links and images must be http(s) URLs: `{url}`",
+                        e.id, e.id
+                    ),
+                });
+            }
+        }
+        if e.links.iter().any(|l| l.title.trim().is_empty()) {
+            return Err(DialogError::Model {
+                file: file.to_string(),
+                message: format!(
+                    "条目 `{}` 的链接缺少标题 entry `{}`: a link needs a title",
+                    e.id, e.id
+                ),
+            });
+        }
         if entries
             .get(..i)
             .is_some_and(|prev| prev.iter().any(|p| p.id == e.id))

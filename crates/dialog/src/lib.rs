@@ -30,7 +30,7 @@
 //! let yaml = "name: demo\nstart: hi\nnodes:\n  - id: hi\n    type: hangup\n    say: 您好，再见\n";
 //! let bot = Bot::from_source(yaml, "demo.yaml", None).unwrap();
 //! let now = WallTime { year: 2026, month: 11, day: 24, hour: 10, minute: 0, weekday: 2 };
-//! let start = Start { contact: Default::default(), now, humans_available: true };
+//! let start = Start { contact: Default::default(), now, humans_available: true, offline_message: None };
 //! let (state, actions) = bot.step(bot.new_state(), &Event::new(0, EventKind::ConversationStarted(start)));
 //! assert!(state.is_ended());
 //! assert!(actions.iter().any(|a| matches!(a, dialog::Action::Hangup { .. })));

@@ -355,6 +355,10 @@ pub struct NodeSpec {
     /// Handler overrides for this node only.
     #[serde(default)]
     pub handlers: BTreeMap<HandlerKind, HandlerSpec>,
+    /// Ask nodes: answers that text channels offer as quick-reply buttons
+    /// (a tap sends the text as the customer's message; voice ignores them).
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 /// yes / no answers.

@@ -49,6 +49,7 @@ pub fn start_event(voice: bool, humans: bool) -> Event {
         .collect(),
         now: now(),
         humans_available: humans,
+        offline_message: None,
     };
     Event::new(
         0,

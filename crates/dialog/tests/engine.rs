@@ -435,6 +435,7 @@ fn json_round_trip_of_events_and_actions() {
             contact: Default::default(),
             now: now(),
             humans_available: true,
+            offline_message: None,
         }),
     );
     let j = serde_json::to_string(&ev).expect("ser");

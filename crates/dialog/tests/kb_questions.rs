@@ -39,6 +39,7 @@ fn turn(bot: &Bot, text: &str) -> Vec<Action> {
         contact: Default::default(),
         now,
         humans_available: true,
+        offline_message: None,
     };
     let (state, _) = bot.step(
         bot.new_state(),

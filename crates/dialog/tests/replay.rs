@@ -236,6 +236,7 @@ fn unused_crm_fields_do_not_bloat_the_state() {
         contact,
         now: common::now(),
         humans_available: true,
+        offline_message: None,
     };
     let mut st = bot.new_state();
     bot.handle(&mut st, &Event::new(0, EventKind::CallAnswered(start)));

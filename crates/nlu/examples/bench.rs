@@ -70,6 +70,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             similar: vec![],
             answer: String::new(),
             category: None,
+            links: Vec::new(),
+            images: Vec::new(),
         });
         i += 1;
     }

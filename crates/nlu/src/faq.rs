@@ -24,6 +24,20 @@ pub struct FaqEntry {
     pub answer: String,
     #[serde(default)]
     pub category: Option<String>,
+    /// Links shown under the answer on text channels (voice reads only `answer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<FaqLink>,
+    /// Image addresses (http/https) shown under the answer on text channels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+}
+
+/// A link of a rich answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaqLink {
+    pub title: String,
+    pub url: String,
 }
 
 /// One retrieved entry with a calibrated confidence in `[0,1]` (an estimate
@@ -727,6 +741,8 @@ mod tests {
             similar: similar.iter().map(|s| s.to_string()).collect(),
             answer: format!("答案{id}"),
             category: None,
+            links: Vec::new(),
+            images: Vec::new(),
         }
     }
 

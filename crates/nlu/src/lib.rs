@@ -36,7 +36,7 @@ mod text;
 
 pub use emotion::{Emotion, EmotionModel};
 pub use error::NluError;
-pub use faq::{Calibration, FaqConfig, FaqEntry, FaqHit, FaqIndex, FaqResult};
+pub use faq::{Calibration, FaqConfig, FaqEntry, FaqHit, FaqIndex, FaqLink, FaqResult};
 pub use features::FeatureSpec;
 pub use intent::{IntentConfig, IntentExample, IntentModel, IntentResult, IntentRule};
 pub use linear::TrainParams;

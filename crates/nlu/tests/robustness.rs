@@ -159,6 +159,8 @@ fn nothing_panics_on_arbitrary_text() {
             similar: vec!["".into(), "😀".into()],
             answer: "x".into(),
             category: None,
+            links: Vec::new(),
+            images: Vec::new(),
         },
         FaqEntry {
             id: "b".into(),
@@ -166,6 +168,8 @@ fn nothing_panics_on_arbitrary_text() {
             similar: vec![],
             answer: "".into(),
             category: Some("c".into()),
+            links: Vec::new(),
+            images: Vec::new(),
         },
     ])
     .expect("build");

@@ -4,6 +4,12 @@
 //! enough file descriptors (two per connection, both ends are in this process):
 //!
 //!     bash -c 'ulimit -n 65536; BENCH_CONNS=10000 cargo run --release -p server --example bench_chat'
+//!
+//! Where the descriptor limit cannot be raised, or to profile the server
+//! alone, run the two ends as two processes:
+//!
+//!     BENCH_SERVE=127.0.0.1:9100 cargo run --release -p server --example bench_chat &
+//!     BENCH_URL=ws://127.0.0.1:9100 BENCH_CONNS=10000 cargo run --release -p server --example bench_chat
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -71,6 +77,19 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let url = match std::env::var("BENCH_URL") {
+        Ok(base) => format!(
+            "{base}/channels/web/demo/{}/ws",
+            server::bootstrap::DEMO_CHAT
+        ),
+        Err(_) => serve().await,
+    };
+    run_clients(url, conns, senders, pace, secs).await;
+}
+
+/// Starts the server with the demo data on `BENCH_SERVE` (runs until
+/// killed) or on a free port in this process (returns the chat URL).
+async fn serve() -> String {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(dir.path()).await.expect("open");
     let mut config = server::Config {
@@ -85,18 +104,29 @@ async fn main() {
         .await
         .expect("demo");
     let state = server::AppState::new(store, config, clock);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let only = std::env::var("BENCH_SERVE").ok();
+    let listener = tokio::net::TcpListener::bind(only.as_deref().unwrap_or("127.0.0.1:0"))
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if only.is_some() {
+        println!("serving the demo chat on {addr}");
+        let _ = axum::serve(listener, app).await;
+        std::process::exit(0);
+    }
     tokio::spawn(async move {
-        let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let _ = axum::serve(listener, app).await;
     });
-    let url = format!(
+    // The data directory lives as long as the process.
+    std::mem::forget(dir);
+    format!(
         "ws://{addr}/channels/web/demo/{}/ws",
         server::bootstrap::DEMO_CHAT
-    );
+    )
+}
+
+async fn run_clients(url: String, conns: usize, senders: usize, pace: Duration, secs: u64) {
     let base_rss = rss_mib();
 
     // Phase 1: hold `conns` conversations open (each starts with a greeting turn).

@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use store::NewAuditEntry;
 use tower_http::LatencyUnit;
 use tower_http::request_id::{
@@ -16,8 +16,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
-    audit, auth, campaigns, channels, contacts, conversations, customers, documents, system,
-    tokens, users, webchat, wechat,
+    audit, auth, campaigns, channels, contacts, conversations, customers, documents, handoffs,
+    system, tokens, users, webchat, wechat,
 };
 use crate::state::AppState;
 
@@ -59,6 +59,17 @@ pub fn router(state: AppState) -> Router {
             get(conversations::events).post(conversations::append),
         )
         .route("/conversations/{id}/input", post(conversations::input))
+        .route("/conversations/{id}/stream", get(conversations::stream))
+        .route("/agents", get(handoffs::agents))
+        .route("/agents/me", put(handoffs::set_me))
+        .route("/agents/{id}", put(handoffs::set_agent))
+        .route("/handoffs", get(handoffs::list))
+        .route("/handoffs/stream", get(handoffs::stream))
+        .route("/handoffs/{id}", get(handoffs::get))
+        .route("/handoffs/{id}/take", post(handoffs::take))
+        .route("/handoffs/{id}/reply", post(handoffs::reply))
+        .route("/handoffs/{id}/close", post(handoffs::close))
+        .route("/handoffs/{id}/transfer", post(handoffs::transfer))
         .route("/channels", get(channels::list))
         .route("/channels/{name}", get(channels::get).put(channels::put))
         .route("/customers", get(customers::find))
@@ -100,6 +111,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/", get(system::landing))
+        .route("/console", get(system::console))
         .route(
             "/channels/wechat/{tenant}/{channel}",
             get(wechat::verify).post(wechat::receive),

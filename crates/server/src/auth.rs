@@ -38,6 +38,11 @@ pub enum Permission {
     ViewBots,
     /// Upload scripts and knowledge bases.
     ManageBots,
+    /// Work as an agent: set one's presence, take, answer and close
+    /// conversations handed over by the robot.
+    WorkHandoffs,
+    /// Run the floor: every agent and queue, skills, forced transfers.
+    SuperviseHandoffs,
     /// Read campaigns, their progress, attempts and deliveries, and contact lists.
     ViewCampaigns,
     /// Create, start, pause, resume and stop campaigns; set the frequency cap.
@@ -57,6 +62,8 @@ impl Permission {
             Permission::WriteConversations => "conversations.write",
             Permission::ViewBots => "bots.view",
             Permission::ManageBots => "bots.manage",
+            Permission::WorkHandoffs => "handoffs.work",
+            Permission::SuperviseHandoffs => "handoffs.supervise",
             Permission::ViewCampaigns => "campaigns.view",
             Permission::ManageCampaigns => "campaigns.manage",
             Permission::ManageContacts => "contacts.manage",
@@ -80,11 +87,16 @@ impl Permission {
                     | ReadConversations
                     | WriteConversations
                     | ViewBots
+                    | WorkHandoffs
+                    | SuperviseHandoffs
                     | ViewCampaigns
                     | ManageCampaigns
                     | ManageContacts
             ),
-            Role::Agent => matches!(self, ReadConversations | WriteConversations | ViewBots),
+            Role::Agent => matches!(
+                self,
+                ReadConversations | WriteConversations | ViewBots | WorkHandoffs
+            ),
             // Analysts see how campaigns do, not the contact lists themselves.
             Role::Analyst => matches!(self, ReadConversations | ViewBots | ViewCampaigns),
         }
@@ -287,6 +299,8 @@ mod tests {
                 ReadConversations,
                 WriteConversations,
                 ViewBots,
+                WorkHandoffs,
+                SuperviseHandoffs,
                 ViewCampaigns,
                 ManageCampaigns,
                 ManageContacts
@@ -294,7 +308,12 @@ mod tests {
         );
         assert_eq!(
             of(Role::Agent),
-            vec![ReadConversations, WriteConversations, ViewBots]
+            vec![
+                ReadConversations,
+                WriteConversations,
+                ViewBots,
+                WorkHandoffs
+            ]
         );
         assert_eq!(
             of(Role::Analyst),

@@ -56,13 +56,27 @@ impl Binding {
 type StateSlot = Arc<tokio::sync::Mutex<Option<State>>>;
 
 /// Compiled bots by (script document id, knowledge-base document id).
-type CompiledBots = HashMap<(String, Option<String>), Arc<Bot>>;
+/// One cell per key: concurrent first users wait for one compilation
+/// instead of each compiling (a restart under load would otherwise compile
+/// the same bot hundreds of times at once — hundreds of MB, for nothing).
+type CompiledBots = HashMap<(String, Option<String>), Arc<tokio::sync::OnceCell<Arc<Bot>>>>;
 
 #[derive(Default)]
 pub struct Bots {
     compiled: Mutex<CompiledBots>,
     states: Mutex<HashMap<String, StateSlot>>,
+    /// Bots compiled since start (a compile is tens of ms and MBs).
+    compilations: std::sync::atomic::AtomicUsize,
+    /// Wake-ups for live readers of a conversation (app streams, consoles):
+    /// the highest sequence number committed on this node. Only a hint to
+    /// read the log again: the log itself is what they send.
+    live: Mutex<HashMap<String, tokio::sync::watch::Sender<i64>>>,
 }
+
+/// Live readers' entries are swept when the map reaches this size (and
+/// every doubling after it): readers that left, on conversations that went
+/// quiet, are not kept forever.
+const LIVE_SWEEP_AT: usize = 1024;
 
 /// The result of one turn, for the caller.
 #[derive(Debug, Serialize)]
@@ -100,7 +114,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The log kind of an engine event or action: `event.user_said`, `action.say`.
-fn kind_of(prefix: &str, value: &serde_json::Value) -> String {
+pub fn kind_of(prefix: &str, value: &serde_json::Value) -> String {
     let tag = value
         .get("type")
         .and_then(|t| t.as_str())
@@ -179,30 +193,40 @@ impl Bots {
         binding: &Binding,
     ) -> Result<Arc<Bot>, ApiError> {
         let key = (binding.script_id.clone(), binding.knowledge_base_id.clone());
-        if let Some(bot) = lock(&self.compiled).get(&key) {
-            return Ok(bot.clone());
-        }
-        let script = store
-            .document_by_id(tenant_id, &binding.script_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("话术版本", "script version"))?;
-        let kb = match &binding.knowledge_base_id {
-            Some(id) => Some(
-                store
-                    .document_by_id(tenant_id, id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("知识库版本", "knowledge base version"))?,
-            ),
-            None => None,
+        let cell = {
+            let mut compiled = lock(&self.compiled);
+            if compiled.len() >= MAX_COMPILED_BOTS && !compiled.contains_key(&key) {
+                // Bots in use are kept alive by their callers' Arcs.
+                compiled.clear();
+            }
+            compiled.entry(key).or_default().clone()
         };
-        let bot = Arc::new(compile(&script, kb.as_ref()).await?);
-        let mut compiled = lock(&self.compiled);
-        if compiled.len() >= MAX_COMPILED_BOTS {
-            // Bots in use are kept alive by their callers' Arcs.
-            compiled.clear();
-        }
-        compiled.insert(key, bot.clone());
-        Ok(bot)
+        let bot = cell
+            .get_or_try_init(|| async {
+                let script = store
+                    .document_by_id(tenant_id, &binding.script_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("话术版本", "script version"))?;
+                let kb = match &binding.knowledge_base_id {
+                    Some(id) => {
+                        Some(store.document_by_id(tenant_id, id).await?.ok_or_else(|| {
+                            ApiError::not_found("知识库版本", "knowledge base version")
+                        })?)
+                    }
+                    None => None,
+                };
+                self.compilations
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                metrics::counter!("tonghua_bot_compilations_total").increment(1);
+                Ok::<_, ApiError>(Arc::new(compile(&script, kb.as_ref()).await?))
+            })
+            .await?;
+        Ok(bot.clone())
+    }
+
+    /// How many bots were compiled since start.
+    pub fn compilations(&self) -> usize {
+        self.compilations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn slot(&self, conversation_id: &str) -> StateSlot {
@@ -241,6 +265,30 @@ impl Bots {
             bot.handle(&mut state, &event);
         }
         Ok(state)
+    }
+
+    /// A receiver that changes whenever entries are committed to the
+    /// conversation's log on this node.
+    pub fn subscribe(&self, conversation_id: &str) -> tokio::sync::watch::Receiver<i64> {
+        let mut live = lock(&self.live);
+        if live.len() >= LIVE_SWEEP_AT && live.len().is_power_of_two() {
+            live.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        live.entry(conversation_id.to_string())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Tells live readers that the log now reaches `seq`.
+    pub fn committed(&self, conversation_id: &str, seq: i64) {
+        let mut live = lock(&self.live);
+        if let Some(tx) = live.get(conversation_id) {
+            if tx.receiver_count() == 0 {
+                live.remove(conversation_id);
+            } else {
+                tx.send_replace(seq);
+            }
+        }
     }
 
     /// Runs one event through the conversation's bot: logs the event and the
@@ -306,7 +354,12 @@ impl Bots {
             )
             .await;
         let first_seq = match appended {
-            Ok(store::Appended::Records(records)) => records.first().map(|r| r.seq).unwrap_or(0),
+            Ok(store::Appended::Records(records)) => {
+                if let Some(last) = records.last() {
+                    self.committed(&conversation.id, last.seq);
+                }
+                records.first().map(|r| r.seq).unwrap_or(0)
+            }
             Ok(store::Appended::Duplicate) => {
                 *guard = Some(before);
                 return Ok(None);
@@ -407,6 +460,8 @@ pub struct NewHosted<'a> {
     pub knowledge_base: Option<&'a str>,
     pub contact: std::collections::BTreeMap<String, String>,
     pub humans_available: bool,
+    /// The channel's words for "no human can take over now" (else the script's).
+    pub offline_message: Option<String>,
     /// How the channel recognises the customer, if it can.
     pub identity: Option<(store::IdentityKind, String)>,
 }
@@ -417,6 +472,39 @@ pub async fn start_hosted(
     state: &crate::state::AppState,
     new: NewHosted<'_>,
 ) -> Result<(Conversation, TurnResult), ApiError> {
+    let (conversation, turn) = start_hosted_once(state, new, None).await?;
+    Ok((conversation, turn.ok_or_else(ApiError::internal)?))
+}
+
+/// What every hosted turn is followed by, on every channel: a transfer
+/// puts the conversation in a human queue.
+async fn after_turn(
+    state: &crate::state::AppState,
+    conversation: &Conversation,
+    turn: Option<&TurnResult>,
+) {
+    if let Some(turn) = turn {
+        // Boxed: routing may run another conversation's turn (agent_joined).
+        Box::pin(crate::routes::handoffs::after_turn(
+            state,
+            conversation,
+            turn,
+        ))
+        .await;
+        crate::timers::schedule(state, conversation, &turn.actions);
+    }
+}
+
+/// As [`start_hosted`], recording the channel delivery that started it in
+/// the start turn's commit; the turn is `None` when that delivery was
+/// handled before (the conversation is then left without events: callers
+/// check [`store::Store::delivery_seen`] first, so only a concurrent
+/// duplicate gets that far).
+pub async fn start_hosted_once(
+    state: &crate::state::AppState,
+    new: NewHosted<'_>,
+    delivery: Option<(&str, &str)>,
+) -> Result<(Conversation, Option<TurnResult>), ApiError> {
     let binding = resolve_binding(state, new.tenant_id, new.script, new.knowledge_base).await?;
     // Compile (or fetch) before creating anything, so a broken bot leaves no
     // half-made conversation behind.
@@ -439,11 +527,22 @@ pub async fn start_hosted(
         )
         .await?;
     let conversation = attach_customer(state, conversation, new.identity).await?;
-    let start = start_event(new.contact, state.wall_time(), new.humans_available);
+    let mut start = start_event(new.contact, state.wall_time(), new.humans_available);
+    if let EventKind::ConversationStarted(s) = &mut start.kind {
+        s.offline_message = new.offline_message;
+    }
     let turn = state
         .bots()
-        .turn(state.store(), &conversation, &bot, start, state.now_ms())
+        .turn_once(
+            state.store(),
+            &conversation,
+            &bot,
+            start,
+            delivery,
+            state.now_ms(),
+        )
         .await?;
+    after_turn(state, &conversation, turn.as_ref()).await;
     Ok((conversation, turn))
 }
 
@@ -498,7 +597,7 @@ pub async fn continue_hosted_once(
         .await?;
     let now = state.now_ms();
     let at_ms = u64::try_from(now - conversation.created_at).unwrap_or(0);
-    state
+    let turn = state
         .bots()
         .turn_once(
             state.store(),
@@ -508,7 +607,9 @@ pub async fn continue_hosted_once(
             delivery,
             now,
         )
-        .await
+        .await?;
+    after_turn(state, conversation, turn.as_ref()).await;
+    Ok(turn)
 }
 
 /// The texts the robot says in these actions, in order.
@@ -552,6 +653,7 @@ pub fn start_event(
             contact,
             now,
             humans_available,
+            offline_message: None,
         }),
     )
 }
@@ -571,6 +673,35 @@ mod tests {
         );
         let utc = wall_time(ms, 0);
         assert_eq!(utc.hour, 3);
+    }
+
+    /// The first burst of conversations after a start compiles the bot once.
+    #[tokio::test]
+    async fn concurrent_first_uses_compile_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).await.expect("open");
+        let tenant = store.create_tenant("t", "T", 1).await.expect("tenant").id;
+        let source = "name: x\nstart: a\nnodes:\n  - id: a\n    type: ask\n    say: 你好\n    branches:\n      - otherwise: true\n        goto: a\n";
+        let (doc, _) = store
+            .put_document(&tenant, store::DocumentKind::Script, "x", source, None, 1)
+            .await
+            .expect("doc");
+        let binding = Binding {
+            script: doc.name.clone(),
+            script_version: doc.version,
+            script_id: doc.id.clone(),
+            knowledge_base: None,
+            knowledge_base_version: None,
+            knowledge_base_id: None,
+        };
+        let bots = Bots::default();
+        let firsts = (0..16).map(|_| bots.bot(&store, &tenant, &binding));
+        let compiled = futures_util::future::join_all(firsts).await;
+        assert!(compiled.iter().all(|b| b.is_ok()));
+        assert_eq!(bots.compilations(), 1);
+        let a = compiled[0].as_ref().expect("bot");
+        let b = compiled[15].as_ref().expect("bot");
+        assert!(Arc::ptr_eq(a, b), "one shared bot");
     }
 
     #[test]

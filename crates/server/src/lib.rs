@@ -23,6 +23,9 @@ pub mod extract;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod timers;
+pub mod tls;
+pub mod wechat_client;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -24,6 +24,7 @@ struct Inner {
     clock: Clock,
     login_limiter: DefaultKeyedRateLimiter<IpAddr>,
     visitor_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    wechat: crate::wechat_client::WeChatClient,
 }
 
 impl AppState {
@@ -43,8 +44,14 @@ impl AppState {
                 )),
                 config,
                 clock,
+                wechat: crate::wechat_client::WeChatClient::new(),
             }),
         }
+    }
+
+    /// WeChat's customer-service API (messages outside the passive reply).
+    pub fn wechat(&self) -> &crate::wechat_client::WeChatClient {
+        &self.inner.wechat
     }
 
     pub fn store(&self) -> &Store {

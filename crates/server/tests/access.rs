@@ -21,6 +21,7 @@ struct World {
     customer_id: String,
     list_id: String,
     campaign_id: String,
+    handoff_id: String,
     ids: Vec<String>,
 }
 
@@ -127,6 +128,13 @@ async fn world(app: &TestApp, slug: &str) -> World {
     let campaign_id = campaign["id"].as_str().expect("campaign id").to_string();
     ids.push(list_id.clone());
     ids.push(campaign_id.clone());
+    let handoff_id = app
+        .store
+        .open_handoff(&tenant_id, &conversation_id, "售后", "human", START_MS)
+        .await
+        .expect("handoff")
+        .id;
+    ids.push(handoff_id.clone());
     let token_id = token["token"]["id"].as_str().expect("token id").to_string();
     ids.push(token_id.clone());
     ids.push(conversation_id.clone());
@@ -142,6 +150,7 @@ async fn world(app: &TestApp, slug: &str) -> World {
         customer_id,
         list_id,
         campaign_id,
+        handoff_id,
         ids,
     }
 }
@@ -170,6 +179,10 @@ fn concrete(path: &str, w: &World) -> String {
         &w.list_id
     } else if path == "/api/v1/dnc/{number}" {
         return path.replace("{number}", SAMPLE_DNC_NUMBER);
+    } else if path.starts_with("/api/v1/handoffs/") {
+        &w.handoff_id
+    } else if path.starts_with("/api/v1/agents/") {
+        &w.agent_id
     } else if path.starts_with("/api/v1/channels/") {
         return path.replace("{name}", &format!("{}-gzh", w.slug));
     } else {
@@ -178,8 +191,12 @@ fn concrete(path: &str, w: &World) -> String {
     path.replace("{id}", id)
 }
 
-fn body_for(r: &server::api::RouteDoc) -> Option<Value> {
-    r.body.map(sample_body)
+fn body_for(r: &server::api::RouteDoc, w: &World) -> Option<Value> {
+    match r.body {
+        // A transfer names an agent of the world.
+        Some("HandoffTransfer") => Some(json!({ "agent_id": w.agent_id })),
+        other => other.map(sample_body),
+    }
 }
 
 #[tokio::test]
@@ -230,7 +247,7 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
             continue; // act on the caller only; covered below
         }
         let path = concrete(r.path, &b);
-        let (status, body) = call(&a_admin, &app, r.method, &path, body_for(r).as_ref()).await;
+        let (status, body) = call(&a_admin, &app, r.method, &path, body_for(r, &b).as_ref()).await;
         if r.path.contains("{name}") && (r.method == "PUT" || r.path.ends_with("/import")) {
             // Names are not secrets: A uploading a name B also uses makes A's
             // own document; B's is untouched (checked below).
@@ -249,6 +266,9 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
                 "{} {path} -> {status} {body}",
                 r.method
             );
+        } else if r.path.ends_with("/stream") && !r.path.contains("{id}") {
+            // A WebSocket asked for without the upgrade: a clear refusal.
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         } else if r.path.contains("{id}") {
             // B's resources do not exist for A, whatever A's role.
             assert_eq!(
@@ -415,7 +435,8 @@ async fn each_role_gets_exactly_the_routes_its_permissions_allow() {
             }
             let before = app.audit_count(&w.tenant_id).await;
             let path = concrete(r.path, &w);
-            let (status, body) = call(&client, &app, r.method, &path, body_for(r).as_ref()).await;
+            let (status, body) =
+                call(&client, &app, r.method, &path, body_for(r, &w).as_ref()).await;
             if permission.granted_to(role) {
                 assert_ne!(
                     status,
@@ -494,7 +515,7 @@ async fn every_state_changing_route_writes_an_audit_entry() {
         let admin: Client = app.login("acme", "acme-admin").await;
         // Each call needs a live target: revoke a fresh token, not a used one;
         // upload a changed document (an identical one is not a change).
-        let mut body = body_for(r);
+        let mut body = body_for(r, &w);
         if r.body == Some("UploadScript") {
             body = Some(json!({ "source": format!("{MINI_SCRIPT}# changed\n") }));
         } else if r.body == Some("UploadKnowledgeBase") {

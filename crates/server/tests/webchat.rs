@@ -44,7 +44,17 @@ async fn connect(app: &TestApp, query: &str) -> Ws {
         .0
 }
 
+/// The next frame, passing over typing notes (one test checks those).
 async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let frame = next_raw(ws).await;
+        if frame["type"] != "typing" {
+            return frame;
+        }
+    }
+}
+
+async fn next_raw(ws: &mut Ws) -> Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
@@ -113,6 +123,7 @@ async fn a_visitor_chats_reconnects_and_loses_nothing() {
     assert!(greeting["text"].as_str().expect("text").contains("您好"));
 
     say(&mut ws, "c1", "怎么申请退款").await;
+    assert_eq!(next_raw(&mut ws).await["type"], "typing");
     let ack = next(&mut ws).await;
     assert_eq!(
         (
@@ -353,6 +364,53 @@ async fn outside_business_hours_asking_for_a_person_closes_politely_instead_of_t
     let c = app.login("shop", "boss").await;
     let (s, _) = call(&c, &app, "PUT", "/api/v1/channels/site", Some(&json!({ "kind": "web", "settings": { "script": "mini", "business_hours": [{ "days": [8], "from": "09:00", "to": "18:00" }] } }))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_channel_says_its_own_words_when_nobody_can_take_over() {
+    // The test clock reads Friday 16:00 in Beijing: weekends only means nobody now.
+    let script = MINI_SCRIPT.replace(
+        "start: ask\n",
+        "start: ask\nsettings:\n  human_queue: 客服\n",
+    );
+    let app = TestApp::start().await;
+    let (c, _) = app.shop("staffed", &script).await;
+    let words = "人工客服周末在线，工作日请留言，我们会尽快回复。";
+    let settings = json!({ "script": "staffed", "offline_message": words,
+        "business_hours": [{ "days": [6, 7], "from": "09:00", "to": "18:00" }] });
+    let (s, b) = call(
+        &c,
+        &app,
+        "PUT",
+        "/api/v1/channels/site",
+        Some(&json!({ "kind": "web", "settings": settings })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut ws = connect(&app, "").await;
+    drain(&mut ws).await;
+    say(&mut ws, "h", "我要转人工").await;
+    let frames = drain(&mut ws).await;
+    let robot: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["type"] == "message" && f["from"] == "robot")
+        .filter_map(|f| f["text"].as_str())
+        .collect();
+    assert_eq!(robot, vec![words], "{frames:?}");
+    assert!(frames.iter().any(|f| f["type"] == "ended"));
+    // Too long or blank: refused.
+    for bad in [" ".to_string(), "长".repeat(201)] {
+        let settings = json!({ "script": "staffed", "offline_message": bad });
+        let (s, _) = call(
+            &c,
+            &app,
+            "PUT",
+            "/api/v1/channels/site",
+            Some(&json!({ "kind": "web", "settings": settings })),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    }
 }
 
 #[tokio::test]

@@ -382,3 +382,319 @@ async fn channel_settings_are_validated_and_secrets_never_shown() {
         "refused settings were not stored"
     );
 }
+
+/// A turn that fails (here: the disk refuses the write) must not swallow the
+/// message: nothing of it is recorded, so WeChat's retry of the same MsgId is
+/// answered properly, once.
+#[tokio::test]
+async fn a_failed_turn_is_answered_when_wechat_retries() {
+    let (app, _, t) = setup(false).await;
+    let (s, _) = post_plain(&app, "a", &text_message("o_fan", 900, "你好")).await;
+    assert_eq!(s, StatusCode::OK);
+    sqlx::query(
+        "CREATE TRIGGER refuse_user_said BEFORE INSERT ON conversation_events \
+         WHEN NEW.kind = 'event.user_said' BEGIN SELECT RAISE(ABORT, 'disk refused'); END",
+    )
+    .execute(app.store.pool())
+    .await
+    .expect("trigger");
+    let msg = text_message("o_fan", 901, "我要退款");
+    let (s, busy) = post_plain(&app, "b", &msg).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(content_of(&busy).contains("繁忙"), "{busy}");
+    sqlx::query("DROP TRIGGER refuse_user_said")
+        .execute(app.store.pool())
+        .await
+        .expect("drop");
+    // WeChat retries the same MsgId: now it is answered, and only once.
+    let (_, answered) = post_plain(&app, "c", &msg).await;
+    assert!(content_of(&answered).contains("退款"), "{answered}");
+    let (_, again) = post_plain(&app, "d", &msg).await;
+    assert_eq!(again, "success");
+    let conv = app
+        .store
+        .conversations(&t, 10)
+        .await
+        .expect("list")
+        .remove(0);
+    let said: Vec<String> = app
+        .store
+        .events(&t, &conv.id, 0, 100)
+        .await
+        .expect("e")
+        .expect("c")
+        .iter()
+        .filter(|e| e.kind == "event.user_said")
+        .map(|e| e.payload.to_string())
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[1].contains("我要退款"));
+}
+
+/// A stand-in for WeChat's API servers: issues tokens `T1`, `T2`, ... and
+/// refuses `T1` as expired (as WeChat does with 40001), recording every
+/// customer-service message it accepts.
+#[derive(Clone, Default)]
+struct FakeWeChat {
+    tokens_issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl FakeWeChat {
+    async fn start(&self) -> String {
+        use axum::extract::{Query, State};
+        use std::collections::HashMap;
+        async fn token(
+            State(f): State<FakeWeChat>,
+            Query(q): Query<HashMap<String, String>>,
+        ) -> axum::Json<serde_json::Value> {
+            assert_eq!(
+                q.get("grant_type").map(String::as_str),
+                Some("client_credential")
+            );
+            if q.get("secret").map(String::as_str) != Some("app-secret-value") {
+                return axum::Json(json!({ "errcode": 40125, "errmsg": "invalid appsecret" }));
+            }
+            let n = f
+                .tokens_issued
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            axum::Json(json!({ "access_token": format!("T{n}"), "expires_in": 7200 }))
+        }
+        async fn send(
+            State(f): State<FakeWeChat>,
+            Query(q): Query<HashMap<String, String>>,
+            axum::Json(body): axum::Json<serde_json::Value>,
+        ) -> axum::Json<serde_json::Value> {
+            if q.get("access_token").map(String::as_str) == Some("T1") {
+                return axum::Json(
+                    json!({ "errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest" }),
+                );
+            }
+            f.sent.lock().expect("lock").push(body);
+            axum::Json(json!({ "errcode": 0, "errmsg": "ok" }))
+        }
+        let app = axum::Router::new()
+            .route("/cgi-bin/token", axum::routing::get(token))
+            .route("/cgi-bin/message/custom/send", axum::routing::post(send))
+            .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}")
+    }
+}
+
+/// When the answer misses WeChat's window (here: the disk is busy), the
+/// request is let go with "success" in time and the answer follows through
+/// the customer-service API, with a fresh token when WeChat refuses the old.
+#[tokio::test]
+async fn a_late_answer_arrives_through_the_customer_service_api() {
+    let (app, boss, t) = setup(false).await;
+    let fake = FakeWeChat::default();
+    let api = fake.start().await;
+    let (s, b) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/channels/gzh",
+        Some(&json!({ "kind": "wechat", "settings": {
+            "token": TOKEN, "app_id": APP_ID, "app_secret": "app-secret-value",
+            "script": "mini", "api_base": api, "reply_window_ms": 300 } })),
+    )
+    .await;
+    assert!(s.is_success(), "{b}");
+
+    // Another writer holds the database for a second.
+    let mut conn = app.store.pool().acquire().await.expect("conn");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .expect("lock");
+    let msg = text_message("o_late", 4242, "我要退款");
+    let started = std::time::Instant::now();
+    let (s, reply) = post_plain(&app, "a", &msg).await;
+    assert_eq!((s, reply.as_str()), (StatusCode::OK, "success"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "let go within WeChat's window"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    sqlx::query("ROLLBACK")
+        .execute(&mut *conn)
+        .await
+        .expect("unlock");
+    drop(conn);
+
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        sent = fake.sent.lock().expect("lock").clone();
+        if !sent.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["touser"], "o_late");
+    assert_eq!(sent[0]["msgtype"], "text");
+    assert!(
+        sent[0]["text"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("退款"),
+        "{sent:?}"
+    );
+    // T1 was refused as expired; T2 was fetched and used.
+    assert_eq!(
+        fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+
+    // WeChat's retry of that message changes nothing; a next message is answered passively.
+    let (_, again) = post_plain(&app, "b", &msg).await;
+    assert_eq!(again, "success");
+    let (_, next) = post_plain(&app, "c", &text_message("o_late", 4243, "我要退款")).await;
+    assert!(content_of(&next).contains("退款"), "{next}");
+    assert_eq!(fake.sent.lock().expect("lock").len(), 1);
+    let conv = app
+        .store
+        .conversations(&t, 10)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|c| c.external_ref.as_deref() == Some("o_late"))
+        .expect("conversation");
+    let said = app
+        .store
+        .events(&t, &conv.id, 0, 100)
+        .await
+        .expect("e")
+        .expect("c")
+        .iter()
+        .filter(|e| e.kind == "event.user_said")
+        .count();
+    assert_eq!(said, 2);
+}
+
+fn click(openid: &str, key: &str, at: i64) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_shop]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{at}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+    )
+}
+
+/// A menu button the channel maps to words is answered as if they were typed;
+/// an unmapped one is acknowledged and changes nothing.
+#[tokio::test]
+async fn menu_clicks_are_answered_as_the_words_they_stand_for() {
+    let (app, boss, t) = setup(false).await;
+    let (s, b) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/channels/gzh",
+        Some(&json!({ "kind": "wechat", "settings": {
+            "token": TOKEN, "app_id": APP_ID, "script": "mini",
+            "menu": { "REFUND": "我要退款" } } })),
+    )
+    .await;
+    assert!(s.is_success(), "{b}");
+    let (s, reply) = post_plain(&app, "a", &click("o_menu", "REFUND", NOW)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(content_of(&reply).contains("退款"), "{reply}");
+    let (_, other) = post_plain(&app, "b", &click("o_menu", "UNKNOWN_KEY", NOW + 1)).await;
+    assert_eq!(other, "success");
+    let conv = app
+        .store
+        .conversations(&t, 10)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|c| c.external_ref.as_deref() == Some("o_menu"))
+        .expect("conversation");
+    let said: Vec<String> = app
+        .store
+        .events(&t, &conv.id, 0, 100)
+        .await
+        .expect("e")
+        .expect("c")
+        .iter()
+        .filter(|e| e.kind == "event.user_said")
+        .map(|e| e.payload["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(said, vec!["我要退款".to_string()]);
+    let (s, _) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/channels/gzh",
+        Some(&json!({ "kind": "wechat", "settings": {
+            "token": TOKEN, "app_id": APP_ID, "script": "mini", "menu": { "K": " " } } })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+/// A follower handed to a person gets the agent's words through WeChat's
+/// customer-service API (there is no open connection to answer on).
+#[tokio::test]
+async fn an_agents_reply_reaches_the_follower_through_the_api() {
+    let (app, boss, t) = setup(false).await;
+    let fake = FakeWeChat::default();
+    let api = fake.start().await;
+    let staffed = MINI_SCRIPT.replace(
+        "start: ask\n",
+        "start: ask\nsettings:\n  human_queue: 客服\n",
+    );
+    let (s, b) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/scripts/staffed",
+        Some(&json!({ "source": staffed })),
+    )
+    .await;
+    assert!(s.is_success(), "{b}");
+    let (s, b) = call(&boss, &app, "PUT", "/api/v1/channels/gzh", Some(&json!({ "kind": "wechat", "settings": {
+        "token": TOKEN, "app_id": APP_ID, "app_secret": "app-secret-value", "script": "staffed", "api_base": api } }))).await;
+    assert!(s.is_success(), "{b}");
+    app.user(&t, "agent1", store::Role::Agent).await;
+    let agent = app.login("shop", "agent1").await;
+    let (s, _) = call(
+        &agent,
+        &app,
+        "PUT",
+        "/api/v1/agents/me",
+        Some(&json!({ "status": "available" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, _) = post_plain(&app, "a", &text_message("o_vip", 5001, "我要转人工")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, list) = call(&agent, &app, "GET", "/api/v1/handoffs", None).await;
+    let id = list["handoffs"][0]["id"]
+        .as_str()
+        .expect("assigned to the agent")
+        .to_string();
+    let (s, r) = call(
+        &agent,
+        &app,
+        "POST",
+        &format!("/api/v1/handoffs/{id}/reply"),
+        Some(&json!({ "text": "您好，我是人工客服，请问有什么可以帮您？" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["delivered"], "wechat");
+    let sent = fake.sent.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["touser"], "o_vip");
+    assert_eq!(
+        sent[0]["text"]["content"],
+        "您好，我是人工客服，请问有什么可以帮您？"
+    );
+}

@@ -123,6 +123,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Whether a delivery was handled already (without recording it): a
+    /// cheap early answer for a retry; the record itself is written with the
+    /// turn (`append_events_once`), so a failed turn leaves it unrecorded.
+    pub async fn delivery_seen(&self, channel_id: &str, key: &str) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT 1 FROM channel_deliveries WHERE channel_id = ?1 AND key = ?2")
+                .bind(channel_id)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
     /// Forgets deliveries recorded before `before` (platforms stop retrying
     /// within minutes); returns how many.
     pub async fn purge_deliveries(&self, before: i64) -> Result<u64, StoreError> {

@@ -209,29 +209,37 @@ impl Store {
         };
         let last: i64 = row.try_get("last_seq")?;
         let first = last - entries.len() as i64 + 1;
-        let mut records = Vec::with_capacity(entries.len());
-        for (i, (kind, payload)) in entries.iter().enumerate() {
-            let seq = first + i as i64;
-            sqlx::query(
-                "INSERT INTO conversation_events (conversation_id, seq, tenant_id, at, kind, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(conversation_id)
-            .bind(seq)
-            .bind(tenant_id)
-            .bind(now)
-            .bind(kind)
-            .bind(payload.to_string())
-            .execute(&mut *tx)
-            .await?;
-            records.push(EventRecord {
+        // One statement for all entries, however many: every statement is a
+        // round trip to SQLite's worker thread, and a turn writes 5-10 entries.
+        let rows: Vec<(&str, String)> = entries
+            .iter()
+            .map(|(kind, payload)| (kind.as_str(), payload.to_string()))
+            .collect();
+        let rows = serde_json::to_string(&rows)
+            .map_err(|e| StoreError::Corrupt(format!("event entries: {e}")))?;
+        sqlx::query(
+            "INSERT INTO conversation_events (conversation_id, seq, tenant_id, at, kind, payload)
+             SELECT ?1, ?2 + CAST(key AS INTEGER), ?3, ?4, json_extract(value, '$[0]'), json_extract(value, '$[1]')
+             FROM json_each(?5)",
+        )
+        .bind(conversation_id)
+        .bind(first)
+        .bind(tenant_id)
+        .bind(now)
+        .bind(rows)
+        .execute(&mut *tx)
+        .await?;
+        let records = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, payload))| EventRecord {
                 conversation_id: conversation_id.to_string(),
-                seq,
+                seq: first + i as i64,
                 at: now,
                 kind: kind.clone(),
                 payload: payload.clone(),
-            });
-        }
+            })
+            .collect();
         tx.commit().await?;
         Ok(Appended::Records(records))
     }

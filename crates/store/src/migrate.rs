@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "campaigns",
         sql: include_str!("../migrations/sqlite/0007_campaigns.sql"),
     },
+    Migration {
+        version: 9,
+        name: "handoffs",
+        sql: include_str!("../migrations/sqlite/0009_handoffs.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

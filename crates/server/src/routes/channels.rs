@@ -30,9 +30,18 @@ pub struct WeChatSettings {
     /// The AppSecret, for the customer-service message API.
     #[serde(default)]
     pub app_secret: Option<String>,
+    /// Menu buttons (click keys) and the words each one stands for: a tap on
+    /// `{"ORDER": "查询订单"}`'s button is answered as if "查询订单" was typed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub menu: std::collections::BTreeMap<String, String>,
     /// WeChat's API address (change only for testing).
     #[serde(default = "default_api")]
     pub api_base: String,
+    /// How long the webhook waits for the robot's answer before it lets
+    /// WeChat's request go (WeChat gives up after 5 s) and sends the answer
+    /// through the customer-service API instead (needs `app_secret`).
+    #[serde(default = "default_reply_window_ms")]
+    pub reply_window_ms: u64,
     /// The script that answers followers.
     pub script: String,
     #[serde(default)]
@@ -40,6 +49,10 @@ pub struct WeChatSettings {
     /// When human agents can take over; always when empty.
     #[serde(default)]
     pub business_hours: Vec<Hours>,
+    /// Said when a customer asks for a person and none is available (outside
+    /// business hours); the script's own closing words when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_message: Option<String>,
 }
 
 /// A web chat widget's settings.
@@ -62,6 +75,27 @@ pub struct WebSettings {
     /// When human agents can take over; always when empty.
     #[serde(default)]
     pub business_hours: Vec<Hours>,
+    /// Said when a customer asks for a person and none is available (outside
+    /// business hours); the script's own closing words when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_message: Option<String>,
+}
+
+fn default_reply_window_ms() -> u64 {
+    4000
+}
+
+/// Longest `offline_message`: a sentence or two, said or shown at once.
+const MAX_OFFLINE_MESSAGE_CHARS: usize = 200;
+
+fn check_offline_message(message: Option<&str>) -> Result<(), (String, String)> {
+    match message {
+        Some(m) if m.trim().is_empty() || m.chars().count() > MAX_OFFLINE_MESSAGE_CHARS => Err((
+            format!("offline_message 应为 1 到 {MAX_OFFLINE_MESSAGE_CHARS} 个字"),
+            format!("offline_message is 1-{MAX_OFFLINE_MESSAGE_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn default_title() -> String {
@@ -246,6 +280,17 @@ pub async fn put(
                     format!("bad EncodingAESKey: {e}"),
                 )
             })?;
+            let bad_menu = settings.menu.len() > 40
+                || settings.menu.iter().any(|(k, v)| {
+                    k.is_empty() || k.len() > 128 || v.trim().is_empty() || v.chars().count() > 200
+                });
+            if bad_menu {
+                return Err(bad(
+                    "menu 最多 40 项：按钮 key 为 1 到 128 字节，对应的话为 1 到 200 个字".into(),
+                    "menu has at most 40 entries: keys of 1-128 bytes, words of 1-200 characters"
+                        .into(),
+                ));
+            }
             if !(settings.api_base.starts_with("https://")
                 || settings.api_base.starts_with("http://"))
             {
@@ -260,6 +305,8 @@ pub async fn put(
                     format!("bad business_hours: {e}"),
                 )
             })?;
+            check_offline_message(settings.offline_message.as_deref())
+                .map_err(|(zh, en)| bad(zh, en))?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
             (settings.script, settings.knowledge_base, stored)
         }
@@ -300,6 +347,8 @@ pub async fn put(
                     format!("bad business_hours: {e}"),
                 )
             })?;
+            check_offline_message(settings.offline_message.as_deref())
+                .map_err(|(zh, en)| bad(zh, en))?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
             (settings.script, settings.knowledge_base, stored)
         }

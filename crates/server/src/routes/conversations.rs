@@ -64,6 +64,10 @@ pub struct CreateConversation {
     pub contact: BTreeMap<String, String>,
     #[serde(default = "default_true")]
     pub humans_available: bool,
+    /// Said instead of the script's closing words when a person is asked
+    /// for and `humans_available` is false.
+    #[serde(default)]
+    pub offline_message: Option<String>,
     /// Who this is, so their history follows them across channels.
     #[serde(default)]
     pub customer: Option<crate::routes::customers::CustomerKeys>,
@@ -91,6 +95,16 @@ pub async fn create(
         return Err(ApiError::bad_request(
             "metadata 必须是不超过 64 KB 的 JSON 对象",
             "metadata must be a JSON object of at most 64 KB",
+        ));
+    }
+    if req
+        .offline_message
+        .as_deref()
+        .is_some_and(|m| m.trim().is_empty() || m.chars().count() > 200)
+    {
+        return Err(ApiError::bad_request(
+            "offline_message 应为 1 到 200 个字",
+            "offline_message is 1-200 characters",
         ));
     }
     let mut identities = match &req.customer {
@@ -124,6 +138,7 @@ pub async fn create(
                     knowledge_base: req.knowledge_base.as_deref(),
                     contact: req.contact,
                     humans_available: req.humans_available,
+                    offline_message: req.offline_message.clone(),
                     identity: identities.first().cloned(),
                 },
             )
@@ -269,6 +284,7 @@ pub async fn append(
         .await?
         .ok_or_else(conversation_not_found)?;
     metrics::counter!("tonghua_events_appended_total").increment(1);
+    state.bots().committed(&id, event.seq);
     state
         .audit(
             &caller,
@@ -278,6 +294,28 @@ pub async fn append(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(event)))
+}
+
+/// What any input from outside must satisfy (`/input` and streams alike).
+fn check_input(kind: &EventKind) -> Result<(), ApiError> {
+    if matches!(
+        kind,
+        EventKind::ConversationStarted(_) | EventKind::CallAnswered(_)
+    ) {
+        return Err(ApiError::bad_request(
+            "会话已开始，不能再次开始",
+            "the conversation has already started",
+        ));
+    }
+    if let EventKind::UserSaid { text, .. } | EventKind::AgentSaid { text } = kind
+        && text.len() > MAX_MESSAGE_BYTES
+    {
+        return Err(ApiError::bad_request(
+            "消息不能超过 4 KB",
+            "a message may be at most 4 KB",
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /api/v1/conversations/{id}/input`: one event for the conversation's
@@ -290,23 +328,7 @@ pub async fn input(
     Json(kind): Json<EventKind>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::WriteConversations)?;
-    if matches!(
-        kind,
-        EventKind::ConversationStarted(_) | EventKind::CallAnswered(_)
-    ) {
-        return Err(ApiError::bad_request(
-            "会话已开始，不能再次开始",
-            "the conversation has already started",
-        ));
-    }
-    if let EventKind::UserSaid { text, .. } | EventKind::AgentSaid { text } = &kind
-        && text.len() > MAX_MESSAGE_BYTES
-    {
-        return Err(ApiError::bad_request(
-            "消息不能超过 4 KB",
-            "a message may be at most 4 KB",
-        ));
-    }
+    check_input(&kind)?;
     let conversation = state
         .store()
         .conversation(&caller.tenant_id, &id)
@@ -325,4 +347,194 @@ pub async fn input(
         )
         .await?;
     Ok(Json(turn))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamParams {
+    /// Send what comes after this sequence number (0: the whole log).
+    pub after: Option<i64>,
+}
+
+/// Entries sent per read of the log; a longer backlog goes in several.
+const STREAM_BATCH: i64 = 500;
+
+/// How often a live stream reads the log without a wake-up: entries written
+/// by another node (or a wake-up lost to a race) arrive within this time.
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /api/v1/conversations/{id}/stream` (WebSocket): the conversation's
+/// log from `?after=SEQ`, then every entry as it is committed, as
+/// `{"type":"event","seq","at","kind","payload"}` frames. Callers allowed to
+/// write may send `{"type":"input","event":{...}}` (the body of `/input`),
+/// answered with `{"type":"turn","first_seq","state"}` (the actions arrive as
+/// events) or `{"type":"error",...}`.
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<StreamParams>,
+    ws: Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> ApiResult<axum::response::Response> {
+    caller.require(Permission::ReadConversations)?;
+    let conversation = state
+        .store()
+        .conversation(&caller.tenant_id, &id)
+        .await?
+        .ok_or_else(conversation_not_found)?;
+    let ws = ws.map_err(|_| {
+        ApiError::bad_request(
+            "此地址需要 WebSocket 连接（Upgrade: websocket）",
+            "this endpoint is a WebSocket (send Upgrade: websocket)",
+        )
+    })?;
+    let after = p.after.unwrap_or(0).max(0);
+    Ok(ws
+        .max_message_size(MAX_MESSAGE_BYTES * 4)
+        .on_upgrade(move |socket| async move {
+            let mut live = LiveStream {
+                state,
+                caller,
+                conversation,
+                socket,
+            };
+            if let Err(e) = live.run(after).await {
+                tracing::debug!(error = %e, "conversation stream closed");
+            }
+        }))
+}
+
+struct LiveStream {
+    state: AppState,
+    caller: Caller,
+    conversation: store::Conversation,
+    socket: axum::extract::ws::WebSocket,
+}
+
+impl LiveStream {
+    async fn send(&mut self, frame: serde_json::Value) -> Result<(), axum::Error> {
+        self.socket
+            .send(axum::extract::ws::Message::Text(frame.to_string().into()))
+            .await
+    }
+
+    async fn error(&mut self, e: &ApiError) -> Result<(), axum::Error> {
+        self.send(json!({ "type": "error", "code": e.code, "message": e.message, "message_en": e.message_en }))
+            .await
+    }
+
+    /// Sends every entry after `last`; returns the new `last`.
+    async fn catch_up(&mut self, mut last: i64) -> Result<i64, axum::Error> {
+        loop {
+            let records = match self
+                .state
+                .store()
+                .events(
+                    &self.caller.tenant_id,
+                    &self.conversation.id,
+                    last,
+                    STREAM_BATCH,
+                )
+                .await
+            {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(last),
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream could not read the log");
+                    return Ok(last);
+                }
+            };
+            let full = records.len() as i64 == STREAM_BATCH;
+            for r in records {
+                last = r.seq;
+                self.send(json!({ "type": "event", "seq": r.seq, "at": r.at, "kind": r.kind, "payload": r.payload }))
+                    .await?;
+            }
+            if !full {
+                return Ok(last);
+            }
+        }
+    }
+
+    async fn run(&mut self, after: i64) -> Result<(), axum::Error> {
+        use axum::extract::ws::Message;
+        // Subscribe before the first read, so nothing committed in between is missed.
+        let mut woken = self.state.bots().subscribe(&self.conversation.id);
+        let mut last = self.catch_up(after).await?;
+        loop {
+            tokio::select! {
+                changed = woken.changed() => {
+                    if changed.is_err() {
+                        woken = self.state.bots().subscribe(&self.conversation.id);
+                    }
+                    last = self.catch_up(last).await?;
+                }
+                incoming = self.socket.recv() => match incoming {
+                    Some(Ok(Message::Text(text))) => self.input(&text).await?,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                    Some(Ok(_)) => {}
+                },
+                _ = tokio::time::sleep(STREAM_POLL) => {
+                    last = self.catch_up(last).await?;
+                }
+            }
+        }
+    }
+
+    async fn input(&mut self, text: &str) -> Result<(), axum::Error> {
+        #[derive(Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+        enum Frame {
+            Input { event: EventKind },
+            Ping,
+        }
+        let frame = match serde_json::from_str::<Frame>(text) {
+            Ok(f) => f,
+            Err(e) => {
+                let msg = e.to_string();
+                return self
+                    .error(&ApiError::bad_request(
+                        format!("无法识别的消息：{msg}"),
+                        format!("unrecognised frame: {msg}"),
+                    ))
+                    .await;
+            }
+        };
+        let kind = match frame {
+            Frame::Ping => return self.send(json!({ "type": "pong" })).await,
+            Frame::Input { event } => event,
+        };
+        if let Err(e) = self.caller.require(Permission::WriteConversations) {
+            return self.error(&e).await;
+        }
+        if let Err(e) = check_input(&kind) {
+            return self.error(&e).await;
+        }
+        let input_type = serde_json::to_value(&kind)
+            .ok()
+            .and_then(|v| v.get("type").cloned());
+        match bots::continue_hosted(&self.state, &self.conversation, kind).await {
+            Ok(turn) => {
+                let audit = self
+                    .state
+                    .audit(
+                        &self.caller,
+                        "conversation.input",
+                        Some(&self.conversation.id),
+                        json!({ "type": input_type, "actions": turn.actions.len(), "via": "stream" }),
+                    )
+                    .await;
+                if let Err(e) = audit {
+                    tracing::error!(code = e.code, "stream input not audited");
+                }
+                self.send(
+                    json!({ "type": "turn", "first_seq": turn.first_seq, "state": turn.state }),
+                )
+                .await
+            }
+            Err(e) => self.error(&e).await,
+        }
+    }
 }

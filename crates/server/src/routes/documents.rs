@@ -122,7 +122,30 @@ async fn put(
                 created_at: 0,
                 created_by: None,
             };
-            bots::compile(&draft, kb.as_ref()).await?;
+            let bot = bots::compile(&draft, kb.as_ref()).await?;
+            let misrouted = bot.misrouted_options();
+            if !misrouted.is_empty() {
+                let listed = misrouted
+                    .iter()
+                    .map(|(node, option)| format!("{node}: {option}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut e = ApiError::bad_request(
+                    format!(
+                        "这些快捷回复在所在节点无法被理解（会进入兜底），请为它们加分支或关键词：{listed}"
+                    ),
+                    format!(
+                        "these quick replies are not understood at their own node (they would reach no_match); add a branch or keywords for them: {listed}"
+                    ),
+                );
+                e.details = Some(Box::new(json!(
+                    misrouted
+                        .iter()
+                        .map(|(node, option)| json!({ "node": node, "option": option }))
+                        .collect::<Vec<_>>()
+                )));
+                return Err(e);
+            }
             info["knowledge_base"] = json!(kb.map(|k| k.name));
         }
         DocumentKind::KnowledgeBase => {

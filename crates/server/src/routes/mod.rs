@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod customers;
 pub mod documents;
+pub mod handoffs;
 pub mod system;
 pub mod tokens;
 pub mod users;
@@ -24,6 +25,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
         tracing::error!(error = %e, "blocking task failed");
         crate::error::ApiError::internal()
     })
+}
+
+/// Queue (skill) names, as scripts write them: 1-64 characters, no control
+/// characters (Chinese names such as 售后 are the norm).
+pub fn valid_queue(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=64).contains(&n) && !s.chars().any(char::is_control) && s.trim() == s
 }
 
 /// Names people choose for documents and channels, and the channel and kind

@@ -36,6 +36,21 @@ pub async fn metrics() -> impl IntoResponse {
 
 /// `GET /`: what is running here and where to go next, for a person who
 /// opened the address in a browser.
+/// `GET /console`: the web console for agents, supervisors and admins (one
+/// page; it signs in and talks to the API like any client).
+pub async fn console() -> impl IntoResponse {
+    (
+        [
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'",
+            ),
+        ],
+        axum::response::Html(include_str!("../console.html")),
+    )
+}
+
 pub async fn landing(State(state): State<AppState>) -> impl IntoResponse {
     let page = include_str!("../landing.html");
     // With the demo tenant's chat in place, the page carries its widget, so

@@ -4,8 +4,13 @@
 //! Protocol (JSON text frames):
 //! - server → client: `{"type":"welcome","visitor","conversation"}` once per
 //!   connection; `{"type":"message","seq","from":"robot"|"customer","text","client_id"?}`
-//!   for every line of the transcript; `{"type":"ack","client_id","seq","duplicate"}`
-//!   when a customer message is logged; `{"type":"ended"}`; `{"type":"error","message"}`.
+//!   for every line of the transcript (`from` may also be `"agent"`);
+//!   `{"type":"show","seq","links":[{"title","url"}],"images":[url]}` for the rich
+//!   parts of a knowledge-base answer; `{"type":"options","seq","options":[text]}`
+//!   for quick-reply buttons (until the customer's next message);
+//!   `{"type":"typing"}` while an answer is being prepared;
+//!   `{"type":"ack","client_id","seq","duplicate"}` when a customer message is
+//!   logged; `{"type":"ended","seq"}`; `{"type":"error","message","message_en"}`.
 //! - client → server: `{"type":"message","client_id","text"}`.
 //!
 //! Nothing is lost or doubled across reconnects because the transcript is
@@ -16,6 +21,8 @@
 //! conversation; only its hash is stored.
 
 use std::collections::HashMap;
+
+use futures_util::SinkExt;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -157,8 +164,10 @@ enum ClientFrame {
 }
 
 impl Session {
+    /// Queues a frame; frames go out together when the connection next
+    /// waits for the visitor (one write for a whole turn, not one per line).
     async fn send(&mut self, v: Value) -> Result<(), axum::Error> {
-        self.socket.send(Message::Text(v.to_string().into())).await
+        self.socket.feed(Message::Text(v.to_string().into())).await
     }
 
     /// Takes one message from the bucket; `false` when the visitor is too fast.
@@ -192,6 +201,7 @@ impl Session {
                 &self.settings.business_hours,
                 &self.state.wall_time(),
             ),
+            offline_message: self.settings.offline_message.clone(),
             identity: Some((store::IdentityKind::Web, visitor_ref(&self.visitor))),
         }
     }
@@ -209,11 +219,14 @@ impl Session {
         Ok(conversation)
     }
 
-    /// Sends the transcript after `after`; returns the last sequence number sent.
+    /// Sends the transcript after `after` (but not the entry `skip`: the
+    /// visitor's own message, which their page already shows); returns the
+    /// last sequence number sent.
     async fn replay(
         &mut self,
         conversation: &Conversation,
         after: i64,
+        skip: Option<i64>,
     ) -> Result<i64, axum::Error> {
         let records = match self
             .state
@@ -227,20 +240,12 @@ impl Session {
         let mut last = after;
         for r in records {
             last = r.seq;
-            let line = match r.kind.as_str() {
-                "action.say" => {
-                    json!({ "type": "message", "seq": r.seq, "from": "robot", "text": r.payload["text"] })
-                }
-                "event.user_said" => {
-                    json!({ "type": "message", "seq": r.seq, "from": "customer", "text": r.payload["text"] })
-                }
-                "event.agent_said" => {
-                    json!({ "type": "message", "seq": r.seq, "from": "agent", "text": r.payload["text"] })
-                }
-                "action.hangup" => json!({ "type": "ended", "seq": r.seq }),
-                _ => continue,
-            };
-            self.send(line).await?;
+            if Some(r.seq) == skip {
+                continue;
+            }
+            if let Some(line) = client_frame(r.seq, &r.kind, &r.payload) {
+                self.send(line).await?;
+            }
         }
         Ok(last)
     }
@@ -266,9 +271,34 @@ impl Session {
             json!({ "type": "welcome", "visitor": visitor, "conversation": conversation.id }),
         )
         .await?;
-        self.replay(&conversation, after).await?;
+        // Others write to this conversation too (an agent, the queue):
+        // a wake-up on every commit, then the log is read from `last`.
+        let mut woken = self.state.bots().subscribe(&conversation.id);
+        let mut last = self.replay(&conversation, after, None).await?;
 
-        while let Some(frame) = self.socket.recv().await {
+        loop {
+            self.socket.flush().await?;
+            enum Wake {
+                Frame(Option<Result<Message, axum::Error>>),
+                Log { lost: bool },
+            }
+            let wake = tokio::select! {
+                frame = self.socket.recv() => Wake::Frame(frame),
+                changed = woken.changed() => Wake::Log { lost: changed.is_err() },
+            };
+            let frame = match wake {
+                Wake::Frame(frame) => frame,
+                Wake::Log { lost } => {
+                    if lost {
+                        woken = self.state.bots().subscribe(&conversation.id);
+                    }
+                    last = self.replay(&conversation, last, None).await?;
+                    continue;
+                }
+            };
+            let Some(frame) = frame else {
+                break;
+            };
             let text = match frame? {
                 Message::Text(t) => t,
                 Message::Close(_) => break,
@@ -307,6 +337,8 @@ impl Session {
                     .await?;
                 continue;
             }
+            self.send(json!({ "type": "typing" })).await?;
+            self.socket.flush().await?;
             // The delivery record and the turn share one commit: a resent
             // message is acknowledged, never answered twice, never lost.
             let key = format!("{}:{client_id}", reference);
@@ -329,7 +361,8 @@ impl Session {
                             json!({ "type": "welcome", "visitor": visitor, "conversation": id }),
                         )
                         .await?;
-                        self.replay(&conversation, 0).await?;
+                        woken = self.state.bots().subscribe(&conversation.id);
+                        last = self.replay(&conversation, 0, None).await?;
                         turn = bots::continue_hosted_once(
                             &self.state,
                             &conversation,
@@ -353,20 +386,30 @@ impl Session {
             match turn {
                 Ok(turn) => {
                     self.send(json!({ "type": "ack", "client_id": client_id, "seq": turn.first_seq, "duplicate": false })).await?;
+                    if turn.first_seq != last + 1 {
+                        // Someone else wrote in between: read it all from the
+                        // log, in order (without echoing the visitor's message).
+                        last = self
+                            .replay(&conversation, last, Some(turn.first_seq))
+                            .await?;
+                        continue;
+                    }
                     let mut seq = turn.first_seq;
-                    let mut ended = false;
+                    last = turn.first_seq + turn.actions.len() as i64;
                     for action in &turn.actions {
                         seq += 1;
-                        match action {
-                            dialog::Action::Say { text, .. } => {
-                                self.send(json!({ "type": "message", "seq": seq, "from": "robot", "text": text })).await?;
-                            }
-                            dialog::Action::Hangup { .. } => ended = true,
-                            _ => {}
+                        let Ok(payload) = serde_json::to_value(action) else {
+                            continue;
+                        };
+                        let kind = bots::kind_of(bots::ACTION_PREFIX, &payload);
+                        if let Some(line) = client_frame(seq, &kind, &payload) {
+                            self.send(line).await?;
                         }
                     }
-                    if ended {
-                        self.send(json!({ "type": "ended", "seq": seq })).await?;
+                    // Our own commit woke us: no need to read it back, unless
+                    // something came after it.
+                    if *woken.borrow_and_update() > last {
+                        last = self.replay(&conversation, last, None).await?;
                     }
                 }
                 Err(e) => self.error(&e.message, &e.message_en).await?,
@@ -374,6 +417,31 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// What the widget is sent for one log entry, the same live and on replay;
+/// `None` for entries it does not show (traces, tags, timers, ...).
+fn client_frame(seq: i64, kind: &str, payload: &serde_json::Value) -> Option<serde_json::Value> {
+    let message = |from: &str| json!({ "type": "message", "seq": seq, "from": from, "text": payload["text"] });
+    Some(match kind {
+        "action.say" => message("robot"),
+        "event.user_said" => message("customer"),
+        "event.agent_said" => message("agent"),
+        "event.agent_joined" => {
+            json!({ "type": "agent_joined", "seq": seq, "agent": payload["agent"] })
+        }
+        "handoff.queued" => json!({ "type": "queued", "seq": seq, "ahead": payload["ahead"] }),
+        "handoff.closed" => json!({ "type": "ended", "seq": seq }),
+        "action.show" => json!({
+            "type": "show", "seq": seq,
+            "links": payload.get("links").cloned().unwrap_or_else(|| json!([])),
+            "images": payload.get("images").cloned().unwrap_or_else(|| json!([])),
+        }),
+        "action.offer" => json!({ "type": "options", "seq": seq, "options": payload["options"] }),
+        // The ending is shown where it happens; the seq is the hang-up's.
+        "action.hangup" => json!({ "type": "ended", "seq": seq }),
+        _ => return None,
+    })
 }
 
 /// `GET /channels/web/{tenant}/{channel}/widget.js`: the embeddable widget,

@@ -8,6 +8,7 @@
 //! five seconds (the core answers in microseconds).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -22,6 +23,9 @@ use crate::bots::{self, NewHosted};
 use crate::error::ApiError;
 use crate::routes::channels::WeChatSettings;
 use crate::state::AppState;
+
+/// Said when a message could not be answered.
+const BUSY: &str = "抱歉，系统繁忙，请稍后再试。";
 
 /// The channel name of conversations that come from WeChat.
 pub const CHANNEL: &str = "wechat";
@@ -102,25 +106,28 @@ pub async fn receive(
         Ok(o) => o,
         Err(e) => return refuse(&e),
     };
-    match state
-        .store()
-        .first_delivery(&channel.id, &opened.message.dedup_key(), now_ms)
-        .await
+    let answered = match answer_within_window(
+        &state,
+        &tenant_id,
+        &channel,
+        &settings,
+        &opened.message,
+    )
+    .await
     {
-        Ok(true) => {}
+        Some(answer) => answer,
+        // Too slow for WeChat's window: let the request go; the answer
+        // follows through the customer-service API.
+        None => return text(StatusCode::OK, wechat::message::NO_REPLY),
+    };
+    let reply = match answered {
+        Ok(Answer::Say(words)) => Reply::Text(words),
+        Ok(Answer::Nothing) => Reply::Nothing,
         // A retry of something already answered: acknowledge, do nothing.
-        Ok(false) => return text(StatusCode::OK, wechat::message::NO_REPLY),
-        Err(e) => {
-            tracing::error!(error = %e, "delivery bookkeeping failed");
-            return text(StatusCode::INTERNAL_SERVER_ERROR, "error");
-        }
-    }
-    let reply = match respond(&state, &tenant_id, &channel, &settings, &opened.message).await {
-        Ok(Some(words)) => Reply::Text(words),
-        Ok(None) => Reply::Nothing,
+        Ok(Answer::Duplicate) => return text(StatusCode::OK, wechat::message::NO_REPLY),
         Err(e) => {
             tracing::error!(code = e.code, message = %e.message_en, "WeChat message could not be answered");
-            Reply::Text("抱歉，系统繁忙，请稍后再试。".to_string())
+            Reply::Text(BUSY.to_string())
         }
     };
     metrics::counter!("tonghua_wechat_messages_total").increment(1);
@@ -140,27 +147,157 @@ pub async fn receive(
     }
 }
 
+/// Runs the turn in its own task and waits for it at most the channel's
+/// reply window. `None` when the window passed: the task then delivers its
+/// answer itself through the customer-service API. Nothing is lost and
+/// nothing runs twice: the delivery is recorded with the turn, so WeChat's
+/// retry of this message is a duplicate.
+async fn answer_within_window(
+    state: &AppState,
+    tenant_id: &str,
+    channel: &store::Channel,
+    settings: &WeChatSettings,
+    message: &Incoming,
+) -> Option<Result<Answer, ApiError>> {
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let (state_, tenant_id, channel, settings_, message) = (
+        state.clone(),
+        tenant_id.to_string(),
+        channel.clone(),
+        settings.clone(),
+        message.clone(),
+    );
+    tokio::spawn(async move {
+        let key = message.dedup_key();
+        let answer = respond(&state_, &tenant_id, &channel, &settings_, &message, &key).await;
+        // Err: the webhook stopped waiting, so the answer goes out by API
+        // (a failed turn too: WeChat will not retry a request we let go).
+        let late = match tx.send(answer) {
+            Ok(()) => None,
+            Err(Ok(Answer::Say(words))) => Some(words),
+            Err(Ok(_)) => None,
+            Err(Err(e)) => {
+                tracing::error!(code = e.code, message = %e.message_en, "late WeChat message could not be answered");
+                Some(BUSY.to_string())
+            }
+        };
+        if let Some(words) = late {
+            let openid = &message.common().from_user;
+            let now_s = state_.now_ms() / 1000;
+            match state_
+                .wechat()
+                .send_text(&settings_, openid, &words, now_s)
+                .await
+            {
+                Ok(()) => metrics::counter!("tonghua_wechat_late_replies_total").increment(1),
+                Err(e) => {
+                    metrics::counter!("tonghua_wechat_late_reply_failures_total").increment(1);
+                    tracing::error!(error = %e, channel = %channel.name, "late WeChat answer could not be sent");
+                }
+            }
+        }
+    });
+    // WeChat gives up at 5 s; leave room for the network.
+    let window = Duration::from_millis(settings.reply_window_ms.clamp(100, 4500));
+    match tokio::time::timeout(window, &mut rx).await {
+        Ok(Ok(answer)) => Some(answer),
+        Ok(Err(_)) => Some(Err(ApiError::internal())),
+        Err(_) => {
+            // Closing first makes the task's send fail from here on; an
+            // answer that slipped in just before is still used.
+            rx.close();
+            rx.try_recv().ok()
+        }
+    }
+}
+
 fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     rand::fill(&mut b[..]);
     b
 }
 
-fn joined(actions: &[dialog::Action]) -> Option<String> {
-    let words = bots::said(actions);
-    (!words.is_empty()).then(|| words.join("\n"))
+/// The robot's turn as WeChat text: what it says, the links of a rich
+/// answer as `title：url` lines (WeChat makes them tappable), and the quick
+/// replies as a hint of what one can answer (text replies have no buttons).
+fn lines(actions: &[dialog::Action]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in actions {
+        match a {
+            dialog::Action::Say { text, .. } => out.push(text.clone()),
+            dialog::Action::Show { links, .. } => {
+                out.extend(links.iter().map(|l| format!("{}：{}", l.title, l.url)));
+            }
+            dialog::Action::Offer { options } => {
+                out.push(format!("您可以回复：{}", options.join(" / ")));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What the webhook answers a delivery with.
+enum Answer {
+    /// The robot's words, as the passive reply.
+    Say(String),
+    /// Nothing to say (an event that needs no answer).
+    Nothing,
+    /// WeChat's retry of a delivery already acted on.
+    Duplicate,
+}
+
+impl Answer {
+    fn of(words: Vec<String>) -> Answer {
+        if words.is_empty() {
+            Answer::Nothing
+        } else {
+            Answer::Say(words.join("\n"))
+        }
+    }
 }
 
 /// Runs the message through the follower's conversation; returns what the
 /// robot says, if anything.
+///
+/// Every delivery that changes a conversation is recorded in the same commit
+/// as the turn it causes (`*_once`), so a turn that fails leaves no record and
+/// WeChat's retry is acted on; a cheap look-up first answers ordinary retries
+/// before any work is done.
 async fn respond(
     state: &AppState,
     tenant_id: &str,
     channel: &store::Channel,
     settings: &WeChatSettings,
     message: &Incoming,
-) -> Result<Option<String>, ApiError> {
+    key: &str,
+) -> Result<Answer, ApiError> {
     let openid = message.common().from_user.clone();
+    let delivery = Some((channel.id.as_str(), key));
+    // A menu button the channel maps to words counts as the follower saying them.
+    let menu_words = match message {
+        Incoming::Event {
+            event: Event::Click { key },
+            ..
+        } => settings.menu.get(key).cloned(),
+        _ => None,
+    };
+    let stateful = menu_words.is_some()
+        || matches!(
+            message,
+            Incoming::Text { .. }
+                | Incoming::Voice {
+                    recognition: Some(_),
+                    ..
+                }
+                | Incoming::Event {
+                    event: Event::Subscribe { .. } | Event::Unsubscribe,
+                    ..
+                }
+        );
+    if stateful && state.store().delivery_seen(&channel.id, key).await? {
+        return Ok(Answer::Duplicate);
+    }
     let start = |contact_openid: String| NewHosted {
         tenant_id,
         channel: CHANNEL,
@@ -175,6 +312,7 @@ async fn respond(
             &settings.business_hours,
             &state.wall_time(),
         ),
+        offline_message: settings.offline_message.clone(),
         identity: Some((store::IdentityKind::Wechat, contact_openid)),
     };
     match message {
@@ -182,15 +320,19 @@ async fn respond(
             event: Event::Subscribe { .. },
             ..
         } => {
-            let (_, turn) = bots::start_hosted(
+            let (_, turn) = bots::start_hosted_once(
                 state,
                 NewHosted {
                     external_ref: Some(&openid),
                     ..start(openid.clone())
                 },
+                delivery,
             )
             .await?;
-            Ok(joined(&turn.actions))
+            Ok(match turn {
+                Some(turn) => Answer::of(lines(&turn.actions)),
+                None => Answer::Duplicate,
+            })
         }
         Incoming::Event {
             event: Event::Unsubscribe,
@@ -202,20 +344,23 @@ async fn respond(
                 .await?
             {
                 // Ending an already ended conversation is refused; nothing to do then.
-                let _ = bots::continue_hosted(state, &c, EventKind::Hangup).await;
+                let _ = bots::continue_hosted_once(state, &c, EventKind::Hangup, delivery).await;
             }
-            Ok(None)
+            Ok(Answer::Nothing)
         }
-        Incoming::Event { .. } => Ok(None),
+        Incoming::Event { .. } if menu_words.is_none() => Ok(Answer::Nothing),
         Incoming::Voice {
             recognition: None, ..
-        } => Ok(Some("抱歉，没有听清您的语音，请发送文字消息。".to_string())),
-        Incoming::Image { .. } | Incoming::Other { .. } => Ok(Some(
+        } => Ok(Answer::Say(
+            "抱歉，没有听清您的语音，请发送文字消息。".to_string(),
+        )),
+        Incoming::Image { .. } | Incoming::Other { .. } => Ok(Answer::Say(
             "抱歉，我目前只能处理文字和语音消息，请用文字描述您的问题。".to_string(),
         )),
-        Incoming::Text { .. } | Incoming::Voice { .. } => {
-            let said = message
-                .said()
+        Incoming::Text { .. } | Incoming::Voice { .. } | Incoming::Event { .. } => {
+            let said = menu_words
+                .as_deref()
+                .or(message.said())
                 .unwrap_or_default()
                 .chars()
                 .take(1000)
@@ -231,8 +376,10 @@ async fn respond(
                 .latest_conversation_by_ref(tenant_id, CHANNEL, &openid)
                 .await?;
             let continued = match existing {
-                Some(c) => match bots::continue_hosted(state, &c, user_said()).await {
-                    Ok(turn) => Some(turn),
+                Some(c) => match bots::continue_hosted_once(state, &c, user_said(), delivery).await
+                {
+                    Ok(Some(turn)) => Some(turn),
+                    Ok(None) => return Ok(Answer::Duplicate),
                     // That conversation has ended: a new message begins a new one.
                     Err(e) if e.status == StatusCode::CONFLICT => None,
                     Err(e) => return Err(e),
@@ -240,7 +387,7 @@ async fn respond(
                 None => None,
             };
             let answer = match continued {
-                Some(turn) => turn,
+                Some(turn) => Some(turn),
                 None => {
                     restart(
                         state,
@@ -248,12 +395,16 @@ async fn respond(
                         &openid,
                         &mut greeting,
                         user_said(),
+                        delivery,
                     )
                     .await?
                 }
             };
-            greeting.extend(bots::said(&answer.actions));
-            Ok((!greeting.is_empty()).then(|| greeting.join("\n")))
+            match answer {
+                Some(answer) => greeting.extend(lines(&answer.actions)),
+                None => return Ok(Answer::Duplicate),
+            }
+            Ok(Answer::of(greeting))
         }
     }
 }
@@ -266,7 +417,8 @@ async fn restart(
     openid: &str,
     greeting: &mut Vec<String>,
     said: EventKind,
-) -> Result<bots::TurnResult, ApiError> {
+    delivery: Option<(&str, &str)>,
+) -> Result<Option<bots::TurnResult>, ApiError> {
     let (conversation, start) = bots::start_hosted(
         state,
         NewHosted {
@@ -275,6 +427,6 @@ async fn restart(
         },
     )
     .await?;
-    greeting.extend(bots::said(&start.actions));
-    bots::continue_hosted(state, &conversation, said).await
+    greeting.extend(lines(&start.actions));
+    bots::continue_hosted_once(state, &conversation, said, delivery).await
 }

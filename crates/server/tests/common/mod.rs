@@ -261,6 +261,11 @@ pub fn sample_body(schema: &str) -> Value {
             "settings": { "retry": { "busy": { "after_minutes": 30, "max_retries": 2 } } }
         }),
         "UpdateCampaign" => json!({ "max_lines": 3 }),
+        "SetPresence" => json!({ "status": "busy" }),
+        "SetAgent" => json!({ "skills": ["售后"], "max_chats": 2 }),
+        "HandoffReply" => json!({ "text": "您好，我是人工客服。" }),
+        "HandoffClose" => json!({ "disposition": "resolved" }),
+        "HandoffTransfer" => json!({ "agent_id": "someone" }),
         other => panic!("no sample body for schema {other}"),
     }
 }

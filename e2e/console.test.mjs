@@ -1,0 +1,106 @@
+// The console in a real browser: an agent signs in and goes available, an
+// angry chat customer is handed over by the robot, the agent takes it, sees
+// the transcript and context, replies, and the customer's open chat shows
+// the reply; supervisor and admin pages render (validation errors in place).
+//
+// Needs a running server with the demo tenant: TONGHUA_URL and
+// TONGHUA_ADMIN_PASSWORD (scripts/e2e.sh starts one).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const base = process.env.TONGHUA_URL;
+const adminPassword = process.env.TONGHUA_ADMIN_PASSWORD;
+const shots = process.env.TONGHUA_SHOTS || "target/e2e-screenshots";
+let browser;
+
+before(async () => {
+  assert.ok(base && adminPassword, "TONGHUA_URL and TONGHUA_ADMIN_PASSWORD are needed");
+  mkdirSync(shots, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+});
+
+after(async () => { await browser?.close(); });
+
+async function signIn(username, password) {
+  const ctx = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(base + "/console");
+  await page.fill("#login-tenant", "demo");
+  await page.fill("#login-user", username);
+  await page.fill("#login-password", password);
+  await page.click("#login-submit");
+  await page.waitForSelector("header.bar");
+  return page;
+}
+
+test("an agent takes over an angry chat customer and the reply reaches the chat", async () => {
+  const admin = await signIn("admin", adminPassword);
+  const created = await admin.evaluate(async () => {
+    const r = await fetch("/api/v1/users", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "xiaowang", role: "agent", password: "agent-password-1" }) });
+    return r.status;
+  });
+  assert.equal(created, 201);
+
+  const agent = await signIn("xiaowang", "agent-password-1");
+  await agent.waitForSelector("#presence");
+  const went = agent.waitForResponse((r) => r.url().endsWith("/api/v1/agents/me") && r.status() === 200);
+  await agent.selectOption("#presence", "available");
+  await went;
+
+  // The customer, in the demo site's chat, gets angry twice.
+  const customer = await (await browser.newContext({ locale: "zh-CN" })).newPage();
+  await customer.goto(base + "/");
+  await customer.click("#th-btn");
+  await customer.waitForSelector(".th-robot");
+  for (const text of ["等了半个月还没到货，你们太过分了", "我非常生气，你们一直拖着不处理，气死我了"]) {
+    const n = (await customer.$$(".th-robot")).length;
+    await customer.fill("#th-input", text);
+    await customer.press("#th-input", "Enter");
+    await customer.waitForFunction((k) => document.querySelectorAll(".th-robot").length > k, n, { timeout: 15000 });
+  }
+  // The robot hands over and the agent joins, without the customer doing anything.
+  await customer.waitForFunction(() => [...document.querySelectorAll(".th-note")].some((e) => e.textContent.includes("xiaowang")), null, { timeout: 15000 });
+
+  // The agent's queue updates live; the conversation opens with transcript and context.
+  await agent.waitForSelector('#queue .item[data-state="assigned"]', { timeout: 15000 });
+  await agent.click('#queue .item[data-state="assigned"]');
+  await agent.waitForFunction(() => [...document.querySelectorAll("#transcript .msg.customer")].some((e) => e.textContent.includes("气死我了")), null, { timeout: 15000 });
+  const context = await agent.textContent("#context");
+  assert.ok(context.includes("anger"), context);
+  assert.ok(!context.includes("[object"), context);
+  assert.ok((await agent.$$("#suggestions .sugg")).length >= 1, "knowledge suggestions shown");
+  await agent.screenshot({ path: shots + "/console-agent.png" });
+
+  const words = "您好，我是客服小王，非常抱歉让您久等，马上为您加急处理。";
+  await agent.fill("#reply", words);
+  await agent.click("#send");
+  await customer.waitForFunction((w) => [...document.querySelectorAll(".th-agent")].some((e) => e.textContent === w), words, { timeout: 15000 });
+  await agent.waitForFunction((w) => [...document.querySelectorAll("#transcript .msg.agent")].some((e) => e.textContent.includes(w)), words, { timeout: 15000 });
+  await customer.screenshot({ path: shots + "/widget-agent-reply.png" });
+
+  await agent.selectOption("#disposition", "resolved");
+  await agent.click("#close");
+  await customer.waitForFunction(() => [...document.querySelectorAll(".th-note")].some((e) => e.textContent.includes("会话已结束")), null, { timeout: 15000 });
+
+  // Supervisor and admin pages.
+  await admin.click("#nav-supervisor");
+  await admin.waitForSelector("#agents table");
+  assert.ok((await admin.textContent("#agents")).includes("xiaowang"));
+  await admin.screenshot({ path: shots + "/console-supervisor.png" });
+  await admin.click("#nav-admin");
+  await admin.waitForSelector("#doc-upload");
+  await admin.fill("#doc-name", "broken");
+  await admin.fill("#doc-source", "name: 坏话术\nstart: nowhere\nnodes:\n  - id: a\n    type: ask\n    say: 你好\n    branches:\n      - otherwise: true\n        goto: b\n");
+  await admin.click("#doc-upload");
+  await admin.waitForSelector("#doc-result .err");
+  const shown = await admin.textContent("#doc-result");
+  assert.ok(shown.includes("nowhere") || shown.includes("unknown_target") || shown.includes("不存在"), shown);
+  await admin.screenshot({ path: shots + "/console-admin.png" });
+});
