@@ -480,10 +480,154 @@ pub const ROUTES: &[RouteDoc] = &[
         needs(Permission::WriteConversations),
         Some("LinkIdentity"),
     ),
+    route(
+        "GET",
+        "/api/v1/contact-lists",
+        "Contact lists with their sizes",
+        "campaigns",
+        needs(Permission::ViewCampaigns),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/contact-lists/{name}/import",
+        "Import contacts from CSV or Excel into a list (created when new); bad rows are reported by row number and skipped; re-importing changes nothing",
+        "campaigns",
+        needs(Permission::ManageContacts),
+        Some("ImportContacts"),
+    ),
+    route(
+        "GET",
+        "/api/v1/contact-lists/{id}/contacts",
+        "A list's contacts (?after=&limit=)",
+        "campaigns",
+        needs(Permission::ManageContacts),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/dnc",
+        "The tenant's do-not-call list (?after=&limit=)",
+        "campaigns",
+        needs(Permission::ManageContacts),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/dnc",
+        "Never call these numbers, from any campaign",
+        "campaigns",
+        needs(Permission::ManageContacts),
+        Some("AddDnc"),
+    ),
+    route(
+        "DELETE",
+        "/api/v1/dnc/{number}",
+        "Take a number off the do-not-call list",
+        "campaigns",
+        needs(Permission::ManageContacts),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/dialing-policy",
+        "The frequency cap over all the tenant's campaigns",
+        "campaigns",
+        needs(Permission::ViewCampaigns),
+        None,
+    ),
+    route(
+        "PUT",
+        "/api/v1/dialing-policy",
+        "Set the frequency cap: at most max_calls answered calls per number per per_days days",
+        "campaigns",
+        needs(Permission::ManageCampaigns),
+        Some("DialingPolicy"),
+    ),
+    route(
+        "GET",
+        "/api/v1/campaigns",
+        "List campaigns",
+        "campaigns",
+        needs(Permission::ViewCampaigns),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/campaigns",
+        "Create a campaign (script version pinned, list, trunk, lines, windows, retries, webhook, SMS)",
+        "campaigns",
+        needs(Permission::ManageCampaigns),
+        Some("CreateCampaign"),
+    ),
+    route(
+        "GET",
+        "/api/v1/campaigns/{id}",
+        "A campaign with its progress and outcome counts (live)",
+        "campaigns",
+        needs(Permission::ViewCampaigns),
+        None,
+    ),
+    route(
+        "PATCH",
+        "/api/v1/campaigns/{id}",
+        "Change the number of lines, live",
+        "campaigns",
+        needs(Permission::ManageCampaigns),
+        Some("UpdateCampaign"),
+    ),
+    route(
+        "POST",
+        "/api/v1/campaigns/{id}/start",
+        "Start a draft campaign",
+        "campaigns",
+        needs(Permission::ManageCampaigns),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/campaigns/{id}/pause",
+        "Pause: calls up finish, no new ones start",
+        "campaigns",
+        needs(Permission::ManageCampaigns),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/campaigns/{id}/resume",
+        "Resume a paused (or completed) campaign; newly imported contacts join",
+        "campaigns",
+        needs(Permission::ManageCampaigns),
+        None,
+    ),
+    route(
+        "POST",
+        "/api/v1/campaigns/{id}/stop",
+        "Stop for good",
+        "campaigns",
+        needs(Permission::ManageCampaigns),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/campaigns/{id}/attempts",
+        "Every attempt with its outcome, talk time, grade, tags (?before=&limit=)",
+        "campaigns",
+        needs(Permission::ViewCampaigns),
+        None,
+    ),
+    route(
+        "GET",
+        "/api/v1/campaigns/{id}/deliveries",
+        "The delivery log of CRM webhooks and SMS",
+        "campaigns",
+        needs(Permission::ViewCampaigns),
+        None,
+    ),
 ];
 
 /// Every permission, in the order documented.
-pub const ALL_PERMISSIONS: [Permission; 10] = [
+pub const ALL_PERMISSIONS: [Permission; 13] = [
     Permission::ManageUsers,
     Permission::ViewUsers,
     Permission::ManageAllTokens,
@@ -494,9 +638,82 @@ pub const ALL_PERMISSIONS: [Permission; 10] = [
     Permission::ManageBots,
     Permission::WorkHandoffs,
     Permission::SuperviseHandoffs,
+    Permission::ViewCampaigns,
+    Permission::ManageCampaigns,
+    Permission::ManageContacts,
 ];
 
 fn schemas() -> Value {
+    let mut all = core_schemas();
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), campaign_schemas()) {
+        all.extend(more);
+    }
+    all
+}
+
+/// Request bodies of the campaign, contact and do-not-call routes.
+fn campaign_schemas() -> Value {
+    let windows = json!({ "$ref": "#/components/schemas/Windows" });
+    let rule = json!({ "$ref": "#/components/schemas/RetryRule" });
+    let mapping = json!({ "type": "object", "additionalProperties": false, "properties": {
+        "number": { "type": "string", "description": "Header of the number column (default: 手机号/电话/phone/…)" },
+        "name": { "type": "string", "description": "Header of the name column (default: 姓名/name)" },
+        "timezone": { "type": "string", "description": "Header of a UTC offset column (+08:00)" },
+        "columns": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Column header → script variable" },
+        "drop_unmapped": { "type": "boolean", "default": false } } });
+    let webhook = json!({ "type": "object", "required": ["url", "secret"], "additionalProperties": false,
+        "properties": { "url": { "type": "string", "format": "uri" }, "secret": { "type": "string", "minLength": 16, "description": "write-only" } } });
+    let sms = json!({ "type": "object", "required": ["gateway_url", "text"], "additionalProperties": false,
+        "properties": { "gateway_url": { "type": "string", "format": "uri" }, "token": { "type": "string", "description": "write-only" },
+            "text": { "type": "string", "maxLength": 500 }, "outcomes": { "type": "array", "items": { "type": "string" } },
+            "grades": { "type": "array", "items": { "type": "string" } } } });
+    let week = json!({ "type": "object", "additionalProperties": false, "properties": {
+        "mon": windows, "tue": windows, "wed": windows, "thu": windows, "fri": windows, "sat": windows, "sun": windows } });
+    let retry = json!({ "type": "object", "additionalProperties": false, "properties": {
+        "busy": rule, "no_answer": rule, "rejected": rule, "unreachable": rule, "failed": rule } });
+    let settings = json!({ "type": "object", "additionalProperties": false, "description": "See docs/campaigns.md",
+        "properties": {
+            "timezone": { "type": "string", "examples": ["+08:00"] },
+            "windows": week,
+            "holidays": { "type": "array", "items": { "type": "string", "format": "date" } },
+            "calls_per_second": { "type": "number", "exclusiveMinimum": 0, "maximum": 1000 },
+            "retry": retry,
+            "webhook": webhook,
+            "sms": sms } });
+    let create = json!({ "type": "object", "required": ["name", "script", "list", "trunk", "max_lines"], "additionalProperties": false,
+        "properties": {
+            "name": { "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" },
+            "script": { "type": "string", "description": "Script name; its version is pinned at creation" },
+            "script_version": { "type": "integer", "description": "Default: the latest" },
+            "list": { "type": "string", "description": "Contact list name or id" },
+            "trunk": { "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$", "description": "SIP account to call through" },
+            "caller_id": { "type": "string" },
+            "max_lines": { "type": "integer", "minimum": 1, "maximum": 1000 },
+            "settings": settings } });
+    let import = json!({ "type": "object", "required": ["format"], "additionalProperties": false,
+        "description": "Exactly one of content (CSV text) and content_base64 (the file). The first non-empty row is the header.",
+        "properties": {
+            "format": { "type": "string", "enum": ["csv", "xlsx"] },
+            "content": { "type": "string" },
+            "content_base64": { "type": "string", "contentEncoding": "base64" },
+            "do_not_call": { "type": "boolean", "default": false, "description": "Also put every imported number on the do-not-call list" },
+            "mapping": mapping } });
+    json!({
+        "ImportContacts": import,
+        "CreateCampaign": create,
+        "AddDnc": { "type": "object", "required": ["numbers"], "additionalProperties": false,
+            "properties": { "numbers": { "type": "array", "items": { "type": "string" }, "minItems": 1, "maxItems": 10000 }, "reason": { "type": "string", "maxLength": 200 } } },
+        "DialingPolicy": { "type": "object", "required": ["max_calls"], "additionalProperties": false,
+            "properties": { "max_calls": { "type": ["integer", "null"], "minimum": 1, "maximum": 100, "description": "null removes the cap" }, "per_days": { "type": "integer", "minimum": 1, "maximum": 365 } } },
+        "UpdateCampaign": { "type": "object", "required": ["max_lines"], "additionalProperties": false,
+            "properties": { "max_lines": { "type": "integer", "minimum": 1, "maximum": 1000 } } },
+        "Windows": { "type": "array", "items": { "type": "string", "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$" } },
+        "RetryRule": { "type": "object", "required": ["after_minutes", "max_retries"], "additionalProperties": false,
+            "properties": { "after_minutes": { "type": "integer", "minimum": 1, "maximum": 43200 }, "max_retries": { "type": "integer", "minimum": 0, "maximum": 20 } } }
+    })
+}
+
+fn core_schemas() -> Value {
     let role = json!({ "type": "string", "enum": ["admin", "supervisor", "agent", "analyst"] });
     json!({
         "Error": {
@@ -579,6 +796,7 @@ fn schemas() -> Value {
             "properties": { "source": { "type": "string", "description": "The knowledge base, YAML or JSON Lines" } } },
         "AppendEvent": { "type": "object", "required": ["kind"], "additionalProperties": false,
             "properties": { "kind": { "type": "string", "examples": ["user_said", "say"] }, "payload": {} } }
+
     })
 }
 
@@ -607,7 +825,7 @@ pub fn openapi() -> Value {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": {
                 "schema": { "$ref": format!("#/components/schemas/{body}") } } } });
         }
-        let params: Vec<Value> = ["id", "name", "tenant", "channel"]
+        let params: Vec<Value> = ["id", "name", "tenant", "channel", "number"]
             .iter()
             .filter(|p| r.path.contains(&format!("{{{p}}}")))
             .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))

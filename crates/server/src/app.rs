@@ -16,8 +16,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
-    audit, auth, channels, conversations, customers, documents, handoffs, kb_table, system, tokens,
-    users, webchat, wechat,
+    audit, auth, campaigns, channels, contacts, conversations, customers, documents, handoffs,
+    kb_table, system, tokens, users, webchat, wechat,
 };
 use crate::state::AppState;
 
@@ -75,6 +75,29 @@ pub fn router(state: AppState) -> Router {
         .route("/customers", get(customers::find))
         .route("/customers/{id}", get(customers::get))
         .route("/customers/{id}/identities", post(customers::link))
+        .route("/contact-lists", get(contacts::lists))
+        .route(
+            "/contact-lists/{name}/import",
+            post(contacts::import).layer(DefaultBodyLimit::max(contacts::MAX_IMPORT_BYTES)),
+        )
+        .route("/contact-lists/{id}/contacts", get(contacts::contacts))
+        .route("/dnc", get(contacts::dnc_list).post(contacts::dnc_add))
+        .route("/dnc/{number}", axum::routing::delete(contacts::dnc_remove))
+        .route(
+            "/dialing-policy",
+            get(campaigns::policy).put(campaigns::put_policy),
+        )
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route(
+            "/campaigns/{id}",
+            get(campaigns::get).patch(campaigns::update),
+        )
+        .route("/campaigns/{id}/start", post(campaigns::start))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/campaigns/{id}/stop", post(campaigns::stop))
+        .route("/campaigns/{id}/attempts", get(campaigns::attempts))
+        .route("/campaigns/{id}/deliveries", get(campaigns::deliveries))
         .route("/scripts", get(documents::list_scripts))
         .route(
             "/scripts/{name}",

@@ -43,6 +43,12 @@ pub enum Permission {
     WorkHandoffs,
     /// Run the floor: every agent and queue, skills, forced transfers.
     SuperviseHandoffs,
+    /// Read campaigns, their progress, attempts and deliveries, and contact lists.
+    ViewCampaigns,
+    /// Create, start, pause, resume and stop campaigns; set the frequency cap.
+    ManageCampaigns,
+    /// Import and read contacts; manage the do-not-call list.
+    ManageContacts,
 }
 
 impl Permission {
@@ -58,6 +64,9 @@ impl Permission {
             Permission::ManageBots => "bots.manage",
             Permission::WorkHandoffs => "handoffs.work",
             Permission::SuperviseHandoffs => "handoffs.supervise",
+            Permission::ViewCampaigns => "campaigns.view",
+            Permission::ManageCampaigns => "campaigns.manage",
+            Permission::ManageContacts => "contacts.manage",
         }
     }
 
@@ -71,6 +80,7 @@ impl Permission {
         use Permission::*;
         match role {
             Role::Admin => true,
+            // Supervisors run the outbound campaigns of their team.
             Role::Supervisor => matches!(
                 self,
                 ViewUsers
@@ -79,12 +89,16 @@ impl Permission {
                     | ViewBots
                     | WorkHandoffs
                     | SuperviseHandoffs
+                    | ViewCampaigns
+                    | ManageCampaigns
+                    | ManageContacts
             ),
             Role::Agent => matches!(
                 self,
                 ReadConversations | WriteConversations | ViewBots | WorkHandoffs
             ),
-            Role::Analyst => matches!(self, ReadConversations | ViewBots),
+            // Analysts see how campaigns do, not the contact lists themselves.
+            Role::Analyst => matches!(self, ReadConversations | ViewBots | ViewCampaigns),
         }
     }
 }
@@ -286,7 +300,10 @@ mod tests {
                 WriteConversations,
                 ViewBots,
                 WorkHandoffs,
-                SuperviseHandoffs
+                SuperviseHandoffs,
+                ViewCampaigns,
+                ManageCampaigns,
+                ManageContacts
             ]
         );
         assert_eq!(
@@ -298,7 +315,10 @@ mod tests {
                 WorkHandoffs
             ]
         );
-        assert_eq!(of(Role::Analyst), vec![ReadConversations, ViewBots]);
+        assert_eq!(
+            of(Role::Analyst),
+            vec![ReadConversations, ViewBots, ViewCampaigns]
+        );
         for p in all {
             assert_eq!(Permission::from_name(p.name()), Some(p));
         }

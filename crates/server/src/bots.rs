@@ -374,6 +374,28 @@ impl Bots {
                 return Err(e.into());
             }
         };
+        // "别再打了": the engine asks for the number to go on the tenant's
+        // do-not-call list, which every campaign obeys. The request is in the
+        // log already; a failure here is logged, not the turn's failure.
+        for a in &actions {
+            if let Action::AddToDoNotCall { phone } = a
+                && let Ok(number) = phone::normalize(phone)
+            {
+                let reason = format!("asked in conversation {}", conversation.id);
+                if let Err(e) = store
+                    .add_dnc(
+                        Some(&conversation.tenant_id),
+                        &number,
+                        "conversation",
+                        Some(&reason),
+                        now_ms,
+                    )
+                    .await
+                {
+                    tracing::error!(error = %e, conversation = %conversation.id, "could not add a number to the do-not-call list");
+                }
+            }
+        }
         let summary = StateSummary::of(&state);
         if state.is_ended() {
             drop(guard);

@@ -71,8 +71,19 @@ pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
         })
 }
 
-/// Runs the server until Ctrl-C or SIGTERM.
+/// Runs the server until Ctrl-C or SIGTERM, without a dialer: campaigns can
+/// be prepared and started, and are dialled once a dialer is plugged in
+/// with [`serve_with_dialer`].
 pub async fn serve(config: Config) -> Result<(), ServeError> {
+    serve_with_dialer(config, None).await
+}
+
+/// Runs the server; with a dialer (the SIP stack's outbound calls), the
+/// campaign runner works every running campaign of every tenant.
+pub async fn serve_with_dialer(
+    config: Config,
+    dialer: Option<std::sync::Arc<dyn campaign::Dialer>>,
+) -> Result<(), ServeError> {
     // Bind first: if the port is taken, fail before a one-time demo
     // password is printed and lost.
     let listener = tokio::net::TcpListener::bind(config.http)
@@ -102,8 +113,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         env!("CARGO_PKG_VERSION")
     );
 
-    let state = AppState::new(store.clone(), config, clock);
+    let state = AppState::new(store.clone(), config, clock.clone());
     spawn_housekeeping(state.clone());
+    spawn_campaigns(store.clone(), clock, dialer);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -112,6 +124,31 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     store.close().await;
     tracing::info!("tonghua stopped");
     Ok(())
+}
+
+/// The campaign runner (when there is a dialer) and the webhook/SMS outbox.
+/// Both stop with the process; what they were doing is safe in the store
+/// (see the `campaign` crate: attempts are persisted before dialling).
+fn spawn_campaigns(
+    store: Store,
+    clock: Clock,
+    dialer: Option<std::sync::Arc<dyn campaign::Dialer>>,
+) {
+    let now: campaign::Now = std::sync::Arc::new(move || clock.now_ms());
+    let deliverer = std::sync::Arc::new(campaign::delivery::Deliverer::new(
+        store.clone(),
+        now.clone(),
+    ));
+    tokio::spawn(deliverer.run(Duration::from_secs(1), std::future::pending()));
+    match dialer {
+        Some(dialer) => {
+            let runner = campaign::Runner::new(store, dialer, now);
+            tokio::spawn(runner.run(Duration::from_millis(200), std::future::pending()));
+        }
+        None => tracing::info!(
+            "no dialer configured: campaigns can be created and started but are not dialled"
+        ),
+    }
 }
 
 fn spawn_housekeeping(state: AppState) {

@@ -19,6 +19,8 @@ struct World {
     token_secret: String,
     conversation_id: String,
     customer_id: String,
+    list_id: String,
+    campaign_id: String,
     handoff_id: String,
     ids: Vec<String>,
 }
@@ -106,6 +108,26 @@ async fn world(app: &TestApp, slug: &str) -> World {
         )
         .await;
     }
+    let (s5, imported) = call(
+        &admin,
+        app,
+        "POST",
+        "/api/v1/contact-lists/calls/import",
+        Some(&sample_body("ImportContacts")),
+    )
+    .await;
+    assert!(s5.is_success(), "{imported}");
+    let list_id = imported["list"]["id"]
+        .as_str()
+        .expect("list id")
+        .to_string();
+    let mut campaign = sample_body("CreateCampaign");
+    campaign["name"] = json!(format!("{slug}-campaign"));
+    let (s6, campaign) = call(&admin, app, "POST", "/api/v1/campaigns", Some(&campaign)).await;
+    assert!(s6.is_success(), "{campaign}");
+    let campaign_id = campaign["id"].as_str().expect("campaign id").to_string();
+    ids.push(list_id.clone());
+    ids.push(campaign_id.clone());
     let handoff_id = app
         .store
         .open_handoff(&tenant_id, &conversation_id, "售后", "human", START_MS)
@@ -126,6 +148,8 @@ async fn world(app: &TestApp, slug: &str) -> World {
         token_secret: token["secret"].as_str().expect("secret").to_string(),
         conversation_id,
         customer_id,
+        list_id,
+        campaign_id,
         handoff_id,
         ids,
     }
@@ -147,6 +171,14 @@ fn concrete(path: &str, w: &World) -> String {
         &w.customer_id
     } else if path == "/api/v1/customers" {
         return format!("/api/v1/customers?crm_id={}-crm", w.slug);
+    } else if path.starts_with("/api/v1/campaigns/") {
+        &w.campaign_id
+    } else if path == "/api/v1/contact-lists/{name}/import" {
+        return path.replace("{name}", "calls");
+    } else if path.starts_with("/api/v1/contact-lists/") {
+        &w.list_id
+    } else if path == "/api/v1/dnc/{number}" {
+        return path.replace("{number}", SAMPLE_DNC_NUMBER);
     } else if path.starts_with("/api/v1/handoffs/") {
         &w.handoff_id
     } else if path.starts_with("/api/v1/agents/") {
@@ -192,6 +224,22 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
             .len(),
     );
     let b_audit_before = app.audit_count(&b.tenant_id).await;
+    let b_campaign_before = app
+        .store
+        .campaign(&b.tenant_id, &b.campaign_id)
+        .await
+        .expect("q")
+        .expect("B's campaign");
+    app.store
+        .add_dnc(
+            Some(&b.tenant_id),
+            "+8613900139001",
+            "manual",
+            None,
+            START_MS,
+        )
+        .await
+        .expect("B's dnc");
 
     let mut checked = 0;
     for r in ROUTES.iter().filter(|r| r.auth.is_some()) {
@@ -200,7 +248,7 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
         }
         let path = concrete(r.path, &b);
         let (status, body) = call(&a_admin, &app, r.method, &path, body_for(r, &b).as_ref()).await;
-        if r.path.contains("{name}") && r.method == "PUT" {
+        if r.path.contains("{name}") && (r.method == "PUT" || r.path.ends_with("/import")) {
             // Names are not secrets: A uploading a name B also uses makes A's
             // own document; B's is untouched (checked below).
             assert!(
@@ -313,6 +361,38 @@ async fn no_endpoint_lets_tenant_a_read_or_change_anything_of_tenant_b() {
         b_audit_before,
         "no action was recorded against B"
     );
+    let b_campaign = app
+        .store
+        .campaign(&b.tenant_id, &b.campaign_id)
+        .await
+        .expect("q")
+        .expect("B's campaign");
+    assert_eq!(
+        (
+            b_campaign.status.as_str(),
+            b_campaign.max_lines,
+            b_campaign.updated_at
+        ),
+        (
+            b_campaign_before.status.as_str(),
+            b_campaign_before.max_lines,
+            b_campaign_before.updated_at
+        ),
+        "B's campaign is untouched"
+    );
+    assert!(
+        app.store
+            .is_dnc(&b.tenant_id, "+8613900139001")
+            .await
+            .expect("q"),
+        "A removing the number from its list left B's"
+    );
+    let b_contacts = app
+        .store
+        .contacts(&b.tenant_id, &b.list_id, None, 10)
+        .await
+        .expect("contacts");
+    assert_eq!(b_contacts.len(), 2, "A's import went to A's own list");
     let b_agent = app
         .store
         .user(&b.tenant_id, &b.agent_id)

@@ -15,7 +15,9 @@
 //!   (this crate reads no clock, so tests can move time).
 
 mod audit;
+mod campaigns;
 mod channels;
+mod contacts;
 mod conversations;
 mod customers;
 mod documents;
@@ -34,7 +36,14 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use campaigns::{
+    Attempt, AttemptResult, Campaign, Candidate, Claim, ClaimDecision, Delivery, NewCampaign,
+    NewDelivery, NextStep, OpenAttempt, Progress,
+};
 pub use channels::Channel;
+pub use contacts::{
+    Contact, ContactList, DialingPolicy, DncEntry, GLOBAL_DNC, ImportCounts, NewContact,
+};
 pub use conversations::{Appended, Conversation, EventRecord, NewConversation};
 pub use customers::{Customer, Identity, IdentityKind};
 pub use documents::{Document, DocumentKind, DocumentSummary};

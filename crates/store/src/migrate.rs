@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_customers.sql"),
     },
     Migration {
+        version: 7,
+        name: "campaigns",
+        sql: include_str!("../migrations/sqlite/0007_campaigns.sql"),
+    },
+    Migration {
         version: 9,
         name: "handoffs",
         sql: include_str!("../migrations/sqlite/0009_handoffs.sql"),

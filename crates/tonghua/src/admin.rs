@@ -83,15 +83,15 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("'{s}' is not a role; use admin, supervisor, agent or analyst"))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     server::Clock::system().now_ms()
 }
 
-fn fail(e: impl std::fmt::Display) -> Failure {
+pub(crate) fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::runtime(e.to_string())
 }
 
-async fn tenant(store: &Store, slug: &str) -> Result<Tenant, Failure> {
+pub(crate) async fn tenant(store: &Store, slug: &str) -> Result<Tenant, Failure> {
     store
         .tenant_by_slug(slug)
         .await
@@ -132,7 +132,7 @@ fn new_password(from_stdin: bool) -> Result<(String, bool), Failure> {
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     store: &Store,
     tenant_id: Option<&str>,
     action: &str,

@@ -1,9 +1,11 @@
 //! `tonghua`: the one binary. `serve` runs the platform; `admin` manages
-//! tenants, users and tokens from the machine itself; `migrate` applies the
+//! tenants, users and tokens from the machine itself; `contacts` and
+//! `campaign` prepare and steer outbound campaigns; `migrate` applies the
 //! schema; the operator tools for scripts, understanding (`nlu`) and speech
 //! (`asr`, `tts`) help build and check a deployment.
 
 mod admin;
+mod campaigns;
 mod speech;
 mod tools;
 
@@ -44,6 +46,12 @@ enum Command {
     /// Manage tenants, users and API tokens directly in the database.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Contact lists and the do-not-call lists: import, list, dnc.
+    #[command(subcommand)]
+    Contacts(campaigns::ContactsCommand),
+    /// Outbound campaigns: create, start, pause, resume, stop, lines, status.
+    #[command(subcommand)]
+    Campaign(campaigns::CampaignCommand),
     /// Talk to a script in the terminal, seeing intents, scores and actions.
     Chat {
         #[arg(long, value_name = "SCRIPT")]
@@ -203,6 +211,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let config = load_config(&cli, None)?;
             server::telemetry::init_logging(LogFormat::Text, "warn");
             runtime()?.block_on(admin::run(&config, cmd))
+        }
+        Command::Contacts(cmd) => {
+            let config = load_config(&cli, None)?;
+            server::telemetry::init_logging(LogFormat::Text, "warn");
+            runtime()?.block_on(campaigns::contacts(&config, cmd))
+        }
+        Command::Campaign(cmd) => {
+            let config = load_config(&cli, None)?;
+            server::telemetry::init_logging(LogFormat::Text, "warn");
+            runtime()?.block_on(campaigns::campaign(&config, cmd))
         }
     }
 }

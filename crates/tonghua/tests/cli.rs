@@ -13,6 +13,14 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_tonghua");
 const ADMIN_PASSWORD: &str = "demo-admin-pass-1";
 
+/// An HTTP client builder. reqwest is built with rustls but no default
+/// crypto provider (the server installs ring, see server/src/tls.rs); this
+/// test process installs the same before building a client.
+fn http() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -57,7 +65,9 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if Client::new()
+            if http()
+                .build()
+                .expect("client")
                 .get(format!("{}/healthz", server.base))
                 .send()
                 .is_ok_and(|r| r.status().is_success())
@@ -84,10 +94,7 @@ impl Drop for Server {
 }
 
 fn login(base: &str) -> Client {
-    let client = Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let client = http().cookie_store(true).build().expect("client");
     let r = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({ "tenant": "demo", "username": "admin", "password": ADMIN_PASSWORD }))
@@ -347,13 +354,17 @@ fn admin_commands_manage_tenants_users_and_tokens() {
     // The new password and the token work against a running server.
     let port = free_port();
     let server = Server::start(&data, port);
-    let r = Client::new()
+    let r = http()
+        .build()
+        .expect("client")
         .post(format!("{}/api/v1/auth/login", server.base))
         .json(&json!({ "tenant": "acme", "username": "li", "password": generated }))
         .send()
         .expect("login");
     assert!(r.status().is_success());
-    let me = Client::new()
+    let me = http()
+        .build()
+        .expect("client")
         .get(format!("{}/api/v1/me", server.base))
         .bearer_auth(&secret)
         .send()
@@ -414,11 +425,19 @@ fn json_logs_are_one_json_object_per_line_with_the_request_id() {
         .expect("spawn");
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Client::new().get(format!("{base}/healthz")).send().is_err() {
+    while http()
+        .build()
+        .expect("client")
+        .get(format!("{base}/healthz"))
+        .send()
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let r = Client::new()
+    let r = http()
+        .build()
+        .expect("client")
         .get(format!("{base}/api/v1/me"))
         .header("x-request-id", "req-json-test")
         .send()

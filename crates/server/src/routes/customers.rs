@@ -14,30 +14,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
-/// A phone number in E.164, from how people write Chinese numbers:
-/// `13800138000`, `138-0013-8000`, `+86 138 0013 8000`, `008613800138000`,
-/// landlines with their area code (`010-12345678`).
-pub fn normalize_phone(raw: &str) -> Option<String> {
-    let plus = raw.trim_start().trim_start_matches('(').starts_with('+');
-    let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
-    let e164 = if plus {
-        format!("+{digits}")
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        format!("+{rest}")
-    } else if digits.len() == 11 && digits.starts_with('1') {
-        format!("+86{digits}")
-    } else if digits.starts_with('0') && (10..=12).contains(&digits.len()) {
-        format!("+86{}", &digits[1..])
-    } else {
-        return None;
-    };
-    let n = e164.len() - 1;
-    let only_digits_and_separators = raw
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-()".contains(c));
-    (only_digits_and_separators && (8..=15).contains(&n)).then_some(e164)
-}
-
 /// The identities a request names; the first is the one looked up.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,10 +29,10 @@ pub struct CustomerKeys {
 fn checked(kind: IdentityKind, value: &str) -> ApiResult<(IdentityKind, String)> {
     let value = value.trim();
     let normalised = match kind {
-        IdentityKind::Phone => normalize_phone(value).ok_or_else(|| {
+        IdentityKind::Phone => phone::normalize(value).map_err(|e| {
             ApiError::bad_request(
-                format!("电话号码 {value} 无法识别"),
-                format!("phone number {value} is not recognised"),
+                format!("电话号码 {value} 无法识别：{}", e.zh()),
+                format!("phone number {value} is not recognised: {e}"),
             )
         })?,
         _ if value.is_empty() || value.len() > 128 => {
@@ -180,37 +156,4 @@ pub async fn link(
         )
         .await?;
     Ok((StatusCode::OK, Json(customer)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_phone;
-
-    #[test]
-    fn phone_numbers_as_people_write_them() {
-        for raw in [
-            "13800138000",
-            "138-0013-8000",
-            "+86 138 0013 8000",
-            "008613800138000",
-            "(+86) 13800138000",
-        ] {
-            assert_eq!(
-                normalize_phone(raw).as_deref(),
-                Some("+8613800138000"),
-                "{raw}"
-            );
-        }
-        assert_eq!(
-            normalize_phone("010-12345678").as_deref(),
-            Some("+861012345678")
-        );
-        assert_eq!(
-            normalize_phone("+1 415 555 0100").as_deref(),
-            Some("+14155550100")
-        );
-        for bad in ["", "12345", "hello", "1380013800a", "+"] {
-            assert_eq!(normalize_phone(bad), None, "{bad}");
-        }
-    }
 }

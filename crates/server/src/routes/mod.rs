@@ -4,7 +4,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod channels;
+pub mod contacts;
 pub mod conversations;
 pub mod customers;
 pub mod documents;

@@ -225,6 +225,12 @@ pub async fn call(
     split(req.send().await.expect("send")).await
 }
 
+/// Contacts the sample import adds to the list `calls`.
+pub const SAMPLE_CONTACTS_CSV: &str =
+    "姓名,手机号,小区\n张三,13800138000,翠湖苑\n李四,13900139000,翠湖苑\n";
+/// The number the sample do-not-call request adds.
+pub const SAMPLE_DNC_NUMBER: &str = "13900139001";
+
 /// A valid body for each request schema in the route table.
 pub fn sample_body(schema: &str) -> Value {
     match schema {
@@ -247,6 +253,14 @@ pub fn sample_body(schema: &str) -> Value {
             json!({ "kind": "wechat", "settings": { "token": "tonghua123", "app_id": "wx_test", "script": "mini" } })
         }
         "UploadKnowledgeBase" => json!({ "source": MINI_KB }),
+        "ImportContacts" => json!({ "format": "csv", "content": SAMPLE_CONTACTS_CSV }),
+        "AddDnc" => json!({ "numbers": [SAMPLE_DNC_NUMBER], "reason": "客户要求" }),
+        "DialingPolicy" => json!({ "max_calls": 1, "per_days": 5 }),
+        "CreateCampaign" => json!({
+            "name": format!("c{}", uuid_like()), "script": "mini", "list": "calls", "trunk": "trunk1", "max_lines": 2,
+            "settings": { "retry": { "busy": { "after_minutes": 30, "max_retries": 2 } } }
+        }),
+        "UpdateCampaign" => json!({ "max_lines": 3 }),
         "SetPresence" => json!({ "status": "busy" }),
         "ImportTable" => {
             json!({ "csv": "id,question,answer,similar\nrefund,怎么退款？,在订单页申请退款。,退款流程|如何退款\n" })
