@@ -504,7 +504,8 @@ async fn each_role_gets_exactly_the_routes_its_permissions_allow() {
 
 #[tokio::test]
 async fn every_state_changing_route_writes_an_audit_entry() {
-    let app = TestApp::start().await;
+    // A fresh login per route: more routes than the default per-IP login limit.
+    let app = TestApp::start_with(|c| c.auth.login_attempts_per_minute = 10_000).await;
     let w = world(&app, "acme").await;
     let mut covered = 0;
     for r in ROUTES
