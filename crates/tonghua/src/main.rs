@@ -165,6 +165,15 @@ fn load_config(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, Failure> 
     .map_err(|e| Failure::usage(e.to_string()))
 }
 
+/// The models folder and data directory from the configuration layers.
+fn places(cli: &Cli) -> Result<speech::Places, Failure> {
+    let config = load_config(cli, None)?;
+    Ok(speech::Places {
+        models: config.models,
+        data_dir: config.data_dir,
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -185,8 +194,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Validate { script } => tools::validate(script.clone()),
         Command::Nlu(cmd) => tools::nlu(cmd),
-        Command::Asr(args) => speech::asr(args),
-        Command::Tts(args) => speech::tts(args, || Ok(load_config(&cli, None)?.data_dir)),
+        Command::Asr(args) => speech::asr(args, || places(&cli)),
+        Command::Tts(args) => speech::tts(args, || places(&cli)),
         Command::Version => {
             println!("tonghua {}", env!("CARGO_PKG_VERSION"));
             Ok(())

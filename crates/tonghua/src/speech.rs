@@ -65,20 +65,27 @@ fn engine_failure(e: impl std::fmt::Display) -> Failure {
     Failure::runtime(e.to_string())
 }
 
+/// Where the models are and where the data directory is: the `models` and
+/// `data_dir` settings (file, `TONGHUA_MODELS` / `TONGHUA_DATA_DIR`, flags).
+pub struct Places {
+    pub models: PathBuf,
+    pub data_dir: PathBuf,
+}
+
 #[cfg(feature = "local-voice")]
-fn load_asr(beam: usize) -> Result<Box<dyn Asr>, Failure> {
+fn load_asr(models: &Path, beam: usize) -> Result<Box<dyn Asr>, Failure> {
     let config = voice::whisper::WhisperConfig {
         beam_size: beam.max(1),
         ..voice::whisper::WhisperConfig::default()
     };
-    voice::whisper::WhisperAsr::load(&voice::models::models_dir(), &config)
+    voice::whisper::WhisperAsr::load(models, &config)
         .map(|a| Box::new(a) as Box<dyn Asr>)
         .map_err(engine_failure)
 }
 
 #[cfg(feature = "local-voice")]
-fn load_tts() -> Result<Box<dyn Tts>, Failure> {
-    voice::kokoro::Kokoro::load(&voice::models::models_dir())
+fn load_tts(models: &Path) -> Result<Box<dyn Tts>, Failure> {
+    voice::kokoro::Kokoro::load(models)
         .map(|t| Box::new(t) as Box<dyn Tts>)
         .map_err(engine_failure)
 }
@@ -89,20 +96,24 @@ const NO_LOCAL: &str = "this tonghua was built without local speech engines; \
     after scripts/install-voice-models.sh";
 
 #[cfg(not(feature = "local-voice"))]
-fn load_asr(_beam: usize) -> Result<Box<dyn Asr>, Failure> {
+fn load_asr(_models: &Path, _beam: usize) -> Result<Box<dyn Asr>, Failure> {
     Err(Failure::runtime(NO_LOCAL))
 }
 
 #[cfg(not(feature = "local-voice"))]
-fn load_tts() -> Result<Box<dyn Tts>, Failure> {
+fn load_tts(_models: &Path) -> Result<Box<dyn Tts>, Failure> {
     Err(Failure::runtime(NO_LOCAL))
 }
 
-pub fn asr(args: &AsrArgs) -> Result<(), Failure> {
+pub fn asr(
+    args: &AsrArgs,
+    places: impl FnOnce() -> Result<Places, Failure>,
+) -> Result<(), Failure> {
     // Read the file first: a bad file is reported without loading models.
     let audio = voice::wav::read_wav(&args.file).map_err(engine_failure)?;
+    let places = places()?;
     let started = std::time::Instant::now();
-    let mut engine = load_asr(args.beam)?;
+    let mut engine = load_asr(&places.models, args.beam)?;
     let load_secs = started.elapsed().as_secs_f64();
     let out = voice::cli::transcribe(&mut *engine, &audio).map_err(engine_failure)?;
     if args.json {
@@ -154,11 +165,11 @@ fn check_voice(tts: &dyn Tts, v: &VoiceArgs) -> Result<(), Failure> {
 
 pub fn tts(
     args: &TtsArgs,
-    data_dir: impl FnOnce() -> Result<PathBuf, Failure>,
+    places: impl FnOnce() -> Result<Places, Failure>,
 ) -> Result<(), Failure> {
     match &args.command {
         Some(TtsCommand::Warm { script, kb, voice }) => {
-            warm(script, kb.as_deref(), voice, data_dir()?)
+            warm(script, kb.as_deref(), voice, &places()?)
         }
         None => {
             let text = args
@@ -173,7 +184,7 @@ pub fn tts(
                 .as_deref()
                 .ok_or_else(|| Failure::usage("name the output file with -o out.wav"))?;
             let request = request(text, &args.voice)?;
-            let mut engine = load_tts()?;
+            let mut engine = load_tts(&places()?.models)?;
             check_voice(&*engine, &args.voice)?;
             let out = voice::cli::synthesize_file(&mut *engine, &request, output)
                 .map_err(engine_failure)?;
@@ -194,12 +205,12 @@ pub fn tts(
     }
 }
 
-fn warm(script: &Path, kb: Option<&Path>, v: &VoiceArgs, data_dir: PathBuf) -> Result<(), Failure> {
+fn warm(script: &Path, kb: Option<&Path>, v: &VoiceArgs, places: &Places) -> Result<(), Failure> {
     let bot = dialog::Bot::from_file(script, kb).map_err(|e| Failure::usage(e.to_string()))?;
     let lines = bot.spoken_lines();
-    let cache_dir = data_dir.join(voice::cache::DATA_DIR_CACHE);
+    let cache_dir = places.data_dir.join(voice::cache::DATA_DIR_CACHE);
     let cache = voice::TtsCache::open(&cache_dir).map_err(engine_failure)?;
-    let mut engine = load_tts()?;
+    let mut engine = load_tts(&places.models)?;
     check_voice(&*engine, v)?;
     let mut requests = Vec::new();
     let mut skipped = Vec::new();

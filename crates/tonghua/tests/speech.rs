@@ -133,6 +133,20 @@ fn speech_synthesised_by_tts_is_recognised_by_asr_over_a_phone_line() {
     assert_eq!(segments.len(), 1, "{json}");
     assert!(segments[0]["end_ms"].as_u64() > segments[0]["start_ms"].as_u64());
 
+    // The same speech as a 44.1 kHz stereo file (as a recorder writes it).
+    let hifi =
+        voice::resample::resample(&voice::audio::i16_to_f32(&line), 8000, 44100).expect("44.1 kHz");
+    let stereo = dir.path().join("stereo.wav");
+    std::fs::write(&stereo, stereo_wav(&voice::audio::f32_to_i16(&hifi), 44100)).expect("write");
+    let (code, out, err) = run(&["asr", s(&stereo), "--json"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let json: Value = serde_json::from_str(out.lines().last().expect("a JSON line")).expect("JSON");
+    let heard = json["text"].as_str().expect("text");
+    assert!(
+        voice::cer::cer(sentence, heard) <= 0.2,
+        "stereo: heard {heard:?}"
+    );
+
     // Plain output: the text first, then timings.
     let (code, out, _) = run(&["asr", s(&phone)], &[]);
     assert_eq!(code, 0);
@@ -206,6 +220,29 @@ nodes:
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("rendered 0 "), "{out}");
     assert!(out.contains("already cached 2"), "{out}");
+}
+
+/// A 16-bit PCM stereo WAV with the same samples on both channels.
+fn stereo_wav(samples: &[i16], rate: u32) -> Vec<u8> {
+    let data_len = (samples.len() * 4) as u32;
+    let mut w = Vec::with_capacity(44 + data_len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&2u16.to_le_bytes()); // channels
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 4).to_le_bytes());
+    w.extend_from_slice(&4u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for x in samples {
+        w.extend_from_slice(&x.to_le_bytes());
+        w.extend_from_slice(&x.to_le_bytes());
+    }
+    w
 }
 
 fn walk(dir: &Path) -> usize {

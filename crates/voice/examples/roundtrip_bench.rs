@@ -15,7 +15,7 @@
 //!     cargo run --release -p voice --features kokoro,whisper --example roundtrip_bench
 //!
 //! Options: `--set tuning|held-out|all` (default all), `--beam N` (5),
-//! `--prompt TEXT|none`, `--fallback 0.2,0.4,…` (temperature fallback), `--denoise none|rnnoise|gtcrn` (none), `--keep F` (mix F of the line back into the denoised audio, default 0), `--wide` (also 16 kHz
+//! `--prompt TEXT|none`, `--fallback 0.2,0.4,…` (temperature fallback), `--padding S` (seconds of padding after the utterance in the encoder window; 30 = Whisper's full window; default 10), `--denoise none|rnnoise|gtcrn` (none), `--keep F` (mix F of the line back into the denoised audio, default 0), `--wide` (also 16 kHz
 //! without a phone line), `--verbose` (every sentence), `--threads N`.
 //! Synthesised audio is cached in `$TMPDIR/tonghua-bench-tts` (the TTS RTF
 //! line counts only prompts rendered in this run).
@@ -215,6 +215,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         threads: arg("--threads").and_then(|v| v.parse().ok()).unwrap_or(0),
         ..WhisperConfig::default()
     };
+    if let Some(p) = arg("--padding") {
+        config.window_padding_secs = p.parse().ok().filter(|s: &f32| *s < 30.0);
+    }
     if let Some(t) = arg("--fallback") {
         config.fallback_temperatures = t.split(',').filter_map(|v| v.parse().ok()).collect();
     }
@@ -244,8 +247,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lines.push(Line::Wide);
     }
     println!(
-        "load: kokoro {tts_load:.2} s, whisper {asr_load:.2} s; beam {}, prompt {:?}, fallback {:?}, denoise {}",
-        config.beam_size, config.prompt, config.fallback_temperatures, denoise_name
+        "load: kokoro {tts_load:.2} s, whisper {asr_load:.2} s; beam {}, prompt {:?}, fallback {:?}, padding {:?}, denoise {}",
+        config.beam_size,
+        config.prompt,
+        config.fallback_temperatures,
+        config.window_padding_secs,
+        denoise_name
     );
 
     let cache_dir = std::env::temp_dir().join("tonghua-bench-tts");

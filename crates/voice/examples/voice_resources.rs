@@ -101,13 +101,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Per-call state: listener (RNNoise, VAD, endpointer, resamplers, ASR
     // handle), playout and a TTS handle, as Engines::call builds them.
+    // Each call hears one second of line noise and plays one frame, so its
+    // buffers are really allocated and touched, not just reserved.
+    let noise = voice::testsignal::white_noise(8000, 1000, 0.01, 1);
     let before = status_kib("VmRSS:");
-    let calls: Vec<_> = (0..200)
+    let mut calls: Vec<_> = (0..200)
         .map(|_| engines.call(8000))
         .collect::<Result<_, _>>()?;
+    for c in &mut calls {
+        for f in noise.chunks(160) {
+            c.listener.push(f);
+        }
+        c.playout.push(&warm, Some(1))?;
+        c.playout.next_frame();
+    }
     let after = status_kib("VmRSS:");
     println!(
-        "per call (200 idle calls): {:.0} KiB; plus the utterance buffer while a caller speaks: 64 KiB per second at 16 kHz (≤ 1.8 MiB at the 28 s cap)",
+        "per call (200 calls, each after 1 s of audio and a queued prompt): {:.0} KiB; plus the utterance buffer while a caller speaks: 64 KiB per second at 16 kHz (≤ 1.8 MiB at the 28 s cap)",
         (after - before) / 200.0
     );
     drop(calls);

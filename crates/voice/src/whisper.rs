@@ -58,6 +58,13 @@ pub struct WhisperConfig {
     /// by sampling at each of these temperatures in turn (best of 5) and keep
     /// the most probable result. Empty = no fallback.
     pub fallback_temperatures: Vec<f32>,
+    /// How much silence follows the utterance in the window the encoder
+    /// sees. Whisper was trained on 30 s windows (`None`: the utterance
+    /// padded to 30 s, the most accurate); `Some(s)`: the utterance plus `s`
+    /// seconds, up to 30. The encoder's cost grows with the window, so a
+    /// 2 s answer with 10 s of padding decodes in about a third of the time,
+    /// for slightly more errors (docs/benchmarks.md). Default `Some(10.0)`.
+    pub window_padding_secs: Option<f32>,
 }
 
 /// Average log probability under which a decode is retried (Whisper's value).
@@ -72,6 +79,7 @@ impl Default for WhisperConfig {
             threads: 0,
             int8: true,
             fallback_temperatures: Vec::new(),
+            window_padding_secs: Some(10.0),
         }
     }
 }
@@ -92,6 +100,8 @@ struct Model {
     prompt: Vec<String>,
     options: WhisperOptions,
     fallback: Vec<f32>,
+    /// Frames of padding after the utterance (`None`: pad to 30 s).
+    padding_frames: Option<usize>,
     /// Map Traditional characters to Simplified (Mandarin output).
     simplify: bool,
 }
@@ -189,6 +199,9 @@ impl WhisperAsr {
                 options,
                 simplify: config.language == "zh",
                 fallback: config.fallback_temperatures.clone(),
+                padding_frames: config
+                    .window_padding_secs
+                    .map(|s| (s.clamp(0.0, 30.0) * SAMPLE_RATE as f32 / HOP as f32) as usize),
             }),
             buffer: Vec::new(),
         })
@@ -204,11 +217,17 @@ impl WhisperAsr {
                 ..Transcript::default()
             });
         }
-        let mut features = Array3::<f32>::zeros((chunks.len(), N_MELS, CHUNK_FRAMES));
+        // The encoder's window: 30 s, or the longest chunk plus the padding
+        // (an even number of frames: the encoder halves the frame count).
+        let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
+        let frames = m.padding_frames.map_or(CHUNK_FRAMES, |pad| {
+            ((longest.div_ceil(HOP) + pad + 1) & !1).min(CHUNK_FRAMES)
+        });
+        let mut features = Array3::<f32>::zeros((chunks.len(), N_MELS, frames));
         for (c, chunk) in chunks.iter().enumerate() {
             features
                 .slice_mut(s![c, .., ..])
-                .assign(&log_mel_features(chunk, &m.filters));
+                .assign(&log_mel_features(chunk, &m.filters).slice(s![.., ..frames]));
         }
         let shape = features.shape().to_vec();
         let data = features
@@ -219,7 +238,6 @@ impl WhisperAsr {
         // Bound the output by the audio length: Mandarin runs at about five
         // characters a second, so a decode that loops on a token (Whisper's
         // known failure on noise) stops early instead of running to 448.
-        let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
         let secs = longest.div_ceil(SAMPLE_RATE as usize);
         let options = WhisperOptions {
             max_length: (m.prompt.len() + 16 + 15 * secs).min(448),
