@@ -67,6 +67,10 @@ fn endpoint(base: &str, path: &str) -> String {
 }
 
 fn client(cfg: &RemoteConfig, engine: &str) -> Result<reqwest::blocking::Client, EngineError> {
+    // In a build where reqwest speaks TLS through rustls without a default
+    // provider (the server's choice: ring, no cmake), a client cannot be
+    // built before one is set; setting it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::blocking::Client::builder()
         .timeout(cfg.timeout)
         .connect_timeout(cfg.timeout)
