@@ -119,12 +119,18 @@ impl Default for DemoConfig {
     }
 }
 
+/// Where the installers put the models: `$TONGHUA_MODELS`, else
+/// `$HOME/.cache/tonghua/models` (the same rule as scripts/install-*.sh and
+/// the build scripts, so a default deployment finds what `make` installed).
 fn default_models_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("tonghua").join("models")
+    if let Some(dir) = std::env::var_os("TONGHUA_MODELS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache"))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("tonghua")
+        .join("models")
 }
 
 /// Values given on the command line; `None` leaves the layer below in force.
