@@ -18,6 +18,9 @@ test_packages=(
   chromium          # browser tests of the web chat widget (driven by playwright-core from npm)
   fonts-wqy-microhei  # Chinese glyphs in those browser tests' screenshots
   curl              # the browser-test script waits for the server with it
+  sip-tester        # sipp: real SIP peer for the telephony tests (calls in, DTMF pcaps, digest-auth UAS)
+  baresip           # a real softphone calling the robot in the telephony tests
+  sox               # makes and checks test audio
 )
 
 case "$profile" in
