@@ -36,6 +36,81 @@ pub struct Config {
     pub log_level: String,
     pub auth: AuthConfig,
     pub demo: DemoConfig,
+    /// Phone calls: hotlines, trunk, media (SIP listens on `sip`).
+    pub telephony: TelephonyConfig,
+}
+
+/// Phone calls over SIP. Off unless enabled (or `tonghua serve --sip` is given).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelephonyConfig {
+    /// Start the SIP user agent on `sip` (UDP and TCP).
+    pub enabled: bool,
+    /// The IP written in SIP and SDP when `sip` listens on 0.0.0.0.
+    pub advertise: Option<std::net::IpAddr>,
+    /// The tenant whose scripts answer calls that match no hotline.
+    pub tenant: String,
+    /// The script that answers calls to numbers that match no hotline
+    /// (empty: such calls get 404).
+    pub default_script: String,
+    /// Dialled number → script (+ knowledge base, tenant).
+    pub hotlines: Vec<Hotline>,
+    /// A call whose RTP stops for this long is hung up.
+    pub rtp_timeout_secs: u64,
+    /// Record every call as a stereo WAV under `DATA_DIR/recordings`.
+    pub record: bool,
+    /// Queue name (the script's `human_queue`) → SIP URI for blind transfer.
+    pub transfer_targets: std::collections::BTreeMap<String, String>,
+    /// The carrier trunk for outbound calls.
+    pub trunk: TrunkConfig,
+}
+
+/// One inbound number.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Hotline {
+    /// The dialled number (Request-URI user).
+    pub number: String,
+    pub script: String,
+    #[serde(default)]
+    pub knowledge_base: Option<String>,
+    /// Defaults to `telephony.tenant`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// Where outbound calls go.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrunkConfig {
+    /// The trunk's domain or address, e.g. `sip.carrier.example` or `10.0.0.5:5060`.
+    pub host: String,
+    /// Outbound proxy `HOST:PORT` (default: the host itself).
+    pub proxy: Option<String>,
+    /// Our number / user at the trunk (From user, auth user).
+    pub user: String,
+    /// Digest password (masked in `--print-config`).
+    pub password: String,
+    /// REGISTER with the trunk on start (and refresh).
+    pub register: bool,
+    /// Seconds a call may ring before it counts as no answer.
+    pub ring_timeout_secs: u64,
+}
+
+impl Default for TelephonyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            advertise: None,
+            tenant: "demo".to_string(),
+            default_script: "service".to_string(),
+            hotlines: Vec::new(),
+            rtp_timeout_secs: 30,
+            record: true,
+            transfer_targets: std::collections::BTreeMap::new(),
+            trunk: TrunkConfig::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -90,6 +165,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             auth: AuthConfig::default(),
             demo: DemoConfig::default(),
+            telephony: TelephonyConfig::default(),
         }
     }
 }
@@ -140,6 +216,15 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// `--sip` given: telephony on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telephony: Option<TelephonyOverride>,
+}
+
+/// The telephony keys a flag can set.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TelephonyOverride {
+    pub enabled: bool,
 }
 
 /// A configuration problem, worded as what to fix.
@@ -268,6 +353,25 @@ impl Config {
                 self.demo.tenant
             )));
         }
+        if self.telephony.rtp_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "telephony.rtp_timeout_secs must be at least 1".into(),
+            ));
+        }
+        for h in &self.telephony.hotlines {
+            if h.number.is_empty() || h.script.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "telephony.hotlines: every hotline needs a number and a script".into(),
+                ));
+            }
+        }
+        if let Some(p) = &self.telephony.trunk.proxy
+            && p.parse::<SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "telephony.trunk.proxy '{p}' must be HOST:PORT with an IP address"
+            )));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(ConfigError::Invalid(format!(
                 "log_level '{}' is not a valid filter (try 'info' or 'info,server=debug')",
@@ -283,6 +387,9 @@ impl Config {
         let mut shown = self.clone();
         if !shown.demo.admin_password.is_empty() {
             shown.demo.admin_password = "********".to_string();
+        }
+        if !shown.telephony.trunk.password.is_empty() {
+            shown.telephony.trunk.password = "********".to_string();
         }
         toml_string(&shown)
     }

@@ -23,6 +23,7 @@ pub mod extract;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod telephony;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,6 +55,13 @@ pub enum ServeError {
     },
     #[error("creating the demo tenant failed: {0}")]
     Bootstrap(String),
+    #[error(
+        "cannot listen for SIP on {addr}: {source}; stop the program using that port or choose another with --sip HOST:PORT"
+    )]
+    Sip {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the HTTP server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -100,6 +108,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
 
     let state = AppState::new(store.clone(), config, clock);
+    if state.config().telephony.enabled {
+        let engines = telephony::engines(state.config());
+        let t = telephony::Telephony::start(state.clone(), engines)
+            .await
+            .map_err(|source| ServeError::Sip {
+                addr: state.config().sip,
+                source,
+            })?;
+        println!("tonghua answering SIP calls on {} (UDP and TCP)", t.local_addr());
+        state.set_telephony(t);
+    }
     spawn_housekeeping(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -24,6 +24,7 @@ struct Inner {
     clock: Clock,
     login_limiter: DefaultKeyedRateLimiter<IpAddr>,
     visitor_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    telephony: std::sync::OnceLock<crate::telephony::Telephony>,
 }
 
 impl AppState {
@@ -43,6 +44,7 @@ impl AppState {
                 )),
                 config,
                 clock,
+                telephony: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -58,6 +60,16 @@ impl AppState {
     /// The engine's wall-clock reference for now.
     pub fn wall_time(&self) -> dialog::WallTime {
         crate::bots::wall_time(self.now_ms(), self.inner.utc_offset_minutes)
+    }
+
+    /// The phone channel, when telephony is enabled (outbound calls: `originate`).
+    pub fn telephony(&self) -> Option<&crate::telephony::Telephony> {
+        self.inner.telephony.get()
+    }
+
+    /// Installs the phone channel (once, at start).
+    pub fn set_telephony(&self, telephony: crate::telephony::Telephony) {
+        let _ = self.inner.telephony.set(telephony);
     }
 
     pub fn config(&self) -> &Config {
