@@ -102,20 +102,30 @@ impl TelephoneEvent {
 
 /// Turns the stream of telephone-event packets into one digit per key press:
 /// an event is reported once (on its first packet), however often it is
-/// repeated or its end packet retransmitted (RFC 4733 §2.5.1.4).
+/// repeated or its end packet retransmitted (RFC 4733 §2.5.1.4). An event is
+/// identified by its RTP timestamp and code; a new start after an end with
+/// the same identity (replayed captures) counts as a new press.
 #[derive(Debug, Default)]
 pub struct DtmfReceiver {
-    last: Option<u32>,
+    current: Option<(u32, u8)>,
+    ended: bool,
 }
 
 impl DtmfReceiver {
-    /// Feeds one telephone-event packet (its RTP timestamp identifies the event).
+    /// Feeds one telephone-event packet.
     pub fn push(&mut self, timestamp: u32, payload: &[u8]) -> Option<char> {
         let ev = TelephoneEvent::parse(payload)?;
-        if self.last == Some(timestamp) {
+        let key = (timestamp, ev.event);
+        if self.current == Some(key) {
+            if self.ended && !ev.end {
+                self.ended = false;
+                return ev.digit();
+            }
+            self.ended |= ev.end;
             return None;
         }
-        self.last = Some(timestamp);
+        self.current = Some(key);
+        self.ended = ev.end;
         ev.digit()
     }
 }
