@@ -584,16 +584,29 @@ impl Agent {
             }
             lock(&self.inner.dialogs).remove(msg.call_id());
         }
-        let scheme_ok = ["sip:", "sips:", "tel:"]
-            .iter()
-            .any(|s| uri.to_ascii_lowercase().starts_with(s));
+        let known_scheme = |u: &str| {
+            ["sip:", "sips:", "tel:"]
+                .iter()
+                .any(|s| u.to_ascii_lowercase().starts_with(s))
+        };
+        let scheme_ok = known_scheme(uri)
+            && ["To", "From"]
+                .iter()
+                .all(|h| known_scheme(&uri_of(msg.header(h).unwrap_or_default())));
+        let unsupported = unsupported_extensions(&msg);
         match method {
             "ACK" => {} // for a dialog we no longer know: nothing to do
             _ if !scheme_ok => self.respond(&msg, 416, from, None).await,
+            "CANCEL" => self.respond(&msg, 481, from, None).await,
+            _ if !unsupported.is_empty() => {
+                let mut r = msg.response(420, reason_phrase(420), None);
+                r.push("Unsupported", unsupported.join(", "));
+                self.send(&r, from).await;
+            }
             "OPTIONS" => self.respond(&msg, 200, from, Some(&random_token())).await,
             "INVITE" if msg.tag("To").is_some() => self.respond(&msg, 481, from, None).await,
             "INVITE" => self.new_inbound(msg, from).await,
-            "BYE" | "CANCEL" | "UPDATE" | "PRACK" | "INFO" | "REFER" | "NOTIFY" => {
+            "BYE" | "UPDATE" | "PRACK" | "INFO" | "REFER" | "NOTIFY" => {
                 self.respond(&msg, 481, from, None).await
             }
             "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" => {
@@ -604,23 +617,22 @@ impl Agent {
     }
 
     async fn new_inbound(&self, invite: Message, from: Peer) {
-        // Refuse extensions we do not know (RFC 3261 §8.2.2.3).
-        let unsupported: Vec<String> = invite
-            .headers_named("Require")
-            .flat_map(|v| v.split(','))
-            .map(|o| o.trim().to_string())
-            .filter(|o| !o.is_empty() && !["100rel", "timer"].contains(&o.to_ascii_lowercase().as_str()))
-            .collect();
-        if !unsupported.is_empty() {
-            let mut r = invite.response(420, reason_phrase(420), None);
-            r.push("Unsupported", unsupported.join(", "));
-            self.send(&r, from).await;
-            return;
-        }
         if !invite.body.is_empty() {
             let ct = invite.header("Content-Type").unwrap_or_default().to_ascii_lowercase();
             if !ct.starts_with("application/sdp") {
                 let mut r = invite.response(415, reason_phrase(415), None);
+                r.push("Accept", "application/sdp");
+                self.send(&r, from).await;
+                return;
+            }
+        }
+        if let Some(accept) = invite.header("Accept") {
+            let ok = accept.split(',').any(|t| {
+                let t = t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                t == "application/sdp" || t == "application/*" || t == "*/*"
+            });
+            if !ok {
+                let mut r = invite.response(406, reason_phrase(406), None);
                 r.push("Accept", "application/sdp");
                 self.send(&r, from).await;
                 return;
@@ -1392,6 +1404,17 @@ impl Agent {
         }
         Err(fail(None, "registration failed"))
     }
+}
+
+/// Extensions a request requires that we do not support (RFC 3261 §8.2.2.3).
+fn unsupported_extensions(msg: &Message) -> Vec<String> {
+    msg.headers_named("Require")
+        .flat_map(|v| v.split(','))
+        .map(|o| o.trim().to_string())
+        .filter(|o| {
+            !o.is_empty() && !["100rel", "timer"].contains(&o.to_ascii_lowercase().as_str())
+        })
+        .collect()
 }
 
 enum InviteResult {

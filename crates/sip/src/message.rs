@@ -266,6 +266,7 @@ pub fn reason_phrase(code: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Timeout",
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
@@ -584,10 +585,15 @@ fn validate(msg: &mut Message, body: &[u8]) -> Result<(), (u16, String)> {
         return Err((400, "CSeq method does not match the request".into()));
     }
     if let Some(mf) = msg.header("Max-Forwards") {
-        let ok = !mf.is_empty() && mf.len() <= 3 && mf.chars().all(|c| c.is_ascii_digit());
-        if !ok || mf.parse::<u16>().map_or(true, |n| n > 255) {
+        let ok = !mf.is_empty() && mf.len() <= 10 && mf.chars().all(|c| c.is_ascii_digit());
+        if !ok || mf.parse::<u64>().map_or(true, |n| n > 255) {
             return Err((400, "bad Max-Forwards".into()));
         }
+    }
+    if let Some(d) = msg.header("Date")
+        && !d.trim_end().ends_with("GMT")
+    {
+        return Err((400, "Date must be in GMT".into()));
     }
     if let Some(e) = msg.header("Expires")
         && (e.is_empty() || e.len() > 10 || !e.chars().all(|c| c.is_ascii_digit()))
@@ -610,8 +616,8 @@ fn validate(msg: &mut Message, body: &[u8]) -> Result<(), (u16, String)> {
     }
     for name in ["From", "To"] {
         let v = msg.header(name).unwrap_or_default();
-        if !balanced(v) {
-            return Err((400, format!("unbalanced quotes or brackets in {name}")));
+        if !balanced(v) || !name_addr_ok(v) {
+            return Err((400, format!("malformed {name}")));
         }
         let u = uri_of(v);
         if u.is_empty() || !u.contains(':') || u.contains(' ') {
@@ -621,11 +627,22 @@ fn validate(msg: &mut Message, body: &[u8]) -> Result<(), (u16, String)> {
     if !balanced(uri) {
         return Err((400, "bad Request-URI".into()));
     }
+    let lower = uri.to_ascii_lowercase();
+    if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        if host_port_of(uri).is_none() {
+            return Err((400, "bad host in the Request-URI".into()));
+        }
+        // Header fields are not allowed in a Request-URI (RFC 3261 §19.1.5).
+        let after_user = uri.rsplit_once('@').map_or(uri.as_str(), |(_, h)| h);
+        if after_user.contains('?') {
+            return Err((400, "headers in the Request-URI".into()));
+        }
+    }
     if let Some(c) = msg.header("Contact")
         && c != "*"
     {
         for addr in split_top_level(c, ',') {
-            if !balanced(&addr) || uri_of(&addr).is_empty() {
+            if !balanced(&addr) || !name_addr_ok(&addr) || uri_of(&addr).is_empty() {
                 return Err((400, "bad Contact".into()));
             }
             if let Some(e) = param(&addr, "expires")
@@ -636,6 +653,30 @@ fn validate(msg: &mut Message, body: &[u8]) -> Result<(), (u16, String)> {
         }
     }
     Ok(())
+}
+
+/// A `name-addr` or `addr-spec` as RFC 3261 §20.10 allows: a display name
+/// is a quoted string or tokens; `<...>` holds the URI without surrounding
+/// space; a bare addr-spec has no `?` or `,` (those need angle brackets).
+fn name_addr_ok(v: &str) -> bool {
+    let v = v.trim();
+    match (v.find('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if b > a => {
+            let display = v.get(..a).unwrap_or_default().trim();
+            let inner = v.get(a + 1..b).unwrap_or_default();
+            let display_ok = display.is_empty()
+                || (display.starts_with('"') && display.ends_with('"') && display.len() >= 2)
+                || display
+                    .split_whitespace()
+                    .all(|w| w.chars().all(is_token_char));
+            display_ok && inner.trim() == inner && !inner.is_empty()
+        }
+        (None, None) => {
+            let spec = v.split(';').next().unwrap_or_default().trim();
+            !spec.contains(['?', ',', '"', ' '])
+        }
+        _ => false,
+    }
 }
 
 fn validate_response(msg: &Message) -> Result<(), (u16, String)> {
