@@ -344,9 +344,21 @@ impl Agent {
     pub async fn start(
         config: AgentConfig,
     ) -> std::io::Result<(Agent, mpsc::Receiver<IncomingCall>)> {
-        let udp = UdpSocket::bind(config.bind).await?;
+        // UDP and TCP share the port; with port 0, find one free for both.
+        let mut tries = 0;
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind(config.bind).await?;
+            let bound = udp.local_addr()?;
+            match TcpListener::bind(bound).await {
+                Ok(tcp) => break (udp, tcp),
+                Err(e) if config.bind.port() == 0 && tries < 20 => {
+                    tries += 1;
+                    tracing::debug!(error = %e, "TCP port taken; trying another");
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let bound = udp.local_addr()?;
-        let tcp = TcpListener::bind(bound).await?;
         let ip = match (config.advertise, bound.ip()) {
             (Some(ip), _) => ip,
             (None, ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
@@ -1133,7 +1145,7 @@ impl Agent {
                             (_, None) => break Err(fail(CallOutcome::Failed, Some(code), "unreadable authentication challenge")),
                         }
                     }
-                    if code == 401 || code == 407 {
+                    if code == 401 || code == 407 || (code == 403 && auth.is_some()) {
                         break Err(fail(CallOutcome::Failed, Some(code), "authentication failed: the trunk refused the credentials (wrong user or password)"));
                     }
                     break Err(fail(CallOutcome::from_status(code), Some(code), &format!("{code} {}", match &r.start { StartLine::Response { reason, .. } => reason.clone(), _ => String::new() })));
