@@ -21,6 +21,7 @@ test_packages=(
   sip-tester        # sipp: real SIP peer for the telephony tests (calls in, DTMF pcaps, digest-auth UAS)
   baresip           # a real softphone calling the robot in the telephony tests
   sox               # makes and checks test audio
+  tcpdump           # captures the RTP of the telephony tests on the loopback interface
 )
 
 case "$profile" in

@@ -268,7 +268,11 @@ pub async fn run<B: Brain>(
             "call.ended",
             json!({"cause": cause, "duration_ms": summary.duration_ms,
                    "packets_sent": stats.packets_sent, "packets_received": stats.packets_received,
-                   "packets_lost": stats.packets_lost, "late_ticks": stats.late_ticks}),
+                   "packets_lost": stats.packets_lost, "late_ticks": stats.late_ticks,
+                   "tick_late_p50_ms": stats.lateness_quantile_ms(0.5),
+                   "tick_late_p99_ms": stats.lateness_quantile_ms(0.99),
+                   "tick_late_max_us": stats.max_tick_lateness_us,
+                   "tick_lateness_ms": stats.lateness_ms}),
         )
         .await;
     let _ = brain.turn(clock(), EventKind::Hangup).await;
@@ -284,7 +288,7 @@ async fn on_media<B: Brain>(
     caller_speaking: &mut bool,
     silence_deadline: &mut Option<Instant>,
     last_final_end: &mut Option<u64>,
-    clock: &impl Fn() -> u64,
+    _clock: &impl Fn() -> u64,
 ) -> Option<EventKind> {
     match ev {
         MediaEvent::SpeechStarted { at_ms } => {

@@ -2,6 +2,7 @@
 //!
 //! * [`jitter`] — reorders packets, reports losses (sans-IO).
 //! * [`recorder`] — the stereo call recording (caller left, robot right).
+//! * [`inband`] — DTMF tones in the audio, for peers without RFC 4733.
 //! * [`engines`] — the shared ASR/TTS engines of a process, and stand-ins.
 //! * [`media`] — the per-call media task: 20 ms clock, RTP in/out, DTMF,
 //!   listener and speaker threads, barge-in flush, RTP time-out.
@@ -21,6 +22,7 @@
 
 pub mod driver;
 pub mod engines;
+pub mod inband;
 pub mod jitter;
 pub mod media;
 pub mod recorder;

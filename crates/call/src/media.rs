@@ -114,6 +114,27 @@ pub struct MediaStats {
     pub late_ticks: u64,
     /// Largest lateness of a tick, in microseconds.
     pub max_tick_lateness_us: u64,
+    /// Tick lateness histogram: `lateness_ms[i]` ticks were i ms late (last bucket: ≥ 99).
+    pub lateness_ms: Vec<u64>,
+}
+
+impl MediaStats {
+    /// The lateness (ms) that `q` (0..1) of the ticks did not exceed.
+    pub fn lateness_quantile_ms(&self, q: f64) -> u64 {
+        let total: u64 = self.lateness_ms.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let want = (total as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (ms, n) in self.lateness_ms.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return ms as u64;
+            }
+        }
+        self.lateness_ms.len() as u64
+    }
 }
 
 /// The running session: send commands, receive events, stop it.
@@ -145,7 +166,7 @@ enum EarInput {
 }
 
 enum MouthOut {
-    Chunk { id: u64, audio: voice::Audio, text: String },
+    Chunk { id: u64, audio: voice::Audio },
     Done { id: u64 },
     Failed { id: u64, error: String },
 }
@@ -249,6 +270,8 @@ async fn run(
     let mut playout = Playout::new(8000);
     let mut jitter = JitterBuffer::new(2);
     let mut dtmf = DtmfReceiver::default();
+    // Peers without RFC 4733 send their keys as tones in the audio.
+    let mut inband = params.telephone_event.is_none().then(crate::inband::InbandDtmf::default);
     let mut says: HashMap<u64, SayState> = HashMap::new();
     let mut robot_speaking = false;
     let mut robot_policy = BargeInPolicy::Disabled;
@@ -262,7 +285,10 @@ async fn run(
     let mut first_packet = true;
     let mut was_idle = true;
     let mut rtcp = RtcpStats::default();
-    let mut stats = MediaStats::default();
+    let mut stats = MediaStats {
+        lateness_ms: vec![0; 100],
+        ..MediaStats::default()
+    };
     let mut last_rx = Instant::now();
     let mut timed_out = false;
     let mut last_caller = [0i16; FRAME];
@@ -323,7 +349,7 @@ async fn run(
             },
             m = mouth_rx.recv() => if let Some(m) = m {
                 match m {
-                    MouthOut::Chunk { id, audio, text: _ } => {
+                    MouthOut::Chunk { id, audio } => {
                         if id >= cancelled_below.load(Ordering::Relaxed)
                             && let Some(s) = says.get_mut(&id)
                             && playout.push(&audio, Some(id)).is_ok()
@@ -374,6 +400,8 @@ async fn run(
                 let late_us = late.as_micros() as u64;
                 stats.max_tick_lateness_us = stats.max_tick_lateness_us.max(late_us);
                 if late > Duration::from_millis(20) { stats.late_ticks += 1; }
+                let bucket = (late_us / 1000).min(99) as usize;
+                if let Some(b) = stats.lateness_ms.get_mut(bucket) { *b += 1; }
 
                 // Caller side: one frame from the jitter buffer.
                 let caller: Vec<i16> = match jitter.pop() {
@@ -390,8 +418,14 @@ async fn run(
                     }
                     Slot::Empty => vec![0; FRAME],
                 };
+                let caller_f32 = voice::audio::i16_to_f32(&caller);
+                if let Some(d) = inband.as_mut()
+                    && let Some(digit) = d.push(&caller_f32)
+                {
+                    let _ = events.send(MediaEvent::Dtmf { digit, at_ms: now_ms() });
+                }
                 if let Some(tx) = &ear_tx {
-                    let _ = tx.send(EarInput::Frame(voice::audio::i16_to_f32(&caller)));
+                    let _ = tx.send(EarInput::Frame(caller_f32));
                 }
 
                 // Robot side: one frame from the playout.
@@ -565,18 +599,16 @@ fn mouth(
             Ok(t) => t,
             Err(p) => p.into_inner(),
         };
-        let sentences = voice::engine::split_sentences(&text);
         match tts.synthesize(&request) {
             Ok(stream) => {
                 let mut failed = None;
-                for (i, chunk) in stream.enumerate() {
+                for chunk in stream {
                     if id < cancelled_below.load(Ordering::Relaxed) {
                         break;
                     }
                     match chunk {
                         Ok(audio) => {
-                            let text = sentences.get(i).cloned().unwrap_or_default();
-                            if out.send(MouthOut::Chunk { id, audio, text }).is_err() {
+                            if out.send(MouthOut::Chunk { id, audio }).is_err() {
                                 return;
                             }
                         }

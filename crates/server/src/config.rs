@@ -63,6 +63,12 @@ pub struct TelephonyConfig {
     pub transfer_targets: std::collections::BTreeMap<String, String>,
     /// The carrier trunk for outbound calls.
     pub trunk: TrunkConfig,
+    /// Calls in progress beyond this are refused with 503 (protects the
+    /// machine from a flood of INVITEs).
+    pub max_calls: usize,
+    /// Answer calls and move their media without speech engines (capacity
+    /// benchmarks, diagnostics): the conversation runs, nothing is spoken or heard.
+    pub media_only: bool,
 }
 
 /// One inbound number.
@@ -109,6 +115,8 @@ impl Default for TelephonyConfig {
             record: true,
             transfer_targets: std::collections::BTreeMap::new(),
             trunk: TrunkConfig::default(),
+            media_only: false,
+            max_calls: 500,
         }
     }
 }

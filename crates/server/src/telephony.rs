@@ -39,6 +39,16 @@ pub struct Telephony {
     agent: Agent,
     state: AppState,
     engines: Engines,
+    active: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a call in progress for as long as it lives.
+struct ActiveCall(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Telephony {
@@ -105,6 +115,7 @@ impl Telephony {
             agent,
             state,
             engines,
+            active: Arc::default(),
         };
         let me = t.clone();
         tokio::spawn(async move {
@@ -167,8 +178,25 @@ impl Telephony {
         tokio::net::UdpSocket::bind(SocketAddr::new(self.state.config().sip.ip(), 0)).await
     }
 
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.active.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn admit(&self) -> Option<ActiveCall> {
+        let max = self.state.config().telephony.max_calls;
+        let n = self.active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let guard = ActiveCall(self.active.clone());
+        (n < max).then_some(guard)
+    }
+
     async fn inbound(self, call: IncomingCall) {
         let config = self.state.config().telephony.clone();
+        let Some(_active) = self.admit() else {
+            tracing::warn!(max = config.max_calls, "too many calls in progress; refusing");
+            call.reject(503);
+            return;
+        };
         let Some(route) = route(&config, &call.dialled) else {
             tracing::info!(dialled = %call.dialled, "no hotline for the dialled number");
             call.reject(404);
@@ -254,7 +282,7 @@ impl Telephony {
                 rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),
                 listener,
             },
-            Some(self.engines.clone()),
+            (!config.media_only).then(|| self.engines.clone()),
         );
         let start = EventKind::CallAnswered(Start {
             contact,
@@ -343,6 +371,14 @@ impl Telephony {
     /// once the call is answered or has failed.
     pub async fn originate(&self, request: OutboundRequest) -> OutboundResult {
         let trunk = self.state.config().telephony.trunk.clone();
+        let Some(active) = self.admit() else {
+            return OutboundResult {
+                outcome: CallOutcome::Failed,
+                status: None,
+                conversation_id: None,
+                detail: "too many calls in progress".into(),
+            };
+        };
         let target = if request.number.starts_with("sip:") {
             request.number.clone()
         } else {
@@ -412,6 +448,7 @@ impl Telephony {
         let me = self.clone();
         let contact = request.contact.clone();
         tokio::spawn(async move {
+            let _active = active;
             me.converse(hosted, leg, socket, codec, te, remote, recording, contact).await;
         });
         OutboundResult {

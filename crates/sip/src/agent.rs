@@ -1289,13 +1289,7 @@ impl Agent {
                         Some(c) => {
                             if c >= 300 {
                                 // ACK for a non-2xx final is part of the INVITE transaction.
-                                let mut ack = Message { start: StartLine::Request { method: "ACK".into(), uri: match &inv.start { StartLine::Request { uri, .. } => uri.clone(), _ => String::new() } }, headers: Vec::new(), body: Vec::new() };
-                                for h in ["Via", "Max-Forwards", "From", "Call-ID", "Route"] {
-                                    if let Some(v) = inv.header(h) { ack.push(h, v.to_string()); }
-                                }
-                                ack.push("To", r.header("To").unwrap_or_default().to_string());
-                                let n = inv.cseq().map(|c| c.0).unwrap_or(1);
-                                ack.push("CSeq", format!("{n} ACK"));
+                                let ack = self.non_2xx_ack(inv, &r);
                                 self.send(&ack, peer).await;
                             }
                             break InviteResult::Final(r);
@@ -1319,10 +1313,7 @@ impl Agent {
         let mut c = Message {
             start: StartLine::Request {
                 method: "CANCEL".into(),
-                uri: match &inv.start {
-                    StartLine::Request { uri, .. } => uri.clone(),
-                    StartLine::Response { .. } => String::new(),
-                },
+                uri: request_uri(inv),
             },
             headers: Vec::new(),
             body: Vec::new(),
@@ -1334,17 +1325,65 @@ impl Agent {
         }
         let n = inv.cseq().map(|c| c.0).unwrap_or(1);
         c.push("CSeq", format!("{n} CANCEL"));
-        // CANCEL shares the INVITE's branch; its response is matched by method too,
-        // so run it under a distinct key.
-        let key = format!("{branch}-cancel");
-        let _ = self.transact_keyed(&c, &key, peer).await;
+        // CANCEL shares the INVITE's branch: both its 200 and the INVITE's 487
+        // arrive here; the 487 is acknowledged (RFC 3261 §9.1, §17.1.1.3).
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        lock(&self.inner.clients).insert(branch.to_string(), tx);
+        let bytes = c.to_bytes();
+        self.send_bytes(&bytes, peer).await;
+        let deadline = Instant::now() + Duration::from_secs(8);
+        let mut interval = T1;
+        let mut next = Instant::now() + interval;
+        let mut cancel_answered = false;
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    None => break,
+                    Some(r) => {
+                        let method = r.cseq().map(|c| c.1).unwrap_or_default();
+                        let code = r.code().unwrap_or(0);
+                        if method == "CANCEL" && code >= 200 {
+                            cancel_answered = true;
+                        } else if method == "INVITE" && code >= 300 {
+                            let ack = self.non_2xx_ack(inv, &r);
+                            self.send(&ack, peer).await;
+                            break;
+                        } else if method == "INVITE" && (200..300).contains(&code) {
+                            tracing::info!(call_id = r.call_id(), "answered while cancelling");
+                            break;
+                        }
+                    }
+                },
+                _ = tokio::time::sleep_until(next), if !cancel_answered && matches!(peer, Peer::Udp(_)) => {
+                    self.send_bytes(&bytes, peer).await;
+                    interval = (interval * 2).min(T2);
+                    next = Instant::now() + interval;
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        lock(&self.inner.clients).remove(branch);
     }
 
-    async fn transact_keyed(&self, m: &Message, key: &str, to: Peer) -> Option<Message> {
-        // Responses are looked up by branch; CANCEL's branch equals the INVITE's,
-        // which is no longer registered once we cancel, so register it here.
-        let branch = m.branch().unwrap_or_else(|| key.to_string());
-        self.transact(m, &branch, to, false, |_| {}).await
+    /// The ACK for a non-2xx final response to `inv` (same branch, To from the response).
+    fn non_2xx_ack(&self, inv: &Message, response: &Message) -> Message {
+        let mut ack = Message {
+            start: StartLine::Request {
+                method: "ACK".into(),
+                uri: request_uri(inv),
+            },
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        for h in ["Via", "Max-Forwards", "From", "Call-ID", "Route"] {
+            if let Some(v) = inv.header(h) {
+                ack.push(h, v.to_string());
+            }
+        }
+        ack.push("To", response.header("To").unwrap_or_default().to_string());
+        let n = inv.cseq().map(|c| c.0).unwrap_or(1);
+        ack.push("CSeq", format!("{n} ACK"));
+        ack
     }
 
     /// Registers `user` at `registrar` (digest auth when challenged); `Ok(expires)`.
@@ -1415,6 +1454,13 @@ impl Agent {
             }
         }
         Err(fail(None, "registration failed"))
+    }
+}
+
+fn request_uri(m: &Message) -> String {
+    match &m.start {
+        StartLine::Request { uri, .. } => uri.clone(),
+        StartLine::Response { .. } => String::new(),
     }
 }
 

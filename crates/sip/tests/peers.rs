@@ -21,10 +21,14 @@ fn need_sipp() {
 
 /// sipp as a trunk demanding digest auth for user robot / password s3cret.
 fn trunk() -> (std::process::Child, u16) {
+    uas("uas_auth.xml")
+}
+
+fn uas(scenario: &str) -> (std::process::Child, u16) {
     let port = free_udp_port();
     let media = free_udp_port();
     let child = Command::new("sipp")
-        .args(["-sf", &format!("{SCENARIOS}/uas_auth.xml"), "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-sf", &format!("{SCENARIOS}/{scenario}"), "-i", "127.0.0.1", "-p", &port.to_string()])
         .args(["-mp", &media.to_string(), "-m", "1", "-nostdin", "-timeout", "30s"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -94,4 +98,18 @@ async fn a_dead_trunk_is_unreachable_not_a_hang() {
     o.credentials = None;
     let r = tokio::time::timeout(Duration::from_secs(40), agent.originate(o)).await.expect("gives up in time");
     assert_eq!(r.expect_err("no answer").outcome, CallOutcome::Unreachable);
+}
+
+#[tokio::test]
+async fn an_unanswered_call_is_cancelled_at_the_ring_timeout() {
+    need_sipp();
+    let (mut sipp, port) = uas("uas_ring_cancel.xml");
+    let agent = agent().await;
+    let mut o = call(&agent, port, "x");
+    o.credentials = None;
+    o.ring_timeout = Duration::from_secs(2);
+    let err = agent.originate(o).await.expect_err("not answered");
+    assert_eq!(err.outcome, CallOutcome::NoAnswer);
+    let status = tokio::task::spawn_blocking(move || sipp.wait()).await.expect("join").expect("sipp");
+    assert!(status.success(), "sipp got our CANCEL and the ACK for its 487");
 }
