@@ -254,19 +254,26 @@ async fn run(
 
     // Mouth: synthesis on its own thread, cancellable by generation.
     let cancelled_below = Arc::new(AtomicU64::new(0));
+    // Without engines the sender is kept here, so the receiver stays pending
+    // instead of reporting a closed channel on every poll.
+    let mut _idle_mouth = None;
     let (mouth_tx, mut mouth_rx) = {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, String)>();
         let (otx, orx) = mpsc::unbounded_channel::<MouthOut>();
-        if let Some(e) = &engines {
-            let e = e.clone();
-            let cancelled = cancelled_below.clone();
-            let _ = std::thread::Builder::new()
-                .name("call-mouth".into())
-                .spawn(move || mouth(rx, otx, e, cancelled));
+        match &engines {
+            Some(e) => {
+                let e = e.clone();
+                let cancelled = cancelled_below.clone();
+                let _ = std::thread::Builder::new()
+                    .name("call-mouth".into())
+                    .spawn(move || mouth(rx, otx, e, cancelled));
+            }
+            None => _idle_mouth = Some(otx),
         }
         (tx, orx)
     };
 
+    let mut mouth_open = true;
     let mut playout = Playout::new(8000);
     let mut jitter = JitterBuffer::new(2);
     let mut dtmf = DtmfReceiver::default();
@@ -347,7 +354,7 @@ async fn run(
                 }
                 Some(MediaCommand::Remote(addr)) => { remote = addr; latched = false; }
             },
-            m = mouth_rx.recv() => if let Some(m) = m {
+            m = mouth_rx.recv(), if mouth_open => if let Some(m) = m {
                 match m {
                     MouthOut::Chunk { id, audio } => {
                         if id >= cancelled_below.load(Ordering::Relaxed)
@@ -372,6 +379,8 @@ async fn run(
                         }
                     }
                 }
+            } else {
+                mouth_open = false;
             },
             l = async { match ear_rx.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
                 let Some(l) = l else { ear_rx = None; continue };
