@@ -150,7 +150,9 @@ pub async fn run<B: Brain>(
                     silence_deadline = None;
                 }
                 Action::Hangup { reason } => after = Some(After::Hangup(reason)),
-                Action::Transfer { queue, reason } => after = Some(After::Transfer { queue, reason }),
+                Action::Transfer { queue, reason } => {
+                    after = Some(After::Transfer { queue, reason })
+                }
                 Action::SetTimer { name, after_ms } => {
                     timers.push((Instant::now() + Duration::from_millis(after_ms), name));
                 }
@@ -161,12 +163,15 @@ pub async fn run<B: Brain>(
         if pending.is_empty() {
             match after.take() {
                 Some(After::Hangup(reason)) => {
-                    brain.log("call.hangup_requested", json!({"reason": reason})).await;
+                    brain
+                        .log("call.hangup_requested", json!({"reason": reason}))
+                        .await;
                     leg.hangup();
                 }
                 Some(After::Transfer { queue, reason }) => {
                     let target = config.transfer_targets.get(&queue).cloned().or_else(|| {
-                        (queue.starts_with("sip:") || queue.starts_with("tel:")).then(|| queue.clone())
+                        (queue.starts_with("sip:") || queue.starts_with("tel:"))
+                            .then(|| queue.clone())
                     });
                     match target {
                         Some(t) => {
@@ -174,7 +179,12 @@ pub async fn run<B: Brain>(
                             leg.transfer(&t);
                         }
                         None => {
-                            brain.log("call.transfer_unavailable", json!({"queue": queue, "reason": reason})).await;
+                            brain
+                                .log(
+                                    "call.transfer_unavailable",
+                                    json!({"queue": queue, "reason": reason}),
+                                )
+                                .await;
                             leg.hangup();
                         }
                     }
@@ -294,10 +304,16 @@ async fn on_media<B: Brain>(
         MediaEvent::SpeechStarted { at_ms } => {
             *caller_speaking = true;
             *silence_deadline = None;
-            brain.log("call.speech_started", json!({"at_ms": at_ms})).await;
+            brain
+                .log("call.speech_started", json!({"at_ms": at_ms}))
+                .await;
             Some(EventKind::UserStartedSpeaking)
         }
-        MediaEvent::BargeIn { onset_ms, at_ms, cut } => {
+        MediaEvent::BargeIn {
+            onset_ms,
+            at_ms,
+            cut,
+        } => {
             summary.barge_ins += 1;
             let cut_json: Vec<serde_json::Value> = cut
                 .iter()
@@ -307,12 +323,21 @@ async fn on_media<B: Brain>(
                 })
                 .collect();
             brain
-                .log("call.barge_in", json!({"onset_ms": onset_ms, "flushed_at_ms": at_ms, "cut": cut_json}))
+                .log(
+                    "call.barge_in",
+                    json!({"onset_ms": onset_ms, "flushed_at_ms": at_ms, "cut": cut_json}),
+                )
                 .await;
             // The core hears it as speech starting; it flushes its own record of what was said.
             Some(EventKind::PlaybackFinished)
         }
-        MediaEvent::Final { text, confidence, start_ms, end_ms, at_ms } => {
+        MediaEvent::Final {
+            text,
+            confidence,
+            start_ms,
+            end_ms,
+            at_ms,
+        } => {
             *caller_speaking = false;
             summary.utterances += 1;
             *last_final_end = Some(end_ms);
@@ -325,7 +350,11 @@ async fn on_media<B: Brain>(
             if text.trim().is_empty() {
                 return None;
             }
-            Some(EventKind::UserSaid { text, confidence, is_final: true })
+            Some(EventKind::UserSaid {
+                text,
+                confidence,
+                is_final: true,
+            })
         }
         MediaEvent::Backchannel { text } => {
             *caller_speaking = false;
@@ -339,7 +368,12 @@ async fn on_media<B: Brain>(
         }
         MediaEvent::Dtmf { digit, at_ms } => {
             summary.dtmf.push(digit);
-            brain.log("call.dtmf", json!({"digit": digit.to_string(), "via": "rfc4733", "at_ms": at_ms})).await;
+            brain
+                .log(
+                    "call.dtmf",
+                    json!({"digit": digit.to_string(), "via": "rfc4733", "at_ms": at_ms}),
+                )
+                .await;
             Some(EventKind::Dtmf { digit })
         }
         MediaEvent::SayStarted { id, at_ms } => {
@@ -351,14 +385,28 @@ async fn on_media<B: Brain>(
             brain.log("call.say_started", payload).await;
             None
         }
-        MediaEvent::SayFinished { id, at_ms, played_ms } => {
+        MediaEvent::SayFinished {
+            id,
+            at_ms,
+            played_ms,
+        } => {
             let text = pending.remove(&id).map(|s| s.text).unwrap_or_default();
-            brain.log("call.say_finished", json!({"id": id, "text": text, "at_ms": at_ms, "played_ms": played_ms})).await;
+            brain
+                .log(
+                    "call.say_finished",
+                    json!({"id": id, "text": text, "at_ms": at_ms, "played_ms": played_ms}),
+                )
+                .await;
             pending.is_empty().then_some(EventKind::PlaybackFinished)
         }
         MediaEvent::SayFailed { id, error } => {
             let text = pending.remove(&id).map(|s| s.text).unwrap_or_default();
-            brain.log("call.say_failed", json!({"id": id, "text": text, "error": error})).await;
+            brain
+                .log(
+                    "call.say_failed",
+                    json!({"id": id, "text": text, "error": error}),
+                )
+                .await;
             pending.is_empty().then_some(EventKind::PlaybackFinished)
         }
         // Handled by the loop (it ends the call).

@@ -26,7 +26,9 @@ pub struct Engines {
 
 impl std::fmt::Debug for Engines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engines").field("voice", &self.voice).finish()
+        f.debug_struct("Engines")
+            .field("voice", &self.voice)
+            .finish()
     }
 }
 
@@ -42,7 +44,10 @@ impl Engines {
 
     /// The stand-ins used when nothing else is available.
     pub fn placeholder() -> Self {
-        Self::new(Box::new(ToneTts), Arc::new(|| Ok(Box::new(NoAsr) as Box<dyn Asr>)))
+        Self::new(
+            Box::new(ToneTts),
+            Arc::new(|| Ok(Box::new(NoAsr) as Box<dyn Asr>)),
+        )
     }
 }
 

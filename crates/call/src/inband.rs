@@ -43,8 +43,14 @@ impl InbandDtmf {
             return None;
         }
         let norm = |p: f32| p / (energy * n / 2.0);
-        let rows: Vec<f32> = ROWS.iter().map(|f| norm(goertzel(frame, *f, 8000.0))).collect();
-        let cols: Vec<f32> = COLS.iter().map(|f| norm(goertzel(frame, *f, 8000.0))).collect();
+        let rows: Vec<f32> = ROWS
+            .iter()
+            .map(|f| norm(goertzel(frame, *f, 8000.0)))
+            .collect();
+        let cols: Vec<f32> = COLS
+            .iter()
+            .map(|f| norm(goertzel(frame, *f, 8000.0)))
+            .collect();
         let best = |v: &[f32]| {
             let mut idx = 0;
             for (i, x) in v.iter().enumerate() {
@@ -58,8 +64,16 @@ impl InbandDtmf {
         let (rp, cp) = (rows[r], cols[c]);
         // Two tones carry most of the energy, neither dominates the other by
         // more than ~8 dB (twist), and no other tone of the group is close.
-        let others_r = rows.iter().enumerate().filter(|(i, _)| *i != r).all(|(_, x)| *x < rp / 4.0);
-        let others_c = cols.iter().enumerate().filter(|(i, _)| *i != c).all(|(_, x)| *x < cp / 4.0);
+        let others_r = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != r)
+            .all(|(_, x)| *x < rp / 4.0);
+        let others_c = cols
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != c)
+            .all(|(_, x)| *x < cp / 4.0);
         let twist_ok = rp < cp * 6.3 && cp < rp * 6.3;
         (rp + cp > 0.7 && rp > 0.15 && cp > 0.15 && twist_ok && others_r && others_c)
             .then(|| KEYS[r][c])
@@ -73,9 +87,7 @@ impl InbandDtmf {
             self.frames = 0;
             self.reported = false;
         }
-        if key.is_none() {
-            return None;
-        }
+        key?;
         self.frames += 1;
         if self.frames >= 2 && !self.reported {
             self.reported = true;

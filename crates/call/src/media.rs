@@ -26,7 +26,10 @@ use sip::sdp::Codec;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
-use voice::{BargeInPolicy, Law, Listener, ListenerConfig, ListenerEvent, PauseKind, Playout, PlayoutEvent, TtsRequest};
+use voice::{
+    BargeInPolicy, Law, Listener, ListenerConfig, ListenerEvent, PauseKind, Playout, PlayoutEvent,
+    TtsRequest,
+};
 
 use crate::engines::Engines;
 use crate::jitter::{JitterBuffer, Slot};
@@ -51,7 +54,11 @@ pub enum SayPolicy {
 #[derive(Debug, Clone)]
 pub enum MediaCommand {
     /// Speak `text`; `id` comes back in the Say* events.
-    Say { id: u64, text: String, policy: SayPolicy },
+    Say {
+        id: u64,
+        text: String,
+        policy: SayPolicy,
+    },
     /// Stop speaking now (drop everything queued).
     Flush,
     /// The end-of-turn pause for the next answer.
@@ -64,7 +71,9 @@ pub enum MediaCommand {
 /// (milliseconds since the media started).
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
-    SpeechStarted { at_ms: u64 },
+    SpeechStarted {
+        at_ms: u64,
+    },
     /// The caller interrupted; playout was flushed at `at_ms`.
     BargeIn {
         onset_ms: u64,
@@ -80,15 +89,34 @@ pub enum MediaEvent {
         /// When the transcript was ready.
         at_ms: u64,
     },
-    Backchannel { text: String },
-    AsrFailed { error: String },
-    Dtmf { digit: char, at_ms: u64 },
+    Backchannel {
+        text: String,
+    },
+    AsrFailed {
+        error: String,
+    },
+    Dtmf {
+        digit: char,
+        at_ms: u64,
+    },
     /// The first audio frame of a prompt went out.
-    SayStarted { id: u64, at_ms: u64 },
-    SayFinished { id: u64, at_ms: u64, played_ms: u64 },
-    SayFailed { id: u64, error: String },
+    SayStarted {
+        id: u64,
+        at_ms: u64,
+    },
+    SayFinished {
+        id: u64,
+        at_ms: u64,
+        played_ms: u64,
+    },
+    SayFailed {
+        id: u64,
+        error: String,
+    },
     /// No RTP from the peer for the configured time.
-    RtpTimeout { silent_ms: u64 },
+    RtpTimeout {
+        silent_ms: u64,
+    },
 }
 
 /// Everything a media session needs.
@@ -224,13 +252,16 @@ async fn run(
     let socket = params.socket;
     let mut remote = params.remote;
     let mut latched = false;
-    let mut recorder = params.recording.as_ref().and_then(|p| match Recorder::create(p) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::warn!(path = %p.display(), error = %e, "cannot create the recording");
-            None
-        }
-    });
+    let mut recorder = params
+        .recording
+        .as_ref()
+        .and_then(|p| match Recorder::create(p) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(path = %p.display(), error = %e, "cannot create the recording");
+                None
+            }
+        });
 
     // Ear: the listener on its own thread (ASR is slow and blocking).
     let (ear_tx, ear_thread) = match &engines {
@@ -278,7 +309,10 @@ async fn run(
     let mut jitter = JitterBuffer::new(2);
     let mut dtmf = DtmfReceiver::default();
     // Peers without RFC 4733 send their keys as tones in the audio.
-    let mut inband = params.telephone_event.is_none().then(crate::inband::InbandDtmf::default);
+    let mut inband = params
+        .telephone_event
+        .is_none()
+        .then(crate::inband::InbandDtmf::default);
     let mut says: HashMap<u64, SayState> = HashMap::new();
     let mut robot_speaking = false;
     let mut robot_policy = BargeInPolicy::Disabled;
@@ -492,7 +526,7 @@ async fn run(
                 if let Some(r) = recorder.as_mut() { r.push(&caller, &robot); }
 
                 // RTCP sender report every 5 s to the next port (no rtcp-mux).
-                if ticks % 250 == 0 {
+                if ticks.is_multiple_of(250) {
                     rtcp.highest_seq = jitter.highest();
                     rtcp.lost = jitter.lost as u32;
                     let ntp = ntp_now();
@@ -560,17 +594,27 @@ fn ear(
     let asr = match asr {
         Ok(a) => a,
         Err(e) => {
-            let _ = events.send(MediaEvent::AsrFailed { error: e.to_string() });
+            let _ = events.send(MediaEvent::AsrFailed {
+                error: e.to_string(),
+            });
             Box::new(crate::engines::NoAsr) as Box<dyn voice::Asr>
         }
     };
     let denoiser: Option<Box<dyn voice::Denoiser>> = voice::Rnnoise::new(8000)
         .ok()
         .map(|d| Box::new(d) as Box<dyn voice::Denoiser>);
-    let mut listener = match Listener::new(8000, config, denoiser, Box::new(voice::EnergyVad::new(8000)), asr) {
+    let mut listener = match Listener::new(
+        8000,
+        config,
+        denoiser,
+        Box::new(voice::EnergyVad::new(8000)),
+        asr,
+    ) {
         Ok(l) => l,
         Err(e) => {
-            let _ = events.send(MediaEvent::AsrFailed { error: e.to_string() });
+            let _ = events.send(MediaEvent::AsrFailed {
+                error: e.to_string(),
+            });
             return;
         }
     };
@@ -636,7 +680,13 @@ fn mouth(
                 }
             }
             Err(e) => {
-                if out.send(MouthOut::Failed { id, error: e.to_string() }).is_err() {
+                if out
+                    .send(MouthOut::Failed {
+                        id,
+                        error: e.to_string(),
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }

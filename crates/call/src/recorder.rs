@@ -12,7 +12,9 @@ pub struct Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("path", &self.path).finish()
+        f.debug_struct("Recorder")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -40,7 +42,9 @@ impl Recorder {
 
     /// Appends one tick: caller and robot samples (the shorter is padded with silence).
     pub fn push(&mut self, caller: &[i16], robot: &[i16]) {
-        let Some(w) = self.writer.as_mut() else { return };
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
         let n = caller.len().max(robot.len());
         for i in 0..n {
             let l = caller.get(i).copied().unwrap_or(0);

@@ -116,7 +116,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                 addr: state.config().sip,
                 source,
             })?;
-        println!("tonghua answering SIP calls on {} (UDP and TCP)", t.local_addr());
+        println!(
+            "tonghua answering SIP calls on {} (UDP and TCP)",
+            t.local_addr()
+        );
         state.set_telephony(t);
     }
     spawn_housekeeping(state.clone());

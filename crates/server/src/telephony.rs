@@ -166,12 +166,10 @@ impl Telephony {
 
     fn recording_path(&self, id: &str) -> Option<PathBuf> {
         let config = self.state.config();
-        config.telephony.record.then(|| {
-            config
-                .data_dir
-                .join("recordings")
-                .join(format!("{id}.wav"))
-        })
+        config
+            .telephony
+            .record
+            .then(|| config.data_dir.join("recordings").join(format!("{id}.wav")))
     }
 
     async fn rtp_socket(&self) -> std::io::Result<tokio::net::UdpSocket> {
@@ -185,7 +183,9 @@ impl Telephony {
 
     fn admit(&self) -> Option<ActiveCall> {
         let max = self.state.config().telephony.max_calls;
-        let n = self.active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .active
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let guard = ActiveCall(self.active.clone());
         (n < max).then_some(guard)
     }
@@ -193,7 +193,10 @@ impl Telephony {
     async fn inbound(self, call: IncomingCall) {
         let config = self.state.config().telephony.clone();
         let Some(_active) = self.admit() else {
-            tracing::warn!(max = config.max_calls, "too many calls in progress; refusing");
+            tracing::warn!(
+                max = config.max_calls,
+                "too many calls in progress; refusing"
+            );
             call.reject(503);
             return;
         };
@@ -233,7 +236,12 @@ impl Telephony {
         let mut contact = BTreeMap::new();
         contact.insert("phone".to_string(), caller_user.clone());
         let hosted = match self
-            .create(&route, &call.call_id, metadata, phone_identity(&caller_user))
+            .create(
+                &route,
+                &call.call_id,
+                metadata,
+                phone_identity(&caller_user),
+            )
             .await
         {
             Ok(h) => h,
@@ -252,8 +260,17 @@ impl Telephony {
             negotiated.telephone_event,
         );
         let leg = call.accept(answer);
-        self.converse(hosted, leg, socket, negotiated.codec, negotiated.telephone_event, negotiated.remote_rtp, recording, contact)
-            .await;
+        self.converse(
+            hosted,
+            leg,
+            socket,
+            negotiated.codec,
+            negotiated.telephone_event,
+            negotiated.remote_rtp,
+            recording,
+            contact,
+        )
+        .await;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -402,8 +419,16 @@ impl Telephony {
             &[Codec::Pcma, Codec::Pcmu],
             Some(101),
         );
-        let from_user = if trunk.user.is_empty() { "tonghua".to_string() } else { trunk.user.clone() };
-        let from_host = if trunk.host.is_empty() { self.agent.local_addr().to_string() } else { trunk.host.clone() };
+        let from_user = if trunk.user.is_empty() {
+            "tonghua".to_string()
+        } else {
+            trunk.user.clone()
+        };
+        let from_host = if trunk.host.is_empty() {
+            self.agent.local_addr().to_string()
+        } else {
+            trunk.host.clone()
+        };
         let originate = Originate {
             target: target.clone(),
             from: format!("sip:{from_user}@{from_host}"),
@@ -413,7 +438,11 @@ impl Telephony {
                 password: trunk.password.clone(),
             }),
             offer,
-            ring_timeout: Duration::from_secs(if trunk.ring_timeout_secs == 0 { 45 } else { trunk.ring_timeout_secs }),
+            ring_timeout: Duration::from_secs(if trunk.ring_timeout_secs == 0 {
+                45
+            } else {
+                trunk.ring_timeout_secs
+            }),
         };
         let leg = match self.agent.originate(originate).await {
             Ok(leg) => leg,
@@ -421,7 +450,11 @@ impl Telephony {
         };
         let Some(codec) = leg.remote_media.codecs.first().copied() else {
             leg.hangup();
-            return fail(CallOutcome::Failed, Some(200), "the answer has no codec we offered".into());
+            return fail(
+                CallOutcome::Failed,
+                Some(200),
+                "the answer has no codec we offered".into(),
+            );
         };
         let recording_id = uuid::Uuid::now_v7().to_string();
         let recording = self.recording_path(&recording_id);
@@ -433,13 +466,22 @@ impl Telephony {
             "recording": recording.as_ref().map(|p| p.display().to_string()),
         });
         let hosted = match self
-            .create(&request.route, &leg.call_id, metadata, phone_identity(&request.number))
+            .create(
+                &request.route,
+                &leg.call_id,
+                metadata,
+                phone_identity(&request.number),
+            )
             .await
         {
             Ok(h) => h,
             Err(e) => {
                 leg.hangup();
-                return fail(CallOutcome::Failed, Some(200), format!("cannot host the call: {e}"));
+                return fail(
+                    CallOutcome::Failed,
+                    Some(200),
+                    format!("cannot host the call: {e}"),
+                );
             }
         };
         let conversation_id = hosted.conversation.id.clone();
@@ -449,7 +491,8 @@ impl Telephony {
         let contact = request.contact.clone();
         tokio::spawn(async move {
             let _active = active;
-            me.converse(hosted, leg, socket, codec, te, remote, recording, contact).await;
+            me.converse(hosted, leg, socket, codec, te, remote, recording, contact)
+                .await;
         });
         OutboundResult {
             outcome: CallOutcome::Answered,
@@ -484,7 +527,10 @@ pub fn engines(config: &crate::config::Config) -> Engines {
         Err(e) => tracing::warn!(error = %e, "Kokoro TTS unavailable"),
     }
     #[cfg(feature = "whisper")]
-    match voice::whisper::WhisperAsr::load(&config.models, &voice::whisper::WhisperConfig::default()) {
+    match voice::whisper::WhisperAsr::load(
+        &config.models,
+        &voice::whisper::WhisperConfig::default(),
+    ) {
         Ok(w) => {
             engines.asr = Arc::new(move || Ok(Box::new(w.clone()) as Box<dyn voice::Asr>));
             have_asr = true;
@@ -493,10 +539,14 @@ pub fn engines(config: &crate::config::Config) -> Engines {
     }
     let _ = config;
     if !have_tts {
-        tracing::warn!("no speech synthesiser: prompts are played as tones (build with --features kokoro and run scripts/install-voice-models.sh)");
+        tracing::warn!(
+            "no speech synthesiser: prompts are played as tones (build with --features kokoro and run scripts/install-voice-models.sh)"
+        );
     }
     if !have_asr {
-        tracing::warn!("no speech recogniser: callers are heard only by their keys (build with --features whisper)");
+        tracing::warn!(
+            "no speech recogniser: callers are heard only by their keys (build with --features whisper)"
+        );
     }
     engines
 }

@@ -445,44 +445,47 @@ impl Agent {
         from: SocketAddr,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         Box::pin(async move {
-        let (mut read, mut write) = stream.into_split();
-        let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
-        lock(&self.inner.tcp).insert(from, wtx);
-        let writer = tokio::spawn(async move {
-            while let Some(bytes) = wrx.recv().await {
-                if write.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let mut buf: Vec<u8> = Vec::new();
-        let mut chunk = vec![0u8; 16 * 1024];
-        'conn: loop {
-            // An idle connection with a half message is closed after a while.
-            let n = match timeout(Duration::from_secs(300), read.read(&mut chunk)).await {
-                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                Ok(Ok(n)) => n,
-            };
-            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            loop {
-                match frame_stream(&buf) {
-                    Ok(Some((start, end))) => {
-                        let msg: Vec<u8> = buf.get(start..end).unwrap_or_default().to_vec();
-                        buf.drain(..end.min(buf.len()));
-                        self.on_bytes(&msg, Peer::Tcp(from)).await;
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        // Cannot find message boundaries: answer if possible, then close.
-                        tracing::info!(peer = %from, reason = %e.reason, "unframeable TCP stream; closing");
-                        self.inner.stats.malformed_dropped.fetch_add(1, Ordering::Relaxed);
-                        break 'conn;
+            let (mut read, mut write) = stream.into_split();
+            let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+            lock(&self.inner.tcp).insert(from, wtx);
+            let writer = tokio::spawn(async move {
+                while let Some(bytes) = wrx.recv().await {
+                    if write.write_all(&bytes).await.is_err() {
+                        break;
                     }
                 }
+            });
+            let mut buf: Vec<u8> = Vec::new();
+            let mut chunk = vec![0u8; 16 * 1024];
+            'conn: loop {
+                // An idle connection with a half message is closed after a while.
+                let n = match timeout(Duration::from_secs(300), read.read(&mut chunk)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                    Ok(Ok(n)) => n,
+                };
+                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                loop {
+                    match frame_stream(&buf) {
+                        Ok(Some((start, end))) => {
+                            let msg: Vec<u8> = buf.get(start..end).unwrap_or_default().to_vec();
+                            buf.drain(..end.min(buf.len()));
+                            self.on_bytes(&msg, Peer::Tcp(from)).await;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            // Cannot find message boundaries: answer if possible, then close.
+                            tracing::info!(peer = %from, reason = %e.reason, "unframeable TCP stream; closing");
+                            self.inner
+                                .stats
+                                .malformed_dropped
+                                .fetch_add(1, Ordering::Relaxed);
+                            break 'conn;
+                        }
+                    }
+                }
             }
-        }
-        lock(&self.inner.tcp).remove(&from);
-        writer.abort();
+            lock(&self.inner.tcp).remove(&from);
+            writer.abort();
         })
     }
 
@@ -551,14 +554,23 @@ impl Agent {
                     // Never answer an ACK (it has no response).
                     Some(req) if req.method() != Some("ACK") => {
                         tracing::info!(peer = %from.addr(), code = e.code, reason = %e.reason, "malformed request answered");
-                        self.inner.stats.malformed_answered.fetch_add(1, Ordering::Relaxed);
+                        self.inner
+                            .stats
+                            .malformed_answered
+                            .fetch_add(1, Ordering::Relaxed);
                         let mut r = req.response(e.code, reason_phrase(e.code), None);
-                        r.push("Warning", format!("399 tonghua \"{}\"", e.reason.replace('"', "'")));
+                        r.push(
+                            "Warning",
+                            format!("399 tonghua \"{}\"", e.reason.replace('"', "'")),
+                        );
                         self.send(&r, from).await;
                     }
                     _ => {
                         tracing::debug!(peer = %from.addr(), reason = %e.reason, "malformed message dropped");
-                        self.inner.stats.malformed_dropped.fetch_add(1, Ordering::Relaxed);
+                        self.inner
+                            .stats
+                            .malformed_dropped
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 return;
@@ -630,7 +642,10 @@ impl Agent {
 
     async fn new_inbound(&self, invite: Message, from: Peer) {
         if !invite.body.is_empty() {
-            let ct = invite.header("Content-Type").unwrap_or_default().to_ascii_lowercase();
+            let ct = invite
+                .header("Content-Type")
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if !ct.starts_with("application/sdp") {
                 let mut r = invite.response(415, reason_phrase(415), None);
                 r.push("Accept", "application/sdp");
@@ -640,7 +655,12 @@ impl Agent {
         }
         if let Some(accept) = invite.header("Accept") {
             let ok = accept.split(',').any(|t| {
-                let t = t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                let t = t
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
                 t == "application/sdp" || t == "application/*" || t == "*/*"
             });
             if !ok {
@@ -651,7 +671,13 @@ impl Agent {
             }
         }
         if let Some(se) = invite.header("Session-Expires") {
-            let n: u32 = se.split(';').next().unwrap_or_default().trim().parse().unwrap_or(0);
+            let n: u32 = se
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .parse()
+                .unwrap_or(0);
             if n < MIN_SE {
                 let mut r = invite.response(422, reason_phrase(422), None);
                 r.push("Min-SE", MIN_SE.to_string());
@@ -659,7 +685,10 @@ impl Agent {
                 return;
             }
         }
-        if invite.header("Max-Forwards").is_some_and(|m| m.trim().parse::<u32>() == Ok(0)) {
+        if invite
+            .header("Max-Forwards")
+            .is_some_and(|m| m.trim().parse::<u32>() == Ok(0))
+        {
             self.respond(&invite, 483, from, None).await;
             return;
         }
@@ -701,12 +730,14 @@ impl Agent {
             Ok(o) => o,
             Err(e) => {
                 tracing::info!(call_id = invite.call_id(), error = %e, "unusable offer");
-                self.final_to_invite(&invite, 488, from, &local_tag, &mut rx).await;
+                self.final_to_invite(&invite, 488, from, &local_tag, &mut rx)
+                    .await;
                 return;
             }
         };
         if offer.codecs.is_empty() {
-            self.final_to_invite(&invite, 488, from, &local_tag, &mut rx).await;
+            self.final_to_invite(&invite, 488, from, &local_tag, &mut rx)
+                .await;
             return;
         }
         let request_uri = match &invite.start {
@@ -726,7 +757,8 @@ impl Agent {
             decide: dtx,
         };
         if self.inner.incoming.try_send(incoming).is_err() {
-            self.final_to_invite(&invite, 503, from, &local_tag, &mut rx).await;
+            self.final_to_invite(&invite, 503, from, &local_tag, &mut rx)
+                .await;
             return;
         }
         // Wait for the application, while handling CANCEL and retransmissions.
@@ -755,7 +787,8 @@ impl Agent {
         };
         let (answer_sdp, events, control) = match decision {
             Decision::Reject(code) => {
-                self.final_to_invite(&invite, code, from, &local_tag, &mut rx).await;
+                self.final_to_invite(&invite, code, from, &local_tag, &mut rx)
+                    .await;
                 return;
             }
             Decision::Accept {
@@ -963,11 +996,14 @@ impl Agent {
             }
             Some("INFO") => {
                 self.respond(&m, 200, p, None).await;
-                let ct = m.header("Content-Type").unwrap_or_default().to_ascii_lowercase();
-                if ct.starts_with("application/dtmf-relay") || ct.starts_with("application/dtmf") {
-                    if let Some(d) = info_digit(&m.body) {
-                        let _ = events.send(CallEvent::Dtmf(d));
-                    }
+                let ct = m
+                    .header("Content-Type")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                if (ct.starts_with("application/dtmf-relay") || ct.starts_with("application/dtmf"))
+                    && let Some(d) = info_digit(&m.body)
+                {
+                    let _ = events.send(CallEvent::Dtmf(d));
                 }
                 None
             }
@@ -1021,7 +1057,15 @@ impl Agent {
     async fn refer(&self, dialog: &mut Dialog, target: &str) -> u16 {
         let (mut m, branch) = self.in_dialog_request(dialog, "REFER");
         m.push("Refer-To", format!("<{target}>"));
-        m.push("Referred-By", dialog.local.split(';').next().unwrap_or_default().to_string());
+        m.push(
+            "Referred-By",
+            dialog
+                .local
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        );
         self.transact(&m, &branch, dialog.peer, false, |_| {})
             .await
             .and_then(|r| r.code())
@@ -1082,9 +1126,13 @@ impl Agent {
         };
         let dest = match call.proxy {
             Some(p) => p,
-            None => resolve_uri(&call.target)
-                .await
-                .ok_or_else(|| fail(CallOutcome::Unreachable, None, "cannot resolve the target host"))?,
+            None => resolve_uri(&call.target).await.ok_or_else(|| {
+                fail(
+                    CallOutcome::Unreachable,
+                    None,
+                    "cannot resolve the target host",
+                )
+            })?,
         };
         let peer = Peer::Udp(dest);
         let call_id = format!("{}@tonghua", random_token());
@@ -1131,31 +1179,75 @@ impl Agent {
                         break Ok(r);
                     }
                     if (code == 401 || code == 407) && attempts == 1 {
-                        let header = if code == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };
+                        let header = if code == 401 {
+                            "WWW-Authenticate"
+                        } else {
+                            "Proxy-Authenticate"
+                        };
                         let challenge = r.header(header).and_then(Challenge::parse);
                         match (&call.credentials, challenge) {
                             (Some(c), Some(ch)) => {
-                                let value = ch.authorize("INVITE", &call.target, &c.user, &c.password, &random_token());
-                                let name = if code == 401 { "Authorization" } else { "Proxy-Authorization" };
+                                let value = ch.authorize(
+                                    "INVITE",
+                                    &call.target,
+                                    &c.user,
+                                    &c.password,
+                                    &random_token(),
+                                );
+                                let name = if code == 401 {
+                                    "Authorization"
+                                } else {
+                                    "Proxy-Authorization"
+                                };
                                 auth = Some((name.to_string(), value));
                                 cseq += 1;
                                 continue;
                             }
-                            (None, _) => break Err(fail(CallOutcome::Failed, Some(code), "the trunk demands authentication but no credentials are configured")),
-                            (_, None) => break Err(fail(CallOutcome::Failed, Some(code), "unreadable authentication challenge")),
+                            (None, _) => {
+                                break Err(fail(
+                                    CallOutcome::Failed,
+                                    Some(code),
+                                    "the trunk demands authentication but no credentials are configured",
+                                ));
+                            }
+                            (_, None) => {
+                                break Err(fail(
+                                    CallOutcome::Failed,
+                                    Some(code),
+                                    "unreadable authentication challenge",
+                                ));
+                            }
                         }
                     }
                     if code == 401 || code == 407 || (code == 403 && auth.is_some()) {
-                        break Err(fail(CallOutcome::Failed, Some(code), "authentication failed: the trunk refused the credentials (wrong user or password)"));
+                        break Err(fail(
+                            CallOutcome::Failed,
+                            Some(code),
+                            "authentication failed: the trunk refused the credentials (wrong user or password)",
+                        ));
                     }
-                    break Err(fail(CallOutcome::from_status(code), Some(code), &format!("{code} {}", match &r.start { StartLine::Response { reason, .. } => reason.clone(), _ => String::new() })));
+                    break Err(fail(
+                        CallOutcome::from_status(code),
+                        Some(code),
+                        &format!(
+                            "{code} {}",
+                            match &r.start {
+                                StartLine::Response { reason, .. } => reason.clone(),
+                                _ => String::new(),
+                            }
+                        ),
+                    ));
                 }
                 InviteResult::Timeout { provisional } => {
                     if provisional {
                         self.cancel(&inv, &branch, peer).await;
                         break Err(fail(CallOutcome::NoAnswer, None, "not answered in time"));
                     }
-                    break Err(fail(CallOutcome::Unreachable, None, "no response from the trunk"));
+                    break Err(fail(
+                        CallOutcome::Unreachable,
+                        None,
+                        "no response from the trunk",
+                    ));
                 }
             }
         };
@@ -1170,7 +1262,11 @@ impl Agent {
             Ok(m) => m,
             Err(e) => {
                 lock(&self.inner.dialogs).remove(&call_id);
-                return Err(fail(CallOutcome::Failed, Some(200), &format!("unusable SDP answer: {e}")));
+                return Err(fail(
+                    CallOutcome::Failed,
+                    Some(200),
+                    &format!("unusable SDP answer: {e}"),
+                ));
             }
         };
         let mut dialog = Dialog {
@@ -1183,7 +1279,10 @@ impl Agent {
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| call.target.clone()),
             route: {
-                let mut r: Vec<String> = ok.headers_named("Record-Route").map(str::to_string).collect();
+                let mut r: Vec<String> = ok
+                    .headers_named("Record-Route")
+                    .map(str::to_string)
+                    .collect();
                 r.reverse();
                 r
             },
@@ -1252,7 +1351,10 @@ impl Agent {
             headers: Vec::new(),
             body: Vec::new(),
         };
-        m.push("Via", self.via("UDP", &format!("z9hG4bK{}", random_token())));
+        m.push(
+            "Via",
+            self.via("UDP", &format!("z9hG4bK{}", random_token())),
+        );
         for r in &dialog.route {
             m.push("Route", r.clone());
         }
@@ -1280,7 +1382,11 @@ impl Agent {
         let mut interval = T1;
         let mut next = Instant::now() + interval;
         let result = loop {
-            let deadline = if provisional { ring_deadline } else { no_answer.min(ring_deadline) };
+            let deadline = if provisional {
+                ring_deadline
+            } else {
+                no_answer.min(ring_deadline)
+            };
             tokio::select! {
                 r = rx.recv() => match r {
                     None => break InviteResult::Timeout { provisional },
@@ -1401,9 +1507,13 @@ impl Agent {
         };
         let dest = match proxy {
             Some(p) => p,
-            None => resolve_uri(registrar).await.ok_or_else(|| fail(None, "cannot resolve the registrar"))?,
+            None => resolve_uri(registrar)
+                .await
+                .ok_or_else(|| fail(None, "cannot resolve the registrar"))?,
         };
-        let host = message::host_port_of(registrar).map(|(h, _)| h).unwrap_or_default();
+        let host = message::host_port_of(registrar)
+            .map(|(h, _)| h)
+            .unwrap_or_default();
         let aor = format!("sip:{}@{host}", credentials.user);
         let call_id = format!("{}@tonghua", random_token());
         let tag = random_token();
@@ -1439,18 +1549,52 @@ impl Agent {
                     let granted = r
                         .header("Expires")
                         .and_then(|e| e.parse().ok())
-                        .or_else(|| r.header("Contact").and_then(|c| param(c, "expires")).and_then(|e| e.parse().ok()))
+                        .or_else(|| {
+                            r.header("Contact")
+                                .and_then(|c| param(c, "expires"))
+                                .and_then(|e| e.parse().ok())
+                        })
                         .unwrap_or(expires);
                     return Ok(granted);
                 }
                 401 | 407 if cseq == 1 => {
-                    let h = if code == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };
-                    let ch = r.header(h).and_then(Challenge::parse).ok_or_else(|| fail(Some(code), "unreadable challenge"))?;
-                    let name = if code == 401 { "Authorization" } else { "Proxy-Authorization" };
-                    auth = Some((name.into(), ch.authorize("REGISTER", registrar, &credentials.user, &credentials.password, &random_token())));
+                    let h = if code == 401 {
+                        "WWW-Authenticate"
+                    } else {
+                        "Proxy-Authenticate"
+                    };
+                    let ch = r
+                        .header(h)
+                        .and_then(Challenge::parse)
+                        .ok_or_else(|| fail(Some(code), "unreadable challenge"))?;
+                    let name = if code == 401 {
+                        "Authorization"
+                    } else {
+                        "Proxy-Authorization"
+                    };
+                    auth = Some((
+                        name.into(),
+                        ch.authorize(
+                            "REGISTER",
+                            registrar,
+                            &credentials.user,
+                            &credentials.password,
+                            &random_token(),
+                        ),
+                    ));
                 }
-                401 | 407 => return Err(fail(Some(code), "registration refused: wrong user or password")),
-                _ => return Err(fail(Some(code), &format!("registration refused with {code}"))),
+                401 | 407 => {
+                    return Err(fail(
+                        Some(code),
+                        "registration refused: wrong user or password",
+                    ));
+                }
+                _ => {
+                    return Err(fail(
+                        Some(code),
+                        &format!("registration refused with {code}"),
+                    ));
+                }
             }
         }
         Err(fail(None, "registration failed"))

@@ -29,7 +29,9 @@ impl Challenge {
             qop_auth: false,
         };
         for part in split_top_level(rest, ',') {
-            let Some((k, v)) = part.split_once('=') else { continue };
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
             let v = unquote(v);
             match k.trim().to_ascii_lowercase().as_str() {
                 "realm" => c.realm = v,
@@ -40,12 +42,22 @@ impl Challenge {
                 _ => {}
             }
         }
-        let md5 = c.algorithm.as_deref().is_none_or(|a| a.eq_ignore_ascii_case("MD5"));
+        let md5 = c
+            .algorithm
+            .as_deref()
+            .is_none_or(|a| a.eq_ignore_ascii_case("MD5"));
         (!c.nonce.is_empty() && md5).then_some(c)
     }
 
     /// The `Authorization` value answering this challenge.
-    pub fn authorize(&self, method: &str, uri: &str, user: &str, password: &str, cnonce: &str) -> String {
+    pub fn authorize(
+        &self,
+        method: &str,
+        uri: &str,
+        user: &str,
+        password: &str,
+        cnonce: &str,
+    ) -> String {
         let ha1 = hex(format!("{user}:{}:{password}", self.realm));
         let ha2 = hex(format!("{method}:{uri}"));
         let nc = "00000001";
@@ -69,7 +81,10 @@ impl Challenge {
 }
 
 fn hex(s: String) -> String {
-    Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -80,8 +95,17 @@ mod tests {
     fn rfc2617_example() {
         // RFC 2617 §3.5 (with its HTTP method and URI).
         let c = Challenge::parse("Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"").expect("challenge");
-        let v = c.authorize("GET", "/dir/index.html", "Mufasa", "Circle Of Life", "0a4f113b");
-        assert!(v.contains("response=\"6629fae49393a05397450978507c4ef1\""), "{v}");
+        let v = c.authorize(
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle Of Life",
+            "0a4f113b",
+        );
+        assert!(
+            v.contains("response=\"6629fae49393a05397450978507c4ef1\""),
+            "{v}"
+        );
         assert!(Challenge::parse("Basic realm=x").is_none());
         assert!(Challenge::parse("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-256").is_none());
     }

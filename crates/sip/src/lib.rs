@@ -25,6 +25,6 @@ pub mod rtp;
 pub mod sdp;
 
 pub use agent::{
-    Agent, AgentConfig, CallController, CallEvent, CallFailure, CallLeg, CallOutcome,
-    Credentials, HangupCause, IncomingCall, Originate, Peer,
+    Agent, AgentConfig, CallController, CallEvent, CallFailure, CallLeg, CallOutcome, Credentials,
+    HangupCause, IncomingCall, Originate, Peer,
 };

@@ -552,7 +552,10 @@ fn validate(msg: &mut Message, body: &[u8]) -> Result<(), (u16, String)> {
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) || v.len() > 9 {
                 return Err((400, "bad Content-Length".into()));
             }
-            Some(v.parse::<usize>().map_err(|_| (400, "bad Content-Length".into()))?)
+            Some(
+                v.parse::<usize>()
+                    .map_err(|_| (400, "bad Content-Length".into()))?,
+            )
         }
         None => None,
     };
@@ -575,9 +578,7 @@ fn validate(msg: &mut Message, body: &[u8]) -> Result<(), (u16, String)> {
             return Err((400, format!("missing {name}")));
         }
     }
-    let (_, cseq_method) = msg
-        .cseq()
-        .ok_or_else(|| (400, "bad CSeq".to_string()))?;
+    let (_, cseq_method) = msg.cseq().ok_or_else(|| (400, "bad CSeq".to_string()))?;
     if &cseq_method != method && !(method == "ACK" || method == "CANCEL") {
         return Err((400, "CSeq method does not match the request".into()));
     }
@@ -795,7 +796,10 @@ mod tests {
 
     #[test]
     fn uri_helpers() {
-        assert_eq!(user_of("sip:400123@10.0.0.1:5060").as_deref(), Some("400123"));
+        assert_eq!(
+            user_of("sip:400123@10.0.0.1:5060").as_deref(),
+            Some("400123")
+        );
         assert_eq!(user_of("tel:+8610").as_deref(), Some("+8610"));
         assert_eq!(
             host_port_of("sip:a@10.0.0.1:5070;transport=udp"),

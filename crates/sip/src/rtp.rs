@@ -85,7 +85,12 @@ impl TelephoneEvent {
 
     pub fn to_bytes(self) -> [u8; 4] {
         let d = self.duration.to_be_bytes();
-        [self.event, (u8::from(self.end) << 7) | (self.volume & 0x3f), d[0], d[1]]
+        [
+            self.event,
+            (u8::from(self.end) << 7) | (self.volume & 0x3f),
+            d[0],
+            d[1],
+        ]
     }
 
     /// The key: 0-9, *, #, A-D; `None` for other events (flash, tones).
@@ -164,7 +169,8 @@ pub fn rtcp_sender_report(
     if blocks == 1 {
         out.extend_from_slice(&stats.remote_ssrc.to_be_bytes());
         let expected = stats.packets_received.saturating_add(stats.lost).max(1);
-        let fraction = u8::try_from(u64::from(stats.lost) * 256 / u64::from(expected)).unwrap_or(255);
+        let fraction =
+            u8::try_from(u64::from(stats.lost) * 256 / u64::from(expected)).unwrap_or(255);
         out.push(fraction);
         let lost = stats.lost.min(0x7f_ffff).to_be_bytes();
         out.extend_from_slice(&lost[1..4]);
@@ -222,7 +228,12 @@ mod tests {
     #[test]
     fn dtmf_reported_once_per_event() {
         let mut rx = DtmfReceiver::default();
-        let five = TelephoneEvent { event: 5, end: false, volume: 10, duration: 160 };
+        let five = TelephoneEvent {
+            event: 5,
+            end: false,
+            volume: 10,
+            duration: 160,
+        };
         assert_eq!(rx.push(1000, &five.to_bytes()), Some('5'));
         assert_eq!(rx.push(1000, &five.to_bytes()), None);
         let end = TelephoneEvent { end: true, ..five };
@@ -234,7 +245,10 @@ mod tests {
 
     #[test]
     fn sender_report_is_well_formed() {
-        let stats = RtcpStats { packets_received: 10, ..Default::default() };
+        let stats = RtcpStats {
+            packets_received: 10,
+            ..Default::default()
+        };
         let sr = rtcp_sender_report(1, 2, 3, &stats, "tonghua");
         assert!(is_rtcp(&sr));
         let len = u16::from_be_bytes([sr[2], sr[3]]) as usize;

@@ -123,7 +123,8 @@ pub fn parse(sdp: &[u8]) -> Result<MediaDescription, SdpError> {
             "a" if in_audio || !seen_audio => {
                 if let Some(map) = value.strip_prefix("rtpmap:") {
                     let mut f = map.split_whitespace();
-                    if let (Some(pt), Some(enc)) = (f.next().and_then(|p| p.parse().ok()), f.next()) {
+                    if let (Some(pt), Some(enc)) = (f.next().and_then(|p| p.parse().ok()), f.next())
+                    {
                         rtpmaps.push((pt, enc.to_ascii_lowercase()));
                     }
                 } else if let Some(p) = value.strip_prefix("ptime:") {
@@ -208,7 +209,10 @@ pub fn build(
 ) -> Vec<u8> {
     let ip = local.ip();
     let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    let mut pts: Vec<String> = codecs.iter().map(|c| c.payload_type().to_string()).collect();
+    let mut pts: Vec<String> = codecs
+        .iter()
+        .map(|c| c.payload_type().to_string())
+        .collect();
     if let Some(te) = telephone_event {
         pts.push(te.to_string());
     }
@@ -223,7 +227,10 @@ pub fn build(
         let _ = write!(s, "a=rtpmap:{} {}/8000\r\n", c.payload_type(), c.name());
     }
     if let Some(te) = telephone_event {
-        let _ = write!(s, "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n");
+        let _ = write!(
+            s,
+            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
+        );
     }
     s.push_str("a=ptime:20\r\na=sendrecv\r\n");
     s.into_bytes()
@@ -243,7 +250,13 @@ mod tests {
         assert_eq!(offer.telephone_event, Some(101));
         let n = negotiate(&offer).expect("common codec");
         assert_eq!(n.codec, Codec::Pcma);
-        let answer = build("127.0.0.1:7000".parse().expect("addr"), 1, 1, &[n.codec], n.telephone_event);
+        let answer = build(
+            "127.0.0.1:7000".parse().expect("addr"),
+            1,
+            1,
+            &[n.codec],
+            n.telephone_event,
+        );
         let back = parse(&answer).expect("our own SDP parses");
         assert_eq!(back.codecs, vec![Codec::Pcma]);
         assert_eq!(back.rtp.port(), 7000);
@@ -252,8 +265,13 @@ mod tests {
 
     #[test]
     fn refuses_without_common_codec_or_audio() {
-        let opus = SIPP.replace("RTP/AVP 8 101", "RTP/AVP 96").replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:96 opus/48000/2");
-        assert_eq!(negotiate(&parse(opus.as_bytes()).expect("parses")), Err(SdpError::NoCommonCodec));
+        let opus = SIPP
+            .replace("RTP/AVP 8 101", "RTP/AVP 96")
+            .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:96 opus/48000/2");
+        assert_eq!(
+            negotiate(&parse(opus.as_bytes()).expect("parses")),
+            Err(SdpError::NoCommonCodec)
+        );
         assert_eq!(parse(b"v=0\r\n"), Err(SdpError::NoAudio));
         assert!(parse(b"\xff\xfe").is_err());
     }

@@ -9,7 +9,9 @@
 use std::path::PathBuf;
 
 pub fn dir(kind: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/torture").join(kind)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/torture")
+        .join(kind)
 }
 
 fn wire(text: &[u8]) -> Vec<u8> {
@@ -25,14 +27,21 @@ fn wire(text: &[u8]) -> Vec<u8> {
 }
 
 fn fix_length(b: Vec<u8>) -> Vec<u8> {
-    let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") else { return b };
+    let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return b;
+    };
     let body_len = b.len() - i - 4;
     let head = String::from_utf8_lossy(&b[..i]).to_string();
     let lines: Vec<String> = head
         .split("\r\n")
         .map(|l| {
             let lower = l.to_ascii_lowercase();
-            let name = lower.split(':').next().unwrap_or_default().trim().to_string();
+            let name = lower
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             if l.contains(':') && (name == "content-length" || name == "l") {
                 format!("Content-Length: {body_len}")
             } else {
@@ -53,7 +62,10 @@ pub fn messages(kind: &str) -> Vec<(String, Vec<u8>)> {
         .map(|e| {
             let p = e.path();
             (
-                p.file_stem().unwrap_or_default().to_string_lossy().to_string(),
+                p.file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string(),
                 std::fs::read(&p).unwrap_or_default(),
             )
         })
@@ -65,7 +77,11 @@ pub fn messages(kind: &str) -> Vec<(String, Vec<u8>)> {
         .collect();
     files.sort();
     for p in files {
-        let name = p.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let name = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let short = name.split('_').next_back().unwrap_or_default().to_string();
         if let Some((_, bytes)) = exact.iter().find(|(n, _)| *n == short) {
             out.push((name, bytes.clone()));
@@ -73,7 +89,14 @@ pub fn messages(kind: &str) -> Vec<(String, Vec<u8>)> {
         }
         let raw = std::fs::read(&p).unwrap_or_default();
         let b = wire(&raw);
-        out.push((name, if kind == "wellformed" { fix_length(b) } else { b }));
+        out.push((
+            name,
+            if kind == "wellformed" {
+                fix_length(b)
+            } else {
+                b
+            },
+        ));
     }
     out
 }

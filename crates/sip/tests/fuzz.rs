@@ -8,7 +8,10 @@ mod fixtures;
 use proptest::prelude::*;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let mut c: Vec<Vec<u8>> = fixtures::messages("wellformed").into_iter().map(|(_, b)| b).collect();
+    let mut c: Vec<Vec<u8>> = fixtures::messages("wellformed")
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
     c.extend(fixtures::messages("malformed").into_iter().map(|(_, b)| b));
     c
 }

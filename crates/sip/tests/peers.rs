@@ -11,12 +11,22 @@ use sip::{Agent, AgentConfig, CallEvent, CallOutcome, Credentials, HangupCause, 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
 
 fn free_udp_port() -> u16 {
-    StdUdp::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    StdUdp::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn need_sipp() {
-    let found = Command::new("sh").args(["-c", "command -v sipp"]).output().is_ok_and(|o| o.status.success());
-    assert!(found, "sipp is missing: run scripts/install-deps.sh test (Debian package sip-tester)");
+    let found = Command::new("sh")
+        .args(["-c", "command -v sipp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "sipp is missing: run scripts/install-deps.sh test (Debian package sip-tester)"
+    );
 }
 
 /// sipp as a trunk demanding digest auth for user robot / password s3cret.
@@ -28,8 +38,23 @@ fn uas(scenario: &str) -> (std::process::Child, u16) {
     let port = free_udp_port();
     let media = free_udp_port();
     let child = Command::new("sipp")
-        .args(["-sf", &format!("{SCENARIOS}/{scenario}"), "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mp", &media.to_string(), "-m", "1", "-nostdin", "-timeout", "30s"])
+        .args([
+            "-sf",
+            &format!("{SCENARIOS}/{scenario}"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args([
+            "-mp",
+            &media.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -46,13 +71,22 @@ async fn agent() -> Agent {
 }
 
 fn call(agent: &Agent, port: u16, password: &str) -> Originate {
-    let offer = sdp::build("127.0.0.1:40000".parse().expect("addr"), 1, 1, &[Codec::Pcma, Codec::Pcmu], Some(101));
+    let offer = sdp::build(
+        "127.0.0.1:40000".parse().expect("addr"),
+        1,
+        1,
+        &[Codec::Pcma, Codec::Pcmu],
+        Some(101),
+    );
     let _ = agent;
     Originate {
         target: format!("sip:13800138000@127.0.0.1:{port}"),
         from: "sip:robot@trunk.test".into(),
         proxy: Some(format!("127.0.0.1:{port}").parse().expect("addr")),
-        credentials: Some(Credentials { user: "robot".into(), password: password.into() }),
+        credentials: Some(Credentials {
+            user: "robot".into(),
+            password: password.into(),
+        }),
         offer,
         ring_timeout: Duration::from_secs(10),
     }
@@ -63,13 +97,21 @@ async fn outbound_call_authenticates_with_digest_and_hangs_up() {
     need_sipp();
     let (mut sipp, port) = trunk();
     let agent = agent().await;
-    let mut leg = agent.originate(call(&agent, port, "s3cret")).await.expect("answered after the challenge");
+    let mut leg = agent
+        .originate(call(&agent, port, "s3cret"))
+        .await
+        .expect("answered after the challenge");
     assert_eq!(leg.remote_media.codecs, vec![Codec::Pcma]);
     assert_eq!(leg.remote_media.telephone_event, Some(101));
     leg.hangup();
-    let ended = tokio::time::timeout(Duration::from_secs(10), leg.events.recv()).await.expect("in time");
+    let ended = tokio::time::timeout(Duration::from_secs(10), leg.events.recv())
+        .await
+        .expect("in time");
     assert_eq!(ended, Some(CallEvent::Ended(HangupCause::LocalBye)));
-    let status = tokio::task::spawn_blocking(move || sipp.wait()).await.expect("join").expect("sipp");
+    let status = tokio::task::spawn_blocking(move || sipp.wait())
+        .await
+        .expect("join")
+        .expect("sipp");
     assert!(status.success(), "sipp saw a complete authenticated call");
     assert_eq!(agent.dialog_count(), 0, "the dialog is gone");
 }
@@ -80,9 +122,16 @@ async fn a_wrong_password_fails_clearly_and_quickly() {
     let (mut sipp, port) = trunk();
     let agent = agent().await;
     let started = Instant::now();
-    let err = agent.originate(call(&agent, port, "wrong")).await.expect_err("refused");
+    let err = agent
+        .originate(call(&agent, port, "wrong"))
+        .await
+        .expect_err("refused");
     assert_eq!(err.outcome, CallOutcome::Failed);
-    assert!(err.detail.contains("authentication failed"), "{}", err.detail);
+    assert!(
+        err.detail.contains("authentication failed"),
+        "{}",
+        err.detail
+    );
     // Not a hang: well inside one transaction time-out (32 s).
     assert!(started.elapsed() < Duration::from_secs(10));
     let _ = sipp.kill();
@@ -96,7 +145,9 @@ async fn a_dead_trunk_is_unreachable_not_a_hang() {
     let port = free_udp_port();
     let mut o = call(&agent, port, "x");
     o.credentials = None;
-    let r = tokio::time::timeout(Duration::from_secs(40), agent.originate(o)).await.expect("gives up in time");
+    let r = tokio::time::timeout(Duration::from_secs(40), agent.originate(o))
+        .await
+        .expect("gives up in time");
     assert_eq!(r.expect_err("no answer").outcome, CallOutcome::Unreachable);
 }
 
@@ -110,6 +161,12 @@ async fn an_unanswered_call_is_cancelled_at_the_ring_timeout() {
     o.ring_timeout = Duration::from_secs(2);
     let err = agent.originate(o).await.expect_err("not answered");
     assert_eq!(err.outcome, CallOutcome::NoAnswer);
-    let status = tokio::task::spawn_blocking(move || sipp.wait()).await.expect("join").expect("sipp");
-    assert!(status.success(), "sipp got our CANCEL and the ACK for its 487");
+    let status = tokio::task::spawn_blocking(move || sipp.wait())
+        .await
+        .expect("join")
+        .expect("sipp");
+    assert!(
+        status.success(),
+        "sipp got our CANCEL and the ACK for its 487"
+    );
 }

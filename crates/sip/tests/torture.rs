@@ -12,9 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 async fn agent() -> Agent {
-    let (agent, mut incoming) = Agent::start(AgentConfig::new("127.0.0.1:0".parse().expect("addr")))
-        .await
-        .expect("start");
+    let (agent, mut incoming) =
+        Agent::start(AgentConfig::new("127.0.0.1:0".parse().expect("addr")))
+            .await
+            .expect("start");
     // Calls that get this far are refused: the INVITEs here are not real calls.
     tokio::spawn(async move {
         while let Some(call) = incoming.recv().await {
@@ -30,7 +31,10 @@ async fn udp_status(agent: &Agent, msg: &[u8]) -> Option<u16> {
     s.send_to(msg, agent.local_addr()).await.expect("send");
     let mut buf = vec![0u8; 65536];
     loop {
-        let (n, _) = tokio::time::timeout(Duration::from_millis(500), s.recv_from(&mut buf)).await.ok()?.ok()?;
+        let (n, _) = tokio::time::timeout(Duration::from_millis(500), s.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
         let text = String::from_utf8_lossy(&buf[..n]).to_string();
         let code: u16 = text.get(8..11)?.parse().ok()?;
         if code != 100 {
@@ -61,10 +65,24 @@ async fn malformed_requests_are_refused_or_dropped_and_nothing_breaks() {
         };
         let got = status.unwrap_or(0);
         report.push(format!("{name}: {got}"));
-        assert!(expected.contains(&got), "{name}: got {got}, expected one of {expected:?}\n{}", report.join("\n"));
+        assert!(
+            expected.contains(&got),
+            "{name}: got {got}, expected one of {expected:?}\n{}",
+            report.join("\n")
+        );
     }
-    assert!(agent.stats().malformed_answered.load(std::sync::atomic::Ordering::Relaxed) > 10);
-    assert_eq!(udp_status(&agent, OPTIONS.as_bytes()).await, Some(200), "still answering");
+    assert!(
+        agent
+            .stats()
+            .malformed_answered
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 10
+    );
+    assert_eq!(
+        udp_status(&agent, OPTIONS.as_bytes()).await,
+        Some(200),
+        "still answering"
+    );
 }
 
 #[tokio::test]
@@ -84,16 +102,32 @@ async fn wellformed_torture_requests_are_processed() {
 #[tokio::test]
 async fn tcp_garbage_closes_that_connection_only() {
     let agent = agent().await;
-    let mut bad = TcpStream::connect(agent.local_addr()).await.expect("connect");
-    bad.write_all(b"INVITE sip:x SIP/2.0\r\nContent-Length: banana\r\n\r\n").await.expect("write");
+    let mut bad = TcpStream::connect(agent.local_addr())
+        .await
+        .expect("connect");
+    bad.write_all(b"INVITE sip:x SIP/2.0\r\nContent-Length: banana\r\n\r\n")
+        .await
+        .expect("write");
     let mut buf = [0u8; 16];
-    let n = tokio::time::timeout(Duration::from_secs(2), bad.read(&mut buf)).await.expect("closed in time").unwrap_or(0);
+    let n = tokio::time::timeout(Duration::from_secs(2), bad.read(&mut buf))
+        .await
+        .expect("closed in time")
+        .unwrap_or(0);
     assert_eq!(n, 0, "the unframeable connection is closed");
     // A good TCP client is answered.
-    let mut good = TcpStream::connect(agent.local_addr()).await.expect("connect");
-    good.write_all(OPTIONS.replace("UDP", "TCP").as_bytes()).await.expect("write");
+    let mut good = TcpStream::connect(agent.local_addr())
+        .await
+        .expect("connect");
+    good.write_all(OPTIONS.replace("UDP", "TCP").as_bytes())
+        .await
+        .expect("write");
     let mut resp = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(2), good.read(&mut resp)).await.expect("answer").expect("read");
-    assert!(String::from_utf8_lossy(&resp[..n]).starts_with("SIP/2.0 200"), "OPTIONS over TCP answered");
+    let n = tokio::time::timeout(Duration::from_secs(2), good.read(&mut resp))
+        .await
+        .expect("answer")
+        .expect("read");
+    assert!(
+        String::from_utf8_lossy(&resp[..n]).starts_with("SIP/2.0 200"),
+        "OPTIONS over TCP answered"
+    );
 }
-

@@ -130,13 +130,20 @@ impl Server {
             .json()
             .expect("json");
         let mut out = Vec::new();
-        for conv in list["conversations"].as_array().cloned().unwrap_or_default() {
+        for conv in list["conversations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             if conv["channel"] != "phone" {
                 continue;
             }
             let id = conv["id"].as_str().unwrap_or_default().to_string();
             let ev: Value = c
-                .get(format!("{}/api/v1/conversations/{id}/events?limit=1000", self.base))
+                .get(format!(
+                    "{}/api/v1/conversations/{id}/events?limit=1000",
+                    self.base
+                ))
                 .send()
                 .expect("events")
                 .json()
@@ -161,7 +168,8 @@ fn sipp_dir(root: &Path) -> PathBuf {
     for entry in std::fs::read_dir("/usr/share/sip-tester").expect("sip-tester pcaps") {
         let p = entry.expect("entry").path();
         if p.extension().is_some_and(|e| e == "pcap") {
-            let _ = std::os::unix::fs::symlink(&p, dir.join("pcap").join(p.file_name().expect("name")));
+            let _ =
+                std::os::unix::fs::symlink(&p, dir.join("pcap").join(p.file_name().expect("name")));
         }
     }
     dir
@@ -172,7 +180,17 @@ fn sipp(dir: &Path, scenario: &[&str], target: u16, extra: &[&str]) -> (bool, St
     let out = Command::new("sipp")
         .args(scenario)
         .arg(format!("127.0.0.1:{target}"))
-        .args(["-i", "127.0.0.1", "-p", &port, "-m", "1", "-nostdin", "-timeout", "40s"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+        ])
         .args(extra)
         .current_dir(dir)
         .output()
@@ -342,25 +360,50 @@ fn sipp_call_is_answered_greeted_interrupted_recorded_and_logged() {
     let dir = sipp_dir(tmp.path());
     let media = free_media_port();
     let capture = Capture::start(tmp.path(), &format!("udp and (port {media})"));
-    let (ok, out) = sipp(&dir, &["-sn", "uac_pcap"], server.sip, &["-mp", &media.to_string(), "-s", "4001"]);
+    let (ok, out) = sipp(
+        &dir,
+        &["-sn", "uac_pcap"],
+        server.sip,
+        &["-mp", &media.to_string(), "-s", "4001"],
+    );
     let packets = capture.stop();
     assert!(ok, "sipp call failed:\n{out}");
 
     // The robot's stream towards sipp's media port.
-    let robot: Vec<Rtp> = packets.iter().filter(|d| d.dst == media).filter_map(rtp).collect();
+    let robot: Vec<Rtp> = packets
+        .iter()
+        .filter(|d| d.dst == media)
+        .filter_map(rtp)
+        .collect();
     let caller: Vec<Rtp> = packets
         .iter()
         .filter(|d| d.src == media && d.dst != media)
         .filter_map(rtp)
         .filter(|r| r.pt == 8)
         .collect();
-    assert!(robot.len() > 200, "too few robot RTP packets: {}", robot.len());
-    assert!(caller.len() > 100, "too few caller RTP packets: {}", caller.len());
+    assert!(
+        robot.len() > 200,
+        "too few robot RTP packets: {}",
+        robot.len()
+    );
+    assert!(
+        caller.len() > 100,
+        "too few caller RTP packets: {}",
+        caller.len()
+    );
     let first = &robot[0];
     assert!(first.marker, "the first packet carries the marker bit");
     for w in robot.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence numbers advance by one");
-        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160), "timestamps advance by 160 (20 ms)");
+        assert_eq!(
+            w[1].seq,
+            w[0].seq.wrapping_add(1),
+            "sequence numbers advance by one"
+        );
+        assert_eq!(
+            w[1].ts,
+            w[0].ts.wrapping_add(160),
+            "timestamps advance by 160 (20 ms)"
+        );
         assert_eq!(w[1].ssrc, first.ssrc, "one SSRC");
         assert_eq!(w[1].pt, 8, "PCMA as offered");
     }
@@ -372,31 +415,42 @@ fn sipp_call_is_answered_greeted_interrupted_recorded_and_logged() {
     assert!(loud > 20, "no greeting energy ({loud} loud packets)");
     if instant_tts {
         let greeting = robot.iter().take(50).filter(|r| r.rms > SPEECH_RMS).count();
-        assert!(greeting > 20, "no greeting energy in the first second ({greeting} loud packets)");
+        assert!(
+            greeting > 20,
+            "no greeting energy in the first second ({greeting} loud packets)"
+        );
     }
     // Comfort silence is sent when nothing is said (packets keep flowing, silent).
-    assert!(robot.iter().any(|r| r.rms < SILENCE_RMS), "silent packets when the robot is quiet");
+    assert!(
+        robot.iter().any(|r| r.rms < SILENCE_RMS),
+        "silent packets when the robot is quiet"
+    );
 
     // Barge-in, measured on the wire: sipp's recording starts speaking while
     // the greeting plays; the robot must fall silent within 200 ms.
     if instant_tts {
-    let onset = caller
-        .iter()
-        .find(|r| r.rms > SPEECH_RMS)
-        .expect("caller speech in sipp's pcap")
-        .t;
-    assert!(
-        robot.iter().any(|r| r.t < onset && r.t > onset - 0.1 && r.rms > SPEECH_RMS),
-        "the robot was speaking when the caller started"
-    );
-    let stopped = robot
-        .iter()
-        .find(|r| r.t >= onset && r.rms < SILENCE_RMS)
-        .expect("the robot stops")
-        .t;
-    let reaction_ms = (stopped - onset) * 1000.0;
-    eprintln!("barge-in: robot silent {reaction_ms:.0} ms after the caller's onset");
-    assert!(reaction_ms < 200.0, "playout stopped {reaction_ms:.0} ms after speech onset");
+        let onset = caller
+            .iter()
+            .find(|r| r.rms > SPEECH_RMS)
+            .expect("caller speech in sipp's pcap")
+            .t;
+        assert!(
+            robot
+                .iter()
+                .any(|r| r.t < onset && r.t > onset - 0.1 && r.rms > SPEECH_RMS),
+            "the robot was speaking when the caller started"
+        );
+        let stopped = robot
+            .iter()
+            .find(|r| r.t >= onset && r.rms < SILENCE_RMS)
+            .expect("the robot stops")
+            .t;
+        let reaction_ms = (stopped - onset) * 1000.0;
+        eprintln!("barge-in: robot silent {reaction_ms:.0} ms after the caller's onset");
+        assert!(
+            reaction_ms < 200.0,
+            "playout stopped {reaction_ms:.0} ms after speech onset"
+        );
     }
 
     // The conversation log.
@@ -415,24 +469,43 @@ fn sipp_call_is_answered_greeted_interrupted_recorded_and_logged() {
         "call.ended",
         "event.hangup",
     ] {
-        assert!(k.iter().any(|x| x == needed), "{needed} missing from the log: {k:?}");
+        assert!(
+            k.iter().any(|x| x == needed),
+            "{needed} missing from the log: {k:?}"
+        );
     }
     let answered = payloads(events, "call.answered").next().expect("answered");
     assert_eq!(answered["dialled"], "4001");
     if instant_tts {
-        let barge = payloads(events, "call.barge_in").next().expect("barge-in logged");
+        let barge = payloads(events, "call.barge_in")
+            .next()
+            .expect("barge-in logged");
         let cut = &barge["cut"][0];
-        assert!(cut["text"].as_str().is_some_and(|t| !t.is_empty()), "what was cut is logged: {barge}");
-        assert!(cut["played_ms"].as_u64().is_some_and(|ms| ms > 0), "how much was played: {barge}");
+        assert!(
+            cut["text"].as_str().is_some_and(|t| !t.is_empty()),
+            "what was cut is logged: {barge}"
+        );
+        assert!(
+            cut["played_ms"].as_u64().is_some_and(|ms| ms > 0),
+            "how much was played: {barge}"
+        );
     }
     let ended = payloads(events, "call.ended").next().expect("ended");
     assert_eq!(ended["cause"], "remote_bye");
     // uac_pcap presses 1 with an RFC 2833 pcap at the end.
-    assert_eq!(payloads(events, "event.dtmf").next().expect("dtmf")["digit"], "1");
+    assert_eq!(
+        payloads(events, "event.dtmf").next().expect("dtmf")["digit"],
+        "1"
+    );
 
     // The recording: stereo, caller left (sipp's speech), robot right (the greeting).
-    let path = conv["metadata"]["recording"].as_str().expect("recording path in the conversation");
-    assert!(Path::new(path).starts_with(&server.data), "recording under the data dir: {path}");
+    let path = conv["metadata"]["recording"]
+        .as_str()
+        .expect("recording path in the conversation");
+    assert!(
+        Path::new(path).starts_with(&server.data),
+        "recording under the data dir: {path}"
+    );
     let wav = std::fs::read(path).expect("recording exists");
     assert_eq!(&wav[0..4], b"RIFF");
     assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
@@ -442,7 +515,12 @@ fn sipp_call_is_answered_greeted_interrupted_recorded_and_logged() {
         .map(|c| i16::from_le_bytes([c[0], c[1]]))
         .collect();
     let energy = |ch: usize| {
-        let s: Vec<f64> = samples.iter().skip(ch).step_by(2).map(|v| f64::from(*v)).collect();
+        let s: Vec<f64> = samples
+            .iter()
+            .skip(ch)
+            .step_by(2)
+            .map(|v| f64::from(*v))
+            .collect();
         (s.iter().map(|v| v * v).sum::<f64>() / s.len().max(1) as f64).sqrt()
     };
     assert!(samples.len() > 2 * 8000 * 5, "at least 5 s recorded");
@@ -458,7 +536,12 @@ fn sipp_rfc2833_key_presses_reach_the_core_as_digits() {
     let dir = sipp_dir(tmp.path());
     let scenario = format!("{SCENARIOS}/uac_dtmf.xml");
     let media = free_media_port().to_string();
-    let (ok, out) = sipp(&dir, &["-sf", &scenario], server.sip, &["-mp", &media, "-s", "4001"]);
+    let (ok, out) = sipp(
+        &dir,
+        &["-sf", &scenario],
+        server.sip,
+        &["-mp", &media, "-s", "4001"],
+    );
     assert!(ok, "sipp call failed:\n{out}");
     let calls = server.phone_calls();
     let (_, events) = &calls[0];
@@ -490,10 +573,18 @@ fn a_call_to_an_unknown_number_is_refused_when_there_is_no_default_script() {
     let server = Server::start(&data);
     let dir = sipp_dir(tmp.path());
     let media = free_media_port().to_string();
-    let (ok, out) = sipp(&dir, &["-sn", "uac"], server.sip, &["-mp", &media, "-s", "12345"]);
+    let (ok, out) = sipp(
+        &dir,
+        &["-sn", "uac"],
+        server.sip,
+        &["-mp", &media, "-s", "12345"],
+    );
     assert!(!ok, "the call must fail");
     assert!(out.contains("404"), "refused with 404:\n{out}");
-    assert!(server.phone_calls().is_empty(), "no conversation for a refused call");
+    assert!(
+        server.phone_calls().is_empty(),
+        "no conversation for a refused call"
+    );
 }
 
 /// Every RFC 4475 message (wire form as crates/sip's fixtures) and some garbage.
@@ -503,7 +594,9 @@ fn hostile_messages() -> Vec<Vec<u8>> {
     for kind in ["malformed", "wellformed", "crlf-exact"] {
         for entry in std::fs::read_dir(root.join(kind)).expect("torture fixtures") {
             let raw = std::fs::read(entry.expect("entry").path()).expect("read");
-            let text = String::from_utf8_lossy(&raw).replace("\r\n", "\n").replace('\n', "\r\n");
+            let text = String::from_utf8_lossy(&raw)
+                .replace("\r\n", "\n")
+                .replace('\n', "\r\n");
             out.push(text.into_bytes());
         }
     }
@@ -522,7 +615,14 @@ fn torture_messages_during_a_call_do_not_disturb_it() {
     let dir = sipp_dir(tmp.path());
     let media = free_media_port().to_string();
     let sip = server.sip;
-    let call = std::thread::spawn(move || sipp(&dir, &["-sn", "uac_pcap"], sip, &["-mp", &media, "-s", "4001"]));
+    let call = std::thread::spawn(move || {
+        sipp(
+            &dir,
+            &["-sn", "uac_pcap"],
+            sip,
+            &["-mp", &media, "-s", "4001"],
+        )
+    });
     std::thread::sleep(Duration::from_millis(1500));
     let messages = hostile_messages();
     let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -546,9 +646,16 @@ fn torture_messages_during_a_call_do_not_disturb_it() {
     let calls = server.phone_calls();
     let (_, events) = calls
         .iter()
-        .find(|(c, _)| c["metadata"]["from"].as_str().is_some_and(|f| f.starts_with("sip:sipp@")))
+        .find(|(c, _)| {
+            c["metadata"]["from"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("sip:sipp@"))
+        })
         .expect("the sipp call");
-    let ended = payloads(events, "call.ended").next().expect("ended").clone();
+    let ended = payloads(events, "call.ended")
+        .next()
+        .expect("ended")
+        .clone();
     assert_eq!(ended["cause"], "remote_bye");
     // The agent still answers a plain OPTIONS.
     let probe = format!(
@@ -556,9 +663,16 @@ fn torture_messages_during_a_call_do_not_disturb_it() {
         p = udp.local_addr().expect("addr").port()
     );
     let fresh = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let probe = probe.replace(&format!(":{};branch", udp.local_addr().expect("addr").port()), &format!(":{};branch", fresh.local_addr().expect("addr").port()));
-    fresh.send_to(probe.as_bytes(), ("127.0.0.1", sip)).expect("send");
-    fresh.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    let probe = probe.replace(
+        &format!(":{};branch", udp.local_addr().expect("addr").port()),
+        &format!(":{};branch", fresh.local_addr().expect("addr").port()),
+    );
+    fresh
+        .send_to(probe.as_bytes(), ("127.0.0.1", sip))
+        .expect("send");
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
     let mut buf = [0u8; 4096];
     let n = fresh.recv(&mut buf).expect("an answer to OPTIONS");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200"));
@@ -570,13 +684,22 @@ fn a_call_whose_rtp_stops_is_hung_up_and_logged() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
-    std::fs::write(tmp.path().join("tonghua.toml"), "[telephony]\nrtp_timeout_secs = 2\n").expect("config");
+    std::fs::write(
+        tmp.path().join("tonghua.toml"),
+        "[telephony]\nrtp_timeout_secs = 2\n",
+    )
+    .expect("config");
     let server = Server::start(&data);
     let dir = sipp_dir(tmp.path());
     let media = free_media_port().to_string();
     // sipp's plain uac sends no RTP and would hang up after 8 s; the robot must do it first.
     let started = Instant::now();
-    let (_ok, out) = sipp(&dir, &["-sn", "uac"], server.sip, &["-mp", &media, "-s", "4001", "-d", "8000"]);
+    let (_ok, out) = sipp(
+        &dir,
+        &["-sn", "uac"],
+        server.sip,
+        &["-mp", &media, "-s", "4001", "-d", "8000"],
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     let ended = loop {
         let calls = server.phone_calls();
@@ -585,12 +708,18 @@ fn a_call_whose_rtp_stops_is_hung_up_and_logged() {
         {
             break (e.clone(), kinds(events));
         }
-        assert!(Instant::now() < deadline, "the call was not ended; sipp said:\n{out}");
+        assert!(
+            Instant::now() < deadline,
+            "the call was not ended; sipp said:\n{out}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(ended.0["cause"], "rtp_timeout", "{:?}", ended.1);
     assert!(ended.1.iter().any(|k| k == "call.rtp_timeout"));
-    assert!(ended.1.iter().any(|k| k == "event.hangup"), "the core heard the hang-up");
+    assert!(
+        ended.1.iter().any(|k| k == "event.hangup"),
+        "the core heard the hang-up"
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
@@ -603,12 +732,20 @@ fn reinvite_update_and_options_inside_a_call_are_answered_over_tcp_and_udp() {
     let scenario = format!("{SCENARIOS}/uac_reinvite.xml");
     for transport in ["u1", "t1"] {
         let media = free_media_port().to_string();
-        let (ok, out) = sipp(&dir, &["-sf", &scenario, "-t", transport], server.sip, &["-mp", &media, "-s", "4001"]);
+        let (ok, out) = sipp(
+            &dir,
+            &["-sf", &scenario, "-t", transport],
+            server.sip,
+            &["-mp", &media, "-s", "4001"],
+        );
         assert!(ok, "sipp ({transport}) failed:\n{out}");
     }
     let calls = server.phone_calls();
     assert_eq!(calls.len(), 2);
     for (_, events) in &calls {
-        assert_eq!(payloads(events, "call.ended").next().expect("ended")["cause"], "remote_bye");
+        assert_eq!(
+            payloads(events, "call.ended").next().expect("ended")["cause"],
+            "remote_bye"
+        );
     }
 }

@@ -32,14 +32,18 @@ fn free_port() -> u16 {
 fn models() -> std::path::PathBuf {
     std::env::var_os("TONGHUA_MODELS")
         .map(Into::into)
-        .unwrap_or_else(|| Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/tonghua/models"))
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/tonghua/models")
+        })
 }
 
 /// The caller's side: 1 s of silence, the question, then 9 s of silence to hear the answer.
 fn caller_wav(path: &Path) {
     use voice::Tts;
     let mut tts = voice::kokoro::Kokoro::load(&models()).expect("Kokoro installed");
-    let speech = tts.synthesize_all(&voice::TtsRequest::new(QUESTION).voice("zm_yunxi")).expect("synthesis");
+    let speech = tts
+        .synthesize_all(&voice::TtsRequest::new(QUESTION).voice("zm_yunxi"))
+        .expect("synthesis");
     let mut samples = voice::testsignal::silence(speech.sample_rate, 1000);
     samples.extend(speech.samples);
     samples.extend(voice::testsignal::silence(speech.sample_rate, 9000));
@@ -49,8 +53,14 @@ fn caller_wav(path: &Path) {
 
 #[test]
 fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
-    let found = Command::new("sh").args(["-c", "command -v baresip"]).output().is_ok_and(|o| o.status.success());
-    assert!(found, "baresip is missing: run scripts/install-deps.sh test");
+    let found = Command::new("sh")
+        .args(["-c", "command -v baresip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "baresip is missing: run scripts/install-deps.sh test"
+    );
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     let http = free_port();
@@ -59,7 +69,15 @@ fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
     let mut server = Command::new(BIN)
         .arg("--data-dir")
         .arg(&data)
-        .args(["serve", "--http", &format!("127.0.0.1:{http}"), "--sip", &format!("127.0.0.1:{sip}"), "--log-level", "warn"])
+        .args([
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{http}"),
+            "--sip",
+            &format!("127.0.0.1:{sip}"),
+            "--log-level",
+            "warn",
+        ])
         .env("TONGHUA_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("LD_LIBRARY_PATH", &lib)
         .current_dir(tmp.path())
@@ -98,18 +116,34 @@ fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
         .output()
         .expect("baresip");
     let log = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(log.contains("Call established"), "baresip did not get through:\n{log}");
+    assert!(
+        log.contains("Call established"),
+        "baresip did not get through:\n{log}"
+    );
 
-    let client = Client::builder().cookie_store(true).build().expect("client");
+    let client = Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
     client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"tenant": "demo", "username": "admin", "password": ADMIN_PASSWORD}))
         .send()
         .expect("login");
-    let list: Value = client.get(format!("{base}/api/v1/conversations")).send().expect("list").json().expect("json");
-    let id = list["conversations"][0]["id"].as_str().expect("a conversation").to_string();
+    let list: Value = client
+        .get(format!("{base}/api/v1/conversations"))
+        .send()
+        .expect("list")
+        .json()
+        .expect("json");
+    let id = list["conversations"][0]["id"]
+        .as_str()
+        .expect("a conversation")
+        .to_string();
     let ev: Value = client
-        .get(format!("{base}/api/v1/conversations/{id}/events?limit=1000"))
+        .get(format!(
+            "{base}/api/v1/conversations/{id}/events?limit=1000"
+        ))
         .send()
         .expect("events")
         .json()
@@ -119,19 +153,36 @@ fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
     let _ = server.wait();
     for e in &events {
         let p = e["payload"].to_string();
-        eprintln!("{} {}", e["kind"].as_str().unwrap_or_default(), p.chars().take(160).collect::<String>());
+        eprintln!(
+            "{} {}",
+            e["kind"].as_str().unwrap_or_default(),
+            p.chars().take(160).collect::<String>()
+        );
     }
     let heard: Vec<String> = events
         .iter()
         .filter(|e| e["kind"] == "call.utterance")
         .filter_map(|e| e["payload"]["text"].as_str().map(str::to_string))
         .collect();
-    assert!(heard.iter().any(|t| t.contains("快递") && t.contains("天")), "recognised: {heard:?}");
+    assert!(
+        heard.iter().any(|t| t.contains("快递") && t.contains("天")),
+        "recognised: {heard:?}"
+    );
     let answered = events.iter().any(|e| {
-        e["kind"] == "action.say" && e["payload"]["text"].as_str().is_some_and(|t| t.contains("江浙沪"))
+        e["kind"] == "action.say"
+            && e["payload"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("江浙沪"))
     });
-    let said: Vec<&str> = events.iter().filter(|e| e["kind"] == "action.say").filter_map(|e| e["payload"]["text"].as_str()).collect();
-    assert!(answered, "the knowledge-base answer (ship-time) was not said: {said:?}");
+    let said: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "action.say")
+        .filter_map(|e| e["payload"]["text"].as_str())
+        .collect();
+    assert!(
+        answered,
+        "the knowledge-base answer (ship-time) was not said: {said:?}"
+    );
     let latency: Vec<u64> = events
         .iter()
         .filter(|e| e["kind"] == "call.say_started")
