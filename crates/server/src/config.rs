@@ -414,15 +414,62 @@ fn toml_string(config: &Config) -> String {
             match v {
                 serde_json::Value::Object(inner) => {
                     sections.push_str(&format!("\n[{key}]\n"));
+                    // Nested tables and arrays of tables follow their section's keys.
+                    let mut nested = String::new();
                     for (k, v) in inner {
-                        sections.push_str(&format!("{k} = {}\n", toml_scalar(&v)));
+                        match v {
+                            serde_json::Value::Null => {}
+                            serde_json::Value::Object(table) => {
+                                nested.push_str(&format!("\n[{key}.{k}]\n"));
+                                for (tk, tv) in table {
+                                    if !tv.is_null() {
+                                        nested.push_str(&format!(
+                                            "{} = {}\n",
+                                            toml_key(&tk),
+                                            toml_scalar(&tv)
+                                        ));
+                                    }
+                                }
+                            }
+                            serde_json::Value::Array(items)
+                                if items.iter().all(|i| i.is_object()) && !items.is_empty() =>
+                            {
+                                for item in items {
+                                    nested.push_str(&format!("\n[[{key}.{k}]]\n"));
+                                    if let serde_json::Value::Object(fields) = item {
+                                        for (fk, fv) in fields {
+                                            if !fv.is_null() {
+                                                nested.push_str(&format!(
+                                                    "{fk} = {}\n",
+                                                    toml_scalar(&fv)
+                                                ));
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            other => sections.push_str(&format!("{k} = {}\n", toml_scalar(&other))),
+                        }
                     }
+                    sections.push_str(&nested);
                 }
                 other => top.push_str(&format!("{key} = {}\n", toml_scalar(&other))),
             }
         }
     }
     top + &sections
+}
+
+/// A key as TOML writes it: bare when it can be, quoted otherwise (queue names are Chinese).
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        serde_json::Value::String(k.to_string()).to_string()
+    }
 }
 
 fn toml_scalar(v: &serde_json::Value) -> String {
