@@ -749,3 +749,41 @@ fn reinvite_update_and_options_inside_a_call_are_answered_over_tcp_and_udp() {
         );
     }
 }
+
+#[test]
+fn a_silent_caller_is_reprompted_on_the_call_clock() {
+    need("sipp", "sip-tester");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start(&tmp.path().join("data"));
+    let dir = sipp_dir(tmp.path());
+    let media = free_media_port().to_string();
+    // sipp's plain uac says nothing (no RTP at all) for 14 s, then hangs up.
+    let (ok, out) = sipp(
+        &dir,
+        &["-sn", "uac"],
+        server.sip,
+        &["-mp", &media, "-s", "4001", "-d", "14000"],
+    );
+    assert!(ok, "sipp call failed:\n{out}");
+    let calls = server.phone_calls();
+    let (_, events) = &calls[0];
+    let k = kinds(events);
+    let silence = k
+        .iter()
+        .position(|x| x == "event.silence")
+        .unwrap_or_else(|| panic!("no silence event: {k:?}"));
+    // The demo service line waits 8 s after its question, then asks again.
+    let at = events[silence]["payload"]["at_ms"].as_u64().expect("at_ms");
+    assert!(
+        (8_000..14_000).contains(&at),
+        "silence at {at} ms of the call"
+    );
+    assert!(
+        k[silence..].iter().any(|x| x == "action.say"),
+        "a reprompt follows: {k:?}"
+    );
+    assert_eq!(
+        payloads(events, "call.ended").next().expect("ended")["cause"],
+        "remote_bye"
+    );
+}
