@@ -124,6 +124,10 @@ impl Telephony {
                 tokio::spawn(async move { me.inbound(call).await });
             }
         });
+        if !config.telephony.media_only {
+            let me = t.clone();
+            tokio::spawn(async move { me.warm_prompts().await });
+        }
         if config.telephony.trunk.register && !config.telephony.trunk.host.is_empty() {
             let me = t.clone();
             tokio::spawn(async move { me.keep_registered().await });
@@ -139,6 +143,85 @@ impl Telephony {
 
     pub fn agent(&self) -> &Agent {
         &self.agent
+    }
+
+    /// Renders the fixed prompts of every routed script (and its knowledge
+    /// base's answers) into the TTS cache in the background, so calls play
+    /// them at once. Lines with `{{variables}}` depend on the caller and are
+    /// rendered on first use.
+    async fn warm_prompts(self) {
+        let config = self.state.config().telephony.clone();
+        let mut routes: Vec<Route> = config
+            .hotlines
+            .iter()
+            .filter_map(|h| route(&config, &h.number))
+            .collect();
+        routes.extend(route(&config, "\u{0}"));
+        let mut texts: Vec<String> = Vec::new();
+        for r in routes {
+            let store = self.state.store();
+            let Ok(Some(tenant)) = store.tenant_by_slug(&r.tenant).await else {
+                continue;
+            };
+            let Ok(binding) = crate::bots::resolve_binding(
+                &self.state,
+                &tenant.id,
+                &r.script,
+                r.knowledge_base.as_deref(),
+            )
+            .await
+            else {
+                continue;
+            };
+            if let Ok(Some(doc)) = store.document_by_id(&tenant.id, &binding.script_id).await
+                && let Ok(spec) = dialog::script::parse_script(&doc.source, &doc.name)
+                && let Ok(json) = serde_json::to_value(&spec)
+            {
+                collect_lines(&json, false, &mut texts);
+            }
+            if let Some(kb_id) = &binding.knowledge_base_id
+                && let Ok(Some(doc)) = store.document_by_id(&tenant.id, kb_id).await
+                && let Ok(entries) = dialog::kb::parse_kb(&doc.source, &doc.name)
+            {
+                texts.extend(entries.into_iter().map(|e| e.answer));
+            }
+        }
+        texts.retain(|t| !t.contains("{{") && !t.trim().is_empty());
+        texts.sort();
+        texts.dedup();
+        let engines = self.engines.clone();
+        let n = texts.len();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut rendered = 0;
+            for text in texts {
+                let mut request = voice::TtsRequest::new(text);
+                if let Some(v) = &engines.voice {
+                    request = request.voice(v.clone());
+                }
+                // One prompt at a time, so calls are not kept waiting for the lock.
+                let mut tts = match engines.tts.lock() {
+                    Ok(t) => t,
+                    Err(p) => p.into_inner(),
+                };
+                if tts.id() == "tone" {
+                    return 0;
+                }
+                if tts.synthesize_all(&request).is_ok() {
+                    rendered += 1;
+                }
+            }
+            rendered
+        })
+        .await;
+        if let Ok(rendered) = result
+            && rendered > 0
+        {
+            tracing::info!(
+                prompts = n,
+                rendered,
+                "TTS cache warmed for the routed scripts"
+            );
+        }
     }
 
     async fn keep_registered(self) {
@@ -503,6 +586,25 @@ impl Telephony {
     }
 }
 
+/// Every string under `say`, `reprompt` and `close` keys of a script.
+fn collect_lines(v: &serde_json::Value, spoken: bool, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if spoken => out.push(s.clone()),
+        serde_json::Value::Array(items) => {
+            for i in items {
+                collect_lines(i, spoken, out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let spoken = matches!(k.as_str(), "say" | "reprompt" | "close");
+                collect_lines(v, spoken, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The speech engines for calls: the local ones compiled in (features
 /// `kokoro`, `whisper`) when their models are installed, else stand-ins
 /// (a tone for speech, no recognition) with a warning in the log.
@@ -614,5 +716,58 @@ impl call::Brain for HostedBrain {
 
     async fn log(&mut self, kind: &str, payload: serde_json::Value) {
         self.log_now(kind, payload).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spoken_lines_of_a_script_are_collected_for_the_cache() {
+        let source = include_str!("../../../examples/scripts/service.yaml");
+        let spec = dialog::script::parse_script(source, "service").expect("demo script");
+        let mut lines = Vec::new();
+        collect_lines(
+            &serde_json::to_value(&spec).expect("json"),
+            false,
+            &mut lines,
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "您好，欢迎来到优品商城，我是智能客服小优。"),
+            "{lines:?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l == "service"),
+            "names are not prompts"
+        );
+    }
+
+    #[test]
+    fn numbers_route_to_hotlines_then_the_default() {
+        let mut config = crate::config::TelephonyConfig::default();
+        config.hotlines.push(crate::config::Hotline {
+            number: "4001".into(),
+            script: "renovation".into(),
+            knowledge_base: None,
+            tenant: Some("acme".into()),
+        });
+        assert_eq!(
+            route(&config, "4001").map(|r| (r.tenant, r.script)),
+            Some(("acme".into(), "renovation".into()))
+        );
+        assert_eq!(
+            route(&config, "999").map(|r| r.script),
+            Some("service".into())
+        );
+        config.default_script.clear();
+        assert_eq!(route(&config, "999"), None);
+        assert_eq!(
+            phone_identity("13800138000").map(|p| p.1),
+            Some("+8613800138000".into())
+        );
+        assert_eq!(phone_identity("sipp"), None);
     }
 }
