@@ -39,10 +39,14 @@ fn models() -> std::path::PathBuf {
 
 /// The caller's side: 1 s of silence, the question, then 9 s of silence to hear the answer.
 fn caller_wav(path: &Path) {
+    caller_wav_of(path, QUESTION);
+}
+
+fn caller_wav_of(path: &Path, question: &str) {
     use voice::Tts;
     let mut tts = voice::kokoro::Kokoro::load(&models()).expect("Kokoro installed");
     let speech = tts
-        .synthesize_all(&voice::TtsRequest::new(QUESTION).voice("zm_yunxi"))
+        .synthesize_all(&voice::TtsRequest::new(question).voice("zm_yunxi"))
         .expect("synthesis");
     let mut samples = voice::testsignal::silence(speech.sample_rate, 1000);
     samples.extend(speech.samples);
