@@ -22,6 +22,7 @@ test_packages=(
   baresip           # a real softphone calling the robot in the telephony tests
   sox               # makes and checks test audio
   tcpdump           # captures the RTP of the telephony tests on the loopback interface
+  cmake             # builds ct2rs's tokenizer (feature whisper) for the voice call test
 )
 
 case "$profile" in
