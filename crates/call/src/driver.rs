@@ -210,7 +210,10 @@ pub async fn run<B: Brain>(
                     Some(EventKind::Dtmf { digit: d })
                 }
                 Some(CallEvent::RemoteMedia(m)) => {
+                    let held = matches!(m.direction, sip::sdp::Direction::SendOnly | sip::sdp::Direction::Inactive);
+                    brain.log("call.remote_media", json!({"rtp": m.rtp.to_string(), "held": held})).await;
                     let _ = media.commands.send(MediaCommand::Remote(m.rtp));
+                    let _ = media.commands.send(MediaCommand::Hold(held));
                     None
                 }
                 Some(CallEvent::TransferResult { accepted, code }) => {

@@ -65,6 +65,9 @@ pub enum MediaCommand {
     SetPause(PauseKind),
     /// The peer moved its media (re-INVITE).
     Remote(SocketAddr),
+    /// The peer put the call on hold (a=sendonly/inactive) or resumed it:
+    /// no RTP is expected while held, so the RTP time-out waits.
+    Hold(bool),
 }
 
 /// What the media tells the conversation side. `at_ms` is the call clock
@@ -332,6 +335,7 @@ async fn run(
     };
     let mut last_rx = Instant::now();
     let mut timed_out = false;
+    let mut held = false;
     let mut last_caller = [0i16; FRAME];
     let mut buf = vec![0u8; 2048];
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -387,6 +391,10 @@ async fn run(
                     if let Some(tx) = &ear_tx { let _ = tx.send(EarInput::Pause(kind)); }
                 }
                 Some(MediaCommand::Remote(addr)) => { remote = addr; latched = false; }
+                Some(MediaCommand::Hold(on)) => {
+                    held = on;
+                    last_rx = Instant::now();
+                }
             },
             m = mouth_rx.recv(), if mouth_open => if let Some(m) = m {
                 match m {
@@ -535,7 +543,7 @@ async fn run(
                     let _ = socket.send_to(&sr, rtcp_addr).await;
                 }
                 let silent = last_rx.elapsed();
-                if !timed_out && silent >= params.rtp_timeout {
+                if !timed_out && !held && silent >= params.rtp_timeout {
                     timed_out = true;
                     let _ = events.send(MediaEvent::RtpTimeout { silent_ms: silent.as_millis() as u64 });
                 }

@@ -187,3 +187,33 @@ async fn silence_on_the_line_times_out() {
     assert!(ev >= 300);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_held_call_does_not_time_out_until_it_is_resumed() {
+    let (robot, caller) = pair().await;
+    let mut h = media::start(
+        params(robot, &caller, None, Duration::from_millis(300)),
+        None,
+    );
+    h.commands.send(MediaCommand::Hold(true)).expect("hold");
+    let quiet = tokio::time::timeout(Duration::from_millis(900), async {
+        loop {
+            if let Some(MediaEvent::RtpTimeout { .. }) = h.events.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "no time-out while held");
+    h.commands.send(MediaCommand::Hold(false)).expect("resume");
+    let timed_out = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            if let Some(MediaEvent::RtpTimeout { .. }) = h.events.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(timed_out.is_ok(), "times out once resumed and still silent");
+    h.stop().await;
+}
