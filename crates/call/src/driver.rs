@@ -371,6 +371,8 @@ async fn on_media<B: Brain>(
         }
         MediaEvent::Dtmf { digit, at_ms } => {
             summary.dtmf.push(digit);
+            // A key press is a turn too: its reply's latency is logged like speech's.
+            *last_final_end = Some(at_ms);
             brain
                 .log(
                     "call.dtmf",

@@ -47,6 +47,8 @@ pub struct AgentConfig {
     /// The address written in Via/Contact/SDP when `bind` is a wildcard.
     pub advertise: Option<IpAddr>,
     pub user_agent: String,
+    /// Smallest session interval accepted (RFC 4028 Min-SE; 90 s unless testing).
+    pub min_session_secs: u32,
 }
 
 impl AgentConfig {
@@ -55,6 +57,7 @@ impl AgentConfig {
             bind,
             advertise: None,
             user_agent: format!("tonghua/{}", env!("CARGO_PKG_VERSION")),
+            min_session_secs: MIN_SE,
         }
     }
 }
@@ -103,6 +106,8 @@ pub enum HangupCause {
     TransportClosed,
     /// The peer transferred away (REFER accepted) and we left.
     Transferred,
+    /// The peer did not refresh the session in time (RFC 4028).
+    SessionExpired,
 }
 
 impl HangupCause {
@@ -114,6 +119,7 @@ impl HangupCause {
             HangupCause::AckTimeout => "ack_timeout",
             HangupCause::TransportClosed => "transport_closed",
             HangupCause::Transferred => "transferred",
+            HangupCause::SessionExpired => "session_expired",
         }
     }
 }
@@ -678,9 +684,10 @@ impl Agent {
                 .trim()
                 .parse()
                 .unwrap_or(0);
-            if n < MIN_SE {
+            let min = self.inner.config.min_session_secs;
+            if n < min {
                 let mut r = invite.response(422, reason_phrase(422), None);
-                r.push("Min-SE", MIN_SE.to_string());
+                r.push("Min-SE", min.to_string());
                 self.send(&r, from).await;
                 return;
             }
@@ -832,6 +839,8 @@ impl Agent {
             local_user: dialled,
             sdp: answer_sdp,
             sdp_version: 1,
+            session_interval: session_expires(&invite).map(|n| Duration::from_secs(u64::from(n))),
+            session_deadline: None,
         };
         // Send 200 until ACK (RFC 3261 §13.3.1.4).
         let bytes = ok.to_bytes();
@@ -917,8 +926,16 @@ impl Agent {
         events: mpsc::UnboundedSender<CallEvent>,
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
+        dialog.refresh_session();
         loop {
+            let deadline = dialog.session_deadline;
             tokio::select! {
+                _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                    tracing::info!(call_id = %dialog.call_id, "session not refreshed in time; hanging up");
+                    let _ = self.bye(&mut dialog).await;
+                    let _ = events.send(CallEvent::Ended(HangupCause::SessionExpired));
+                    return;
+                }
                 m = rx.recv() => {
                     let Some((m, p)) = m else { return };
                     if let Some(cause) = self.in_dialog(&mut dialog, m, p, &events).await {
@@ -969,6 +986,11 @@ impl Agent {
             Some("ACK") | None => None,
             Some("INVITE") | Some("UPDATE") => {
                 // Session refresh or new media (hold, re-routing): answer with our SDP.
+                if let Some(n) = session_expires(&m) {
+                    let n = n.max(self.inner.config.min_session_secs);
+                    dialog.session_interval = Some(Duration::from_secs(u64::from(n)));
+                }
+                dialog.refresh_session();
                 if !m.body.is_empty() {
                     match sdp::parse(&m.body) {
                         Ok(media) => {
@@ -1291,6 +1313,8 @@ impl Agent {
             local_user: from_user,
             sdp: call.offer.clone(),
             sdp_version: 1,
+            session_interval: None,
+            session_deadline: None,
         };
         // ACK for the 2xx is its own transaction; sent to the same next hop.
         let ack = self.ack_for(&dialog, cseq);
@@ -1640,6 +1664,31 @@ struct Dialog {
     local_user: String,
     sdp: Vec<u8>,
     sdp_version: u64,
+    /// RFC 4028 session interval the peer refreshes (we answer `refresher=uac`).
+    session_interval: Option<Duration>,
+    /// When the session expires without a refresh.
+    session_deadline: Option<Instant>,
+}
+
+impl Dialog {
+    /// (Re)starts the session timer: BYE if no refresh arrives before
+    /// interval − min(32 s, interval / 3) (RFC 4028 §10).
+    fn refresh_session(&mut self) {
+        if let Some(i) = self.session_interval {
+            let margin = Duration::from_secs(32).min(i / 3);
+            self.session_deadline = Some(Instant::now() + i - margin);
+        }
+    }
+}
+
+/// The interval of a `Session-Expires` header, in seconds.
+fn session_expires(m: &Message) -> Option<u32> {
+    m.header("Session-Expires")?
+        .split(';')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn bump_sdp_version(sdp: &[u8], version: u64) -> Vec<u8> {
