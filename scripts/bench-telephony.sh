@@ -88,5 +88,9 @@ print(f"calls logged: {calls}; ticks: {total}; ticks > 20 ms late: {late} ({100*
 print(f"tick lateness p50 {q(0.5)} ms, p99 {q(0.99)} ms, p99.9 {q(0.999)} ms")
 print(f"peak concurrency {conc} calls; CPU {cpu:.1f} s over {secs:.1f} s = {100*cpu/secs:.0f} % of one core; "
       f"≈ {1000*cpu/secs/max(conc,1):.2f} ms CPU per call-second")
+lat = sorted(json.loads(p).get("turn_latency_ms") for (p,) in c.execute("select payload from conversation_events where kind='call.say_started'") if "turn_latency_ms" in json.loads(p))
+if lat:
+    pick = lambda q: lat[min(len(lat) - 1, int(q * (len(lat) - 1) + 0.5))]
+    print(f"reply latency (key press or end of speech → first reply RTP, n={len(lat)}): p50 {pick(0.5)} ms, p95 {pick(0.95)} ms")
 print(f"RSS before calls {int(rss0)/1024:.0f} MiB, peak {max(rss)/1024:.0f} MiB; ≈ {(max(rss)-int(rss0))/max(conc,1):.0f} kB per concurrent call")
 PY
