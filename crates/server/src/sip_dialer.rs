@@ -135,11 +135,7 @@ fn apply(action: Action, utc_offset_minutes: i32, result: &mut DialResult) {
                 .ok()
                 .and_then(|g| g.as_str().map(str::to_string));
         }
-        Action::SetTag { tag } => {
-            if !result.tags.contains(&tag) {
-                result.tags.push(tag);
-            }
-        }
+        Action::SetTag { tag } if !result.tags.contains(&tag) => result.tags.push(tag),
         Action::ScheduleCallback { when, .. } => {
             // No time given: the campaign's retry policy decides.
             result.callback_at = when.and_then(|w| epoch_ms(&w, utc_offset_minutes));
