@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use campaign::control::{self, CampaignSpec};
 use campaign::{DialRequest, Dialer, Outcome, Runner, ScriptBinding};
+use serde_json::json;
 use server::sip_dialer::SipDialer;
 use server::telephony::Telephony;
 use server::{AppState, Clock, Config};
-use serde_json::json;
 use store::{NewContact, Store};
 
 const CALLEES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/uas_callees.xml");
@@ -244,7 +244,11 @@ async fn a_campaign_through_sipp_records_each_outcome_and_retries_by_policy() {
 
     assert_eq!(w.pass().await, 6, "every contact is dialled once");
     w.advance(10 * MINUTE);
-    assert_eq!(w.pass().await, 1, "503 → unreachable, retried after 10 minutes");
+    assert_eq!(
+        w.pass().await,
+        1,
+        "503 → unreachable, retried after 10 minutes"
+    );
     w.advance(10 * MINUTE);
     assert_eq!(w.pass().await, 1, "unreachable's second retry");
     w.advance(10 * MINUTE);
@@ -256,7 +260,11 @@ async fn a_campaign_through_sipp_records_each_outcome_and_retries_by_policy() {
         "480 and the unanswered call → no answer, retried after 60 minutes"
     );
     w.advance(10 * DAY);
-    assert_eq!(w.pass().await, 0, "every retry is spent; 404 is never retried");
+    assert_eq!(
+        w.pass().await,
+        0,
+        "every retry is spent; 404 is never retried"
+    );
     let status = w
         .store
         .campaign(&w.tenant, &c.id)
