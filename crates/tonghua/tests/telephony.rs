@@ -788,3 +788,41 @@ fn a_silent_caller_is_reprompted_on_the_call_clock() {
         "remote_bye"
     );
 }
+
+#[test]
+fn the_robot_hangs_up_after_its_closing_line() {
+    need("sipp", "sip-tester");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start(&tmp.path().join("data"));
+    let dir = sipp_dir(tmp.path());
+    let scenario = format!("{SCENARIOS}/uac_dtmf_until_bye.xml");
+    let media = free_media_port().to_string();
+    // Three keys the service line does not know: it apologises, ends the
+    // conversation and hangs up once the closing line has played.
+    let (ok, out) = sipp(
+        &dir,
+        &["-sf", &scenario],
+        server.sip,
+        &["-mp", &media, "-s", "4001"],
+    );
+    assert!(ok, "sipp did not get the robot's BYE:\n{out}");
+    let calls = server.phone_calls();
+    let (_, events) = &calls[0];
+    let k = kinds(events);
+    let hangup = k
+        .iter()
+        .position(|x| x == "call.hangup_requested")
+        .unwrap_or_else(|| panic!("{k:?}"));
+    let closing = k
+        .iter()
+        .rposition(|x| x == "call.say_finished")
+        .expect("closing line played");
+    assert!(
+        closing < hangup,
+        "the closing line finished before the hang-up: {k:?}"
+    );
+    assert_eq!(
+        payloads(events, "call.ended").next().expect("ended")["cause"],
+        "local_bye"
+    );
+}
