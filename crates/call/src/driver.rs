@@ -404,6 +404,20 @@ async fn on_media<B: Brain>(
                 .await;
             pending.is_empty().then_some(EventKind::PlaybackFinished)
         }
+        MediaEvent::Flushed { cut } => {
+            let cut_json: Vec<serde_json::Value> = cut
+                .iter()
+                .map(|(id, played_ms)| {
+                    let text = pending.remove(id).map(|s| s.text).unwrap_or_default();
+                    json!({"text": text, "played_ms": played_ms})
+                })
+                .collect();
+            brain
+                .log("call.prompts_stopped", json!({"cut": cut_json}))
+                .await;
+            // The core asked for the stop; it already knows playback ended.
+            None
+        }
         MediaEvent::SayFailed { id, error } => {
             let text = pending.remove(&id).map(|s| s.text).unwrap_or_default();
             brain

@@ -116,6 +116,10 @@ pub enum MediaEvent {
         id: u64,
         error: String,
     },
+    /// Prompts dropped by a `Flush` command: (id, ms of it that were played).
+    Flushed {
+        cut: Vec<(u64, u64)>,
+    },
     /// No RTP from the peer for the configured time.
     RtpTimeout {
         silent_ms: u64,
@@ -383,8 +387,8 @@ async fn run(
                 }
                 Some(MediaCommand::Flush) => {
                     let cut = flush(&mut playout, &mut says, &cancelled_below);
-                    for (id, played_ms) in &cut {
-                        tracing::debug!(id, played_ms, "prompt flushed by the core");
+                    if !cut.is_empty() {
+                        let _ = events.send(MediaEvent::Flushed { cut });
                     }
                 }
                 Some(MediaCommand::SetPause(kind)) => {

@@ -217,3 +217,46 @@ async fn a_held_call_does_not_time_out_until_it_is_resumed() {
     assert!(timed_out.is_ok(), "times out once resumed and still silent");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_flush_reports_what_was_cut() {
+    let (robot, caller) = pair().await;
+    let mut h = media::start(
+        params(robot, &caller, None, Duration::from_secs(30)),
+        Some(Engines::placeholder()),
+    );
+    h.commands
+        .send(MediaCommand::Say {
+            id: 4,
+            text: "这是一段比较长的提示语，会被打断。".into(),
+            policy: SayPolicy::Any,
+        })
+        .expect("say");
+    // Let it play a little, then stop it.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), h.events.recv())
+            .await
+            .expect("event")
+        {
+            Some(MediaEvent::SayStarted { id: 4, .. }) => break,
+            Some(_) => continue,
+            None => panic!("media stopped"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.commands.send(MediaCommand::Flush).expect("flush");
+    let cut = loop {
+        match tokio::time::timeout(Duration::from_secs(3), h.events.recv())
+            .await
+            .expect("event")
+        {
+            Some(MediaEvent::Flushed { cut }) => break cut,
+            Some(_) => continue,
+            None => panic!("media stopped"),
+        }
+    };
+    assert_eq!(cut.len(), 1);
+    assert_eq!(cut[0].0, 4);
+    assert!(cut[0].1 >= 100, "about 200 ms were played: {cut:?}");
+    h.stop().await;
+}

@@ -66,6 +66,9 @@ pub struct TelephonyConfig {
     /// Calls in progress beyond this are refused with 503 (protects the
     /// machine from a flood of INVITEs).
     pub max_calls: usize,
+    /// Use the stand-in engines (prompts as tones, no recognition) even when
+    /// local engines are built in: deterministic tests and diagnostics.
+    pub placeholder_speech: bool,
     /// Answer calls and move their media without speech engines (capacity
     /// benchmarks, diagnostics): the conversation runs, nothing is spoken or heard.
     pub media_only: bool,
@@ -119,6 +122,7 @@ impl Default for TelephonyConfig {
             transfer_targets: std::collections::BTreeMap::new(),
             trunk: TrunkConfig::default(),
             media_only: false,
+            placeholder_speech: false,
             max_calls: 500,
         }
     }

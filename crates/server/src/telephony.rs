@@ -678,6 +678,12 @@ fn collect_lines(v: &serde_json::Value, spoken: bool, out: &mut Vec<String>) {
 pub fn engines(config: &crate::config::Config) -> Engines {
     #[allow(unused_mut)]
     let mut engines = Engines::placeholder();
+    if config.telephony.placeholder_speech {
+        tracing::info!(
+            "telephony.placeholder_speech: prompts are played as tones, nothing is recognised"
+        );
+        return engines;
+    }
     #[allow(unused_mut)]
     let mut have_tts = false;
     #[allow(unused_mut)]

@@ -170,3 +170,73 @@ async fn an_unanswered_call_is_cancelled_at_the_ring_timeout() {
         "sipp got our CANCEL and the ACK for its 487"
     );
 }
+
+#[tokio::test]
+async fn a_blind_transfer_refers_the_caller_and_leaves() {
+    need_sipp();
+    let (agent, mut incoming) =
+        Agent::start(AgentConfig::new("127.0.0.1:0".parse().expect("addr")))
+            .await
+            .expect("agent");
+    let target = agent.local_addr();
+    let caller = std::thread::spawn(move || {
+        Command::new("sipp")
+            .args([
+                "-sf",
+                &format!("{SCENARIOS}/uac_refer.xml"),
+                &target.to_string(),
+            ])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &free_udp_port().to_string(),
+                "-mp",
+                &free_udp_port().to_string(),
+            ])
+            .args(["-m", "1", "-nostdin", "-timeout", "20s", "-s", "4001"])
+            .output()
+            .expect("sipp")
+    });
+    let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .expect("a call")
+        .expect("call");
+    let answer = sdp::build(
+        "127.0.0.1:40020".parse().expect("addr"),
+        1,
+        1,
+        &[Codec::Pcma],
+        None,
+    );
+    let mut leg = call.accept(answer);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    leg.transfer("sip:agent7@queue.test");
+    let mut seen = Vec::new();
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(10), leg.events.recv()).await
+    {
+        let end = matches!(ev, CallEvent::Ended(_));
+        seen.push(ev);
+        if end {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            CallEvent::TransferResult {
+                accepted: true,
+                code: 202
+            },
+            CallEvent::Ended(HangupCause::Transferred)
+        ]
+    );
+    let out = tokio::task::spawn_blocking(move || caller.join().expect("join"))
+        .await
+        .expect("join");
+    assert!(
+        out.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
