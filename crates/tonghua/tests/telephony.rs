@@ -16,6 +16,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_tonghua");
 const ADMIN_PASSWORD: &str = "demo-admin-pass-1";
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
 
+/// An HTTP client builder. reqwest is built with rustls but no default
+/// crypto provider (the server installs ring, see server/src/tls.rs); this
+/// test process installs the same before building a client.
+fn http_client() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+}
+
 /// A port free for both TCP and UDP on 127.0.0.1.
 fn free_port() -> u16 {
     loop {
@@ -97,7 +105,9 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if Client::new()
+            if http_client()
+                .build()
+                .expect("client")
                 .get(format!("{}/healthz", server.base))
                 .send()
                 .is_ok_and(|r| r.status().is_success())
@@ -110,10 +120,7 @@ impl Server {
     }
 
     fn client(&self) -> Client {
-        let client = Client::builder()
-            .cookie_store(true)
-            .build()
-            .expect("client");
+        let client = http_client().cookie_store(true).build().expect("client");
         let r = client
             .post(format!("{}/api/v1/auth/login", self.base))
             .json(&json!({ "tenant": "demo", "username": "admin", "password": ADMIN_PASSWORD }))

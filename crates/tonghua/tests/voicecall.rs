@@ -19,6 +19,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_tonghua");
 const ADMIN_PASSWORD: &str = "demo-admin-pass-1";
 const QUESTION: &str = "请问快递一般要几天能到？";
 
+/// An HTTP client builder. reqwest is built with rustls but no default
+/// crypto provider (the server installs ring, see server/src/tls.rs); this
+/// test process installs the same before building a client.
+fn http_client() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+}
+
 fn free_port() -> u16 {
     loop {
         let t = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -91,7 +99,13 @@ fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
         .expect("spawn");
     let base = format!("http://127.0.0.1:{http}");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while Client::new().get(format!("{base}/healthz")).send().is_err() {
+    while http_client()
+        .build()
+        .expect("client")
+        .get(format!("{base}/healthz"))
+        .send()
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -125,10 +139,7 @@ fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
         "baresip did not get through:\n{log}"
     );
 
-    let client = Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let client = http_client().cookie_store(true).build().expect("client");
     client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"tenant": "demo", "username": "admin", "password": ADMIN_PASSWORD}))
@@ -270,10 +281,7 @@ fn turn_latency_benchmark() {
             .stdout(Stdio::null())
             .output();
     }
-    let client = Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let client = http_client().cookie_store(true).build().expect("client");
     client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"tenant": "demo", "username": "admin", "password": ADMIN_PASSWORD}))
