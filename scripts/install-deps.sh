@@ -19,6 +19,11 @@ test_packages=(
   chromium          # browser tests of the web chat widget (driven by playwright-core from npm)
   fonts-wqy-microhei  # Chinese glyphs in those browser tests' screenshots
   curl              # the browser-test script waits for the server with it
+  sip-tester        # sipp: real SIP peer for the telephony tests (calls in, DTMF pcaps, digest-auth UAS)
+  baresip           # a real softphone calling the robot in the telephony tests
+  sox               # makes and checks test audio
+  tcpdump           # captures the RTP of the telephony tests on the loopback interface
+  cmake             # builds ct2rs's tokenizer (feature whisper) for the voice call test
 )
 
 case "$profile" in

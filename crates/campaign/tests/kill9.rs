@@ -2,7 +2,8 @@
 //! lost and no attempt is dialled twice. The worker is this test binary run
 //! again with `CAMPAIGN_WORKER_DIR` set (a real process, really killed), with
 //! an in-process dialer that logs every attempt it is handed (fsynced) before
-//! it "rings". The same test against a real SIP peer waits for the SIP dialer.
+//! it "rings". The same test against `tonghua serve` and sipp callees is
+//! `crates/tonghua/tests/campaign_kill9.rs`.
 
 use std::collections::HashSet;
 use std::io::Write;

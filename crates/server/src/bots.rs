@@ -419,12 +419,33 @@ pub async fn resolve_binding(
     script: &str,
     kb: Option<&str>,
 ) -> Result<Binding, ApiError> {
+    resolve_binding_at(state, tenant_id, script, None, kb).await
+}
+
+/// [`resolve_binding`] at a given script version (`None`: the latest), so a
+/// campaign keeps running the version it was created with.
+pub async fn resolve_binding_at(
+    state: &crate::state::AppState,
+    tenant_id: &str,
+    script: &str,
+    script_version: Option<i64>,
+    kb: Option<&str>,
+) -> Result<Binding, ApiError> {
     let store = state.store();
     let script_doc = store
-        .document(tenant_id, store::DocumentKind::Script, script, None)
+        .document(
+            tenant_id,
+            store::DocumentKind::Script,
+            script,
+            script_version,
+        )
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(&format!("话术 {script} "), &format!("script {script}"))
+        .ok_or_else(|| match script_version {
+            Some(v) => ApiError::not_found(
+                &format!("话术 {script} 第 {v} 版"),
+                &format!("script {script} version {v}"),
+            ),
+            None => ApiError::not_found(&format!("话术 {script} "), &format!("script {script}")),
         })?;
     let kb_name = match kb {
         Some(k) => Some(k.to_string()),

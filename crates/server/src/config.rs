@@ -36,6 +36,96 @@ pub struct Config {
     pub log_level: String,
     pub auth: AuthConfig,
     pub demo: DemoConfig,
+    /// Phone calls: hotlines, trunk, media (SIP listens on `sip`).
+    pub telephony: TelephonyConfig,
+}
+
+/// Phone calls over SIP. Off unless enabled (or `tonghua serve --sip` is given).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelephonyConfig {
+    /// Start the SIP user agent on `sip` (UDP and TCP).
+    pub enabled: bool,
+    /// The IP written in SIP and SDP when `sip` listens on 0.0.0.0.
+    pub advertise: Option<std::net::IpAddr>,
+    /// The tenant whose scripts answer calls that match no hotline.
+    pub tenant: String,
+    /// The script that answers calls to numbers that match no hotline
+    /// (empty: such calls get 404).
+    pub default_script: String,
+    /// Dialled number → script (+ knowledge base, tenant).
+    pub hotlines: Vec<Hotline>,
+    /// A call whose RTP stops for this long is hung up.
+    pub rtp_timeout_secs: u64,
+    /// Record every call as a stereo WAV under `DATA_DIR/recordings`.
+    pub record: bool,
+    /// Queue name (the script's `human_queue`) → SIP URI for blind transfer.
+    pub transfer_targets: std::collections::BTreeMap<String, String>,
+    /// The carrier trunk for outbound calls.
+    pub trunk: TrunkConfig,
+    /// Calls in progress beyond this are refused with 503 (protects the
+    /// machine from a flood of INVITEs).
+    pub max_calls: usize,
+    /// Use the stand-in engines (prompts as tones, no recognition) even when
+    /// local engines are built in: deterministic tests and diagnostics.
+    pub placeholder_speech: bool,
+    /// Answer calls and move their media without speech engines (capacity
+    /// benchmarks, diagnostics): the conversation runs, nothing is spoken or heard.
+    pub media_only: bool,
+}
+
+/// One inbound number.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Hotline {
+    /// The dialled number (Request-URI user).
+    pub number: String,
+    pub script: String,
+    #[serde(default)]
+    pub knowledge_base: Option<String>,
+    /// Defaults to `telephony.tenant`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// Where outbound calls go.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrunkConfig {
+    /// The name campaigns give for this trunk (`--trunk NAME`); empty means
+    /// `default`. Only one trunk exists, so any other name is refused.
+    pub name: String,
+    /// The trunk's domain or address, e.g. `sip.carrier.example` or `10.0.0.5:5060`.
+    pub host: String,
+    /// Outbound proxy `HOST:PORT` (default: the host itself).
+    pub proxy: Option<String>,
+    /// Our number / user at the trunk (From user, auth user).
+    pub user: String,
+    /// Digest password (masked in `--print-config`).
+    pub password: String,
+    /// REGISTER with the trunk on start (and refresh).
+    pub register: bool,
+    /// Seconds a call may ring before it counts as no answer.
+    pub ring_timeout_secs: u64,
+}
+
+impl Default for TelephonyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            advertise: None,
+            tenant: "demo".to_string(),
+            default_script: "service".to_string(),
+            hotlines: Vec::new(),
+            rtp_timeout_secs: 30,
+            record: true,
+            transfer_targets: std::collections::BTreeMap::new(),
+            trunk: TrunkConfig::default(),
+            media_only: false,
+            placeholder_speech: false,
+            max_calls: 500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -90,6 +180,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             auth: AuthConfig::default(),
             demo: DemoConfig::default(),
+            telephony: TelephonyConfig::default(),
         }
     }
 }
@@ -146,6 +237,15 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// `--sip` given: telephony on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telephony: Option<TelephonyOverride>,
+}
+
+/// The telephony keys a flag can set.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TelephonyOverride {
+    pub enabled: bool,
 }
 
 /// A configuration problem, worded as what to fix.
@@ -274,6 +374,25 @@ impl Config {
                 self.demo.tenant
             )));
         }
+        if self.telephony.rtp_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "telephony.rtp_timeout_secs must be at least 1".into(),
+            ));
+        }
+        for h in &self.telephony.hotlines {
+            if h.number.is_empty() || h.script.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "telephony.hotlines: every hotline needs a number and a script".into(),
+                ));
+            }
+        }
+        if let Some(p) = &self.telephony.trunk.proxy
+            && p.parse::<SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "telephony.trunk.proxy '{p}' must be HOST:PORT with an IP address"
+            )));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(ConfigError::Invalid(format!(
                 "log_level '{}' is not a valid filter (try 'info' or 'info,server=debug')",
@@ -290,6 +409,9 @@ impl Config {
         if !shown.demo.admin_password.is_empty() {
             shown.demo.admin_password = "********".to_string();
         }
+        if !shown.telephony.trunk.password.is_empty() {
+            shown.telephony.trunk.password = "********".to_string();
+        }
         toml_string(&shown)
     }
 }
@@ -305,15 +427,62 @@ fn toml_string(config: &Config) -> String {
             match v {
                 serde_json::Value::Object(inner) => {
                     sections.push_str(&format!("\n[{key}]\n"));
+                    // Nested tables and arrays of tables follow their section's keys.
+                    let mut nested = String::new();
                     for (k, v) in inner {
-                        sections.push_str(&format!("{k} = {}\n", toml_scalar(&v)));
+                        match v {
+                            serde_json::Value::Null => {}
+                            serde_json::Value::Object(table) => {
+                                nested.push_str(&format!("\n[{key}.{k}]\n"));
+                                for (tk, tv) in table {
+                                    if !tv.is_null() {
+                                        nested.push_str(&format!(
+                                            "{} = {}\n",
+                                            toml_key(&tk),
+                                            toml_scalar(&tv)
+                                        ));
+                                    }
+                                }
+                            }
+                            serde_json::Value::Array(items)
+                                if items.iter().all(|i| i.is_object()) && !items.is_empty() =>
+                            {
+                                for item in items {
+                                    nested.push_str(&format!("\n[[{key}.{k}]]\n"));
+                                    if let serde_json::Value::Object(fields) = item {
+                                        for (fk, fv) in fields {
+                                            if !fv.is_null() {
+                                                nested.push_str(&format!(
+                                                    "{fk} = {}\n",
+                                                    toml_scalar(&fv)
+                                                ));
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            other => sections.push_str(&format!("{k} = {}\n", toml_scalar(&other))),
+                        }
                     }
+                    sections.push_str(&nested);
                 }
                 other => top.push_str(&format!("{key} = {}\n", toml_scalar(&other))),
             }
         }
     }
     top + &sections
+}
+
+/// A key as TOML writes it: bare when it can be, quoted otherwise (queue names are Chinese).
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        serde_json::Value::String(k.to_string()).to_string()
+    }
 }
 
 fn toml_scalar(v: &serde_json::Value) -> String {

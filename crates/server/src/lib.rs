@@ -21,8 +21,10 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod sip_dialer;
 pub mod state;
 pub mod telemetry;
+pub mod telephony;
 pub mod timers;
 pub mod tls;
 pub mod wechat_client;
@@ -57,6 +59,13 @@ pub enum ServeError {
     },
     #[error("creating the demo tenant failed: {0}")]
     Bootstrap(String),
+    #[error(
+        "cannot listen for SIP on {addr}: {source}; stop the program using that port or choose another with --sip HOST:PORT"
+    )]
+    Sip {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the HTTP server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -71,15 +80,16 @@ pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
         })
 }
 
-/// Runs the server until Ctrl-C or SIGTERM, without a dialer: campaigns can
-/// be prepared and started, and are dialled once a dialer is plugged in
-/// with [`serve_with_dialer`].
+/// Runs the server until Ctrl-C or SIGTERM. With `telephony.enabled`,
+/// campaigns are dialled through the SIP trunk ([`sip_dialer::SipDialer`]);
+/// without it they can be prepared and started but nothing dials them.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     serve_with_dialer(config, None).await
 }
 
-/// Runs the server; with a dialer (the SIP stack's outbound calls), the
-/// campaign runner works every running campaign of every tenant.
+/// Runs the server with this dialer for campaigns (tests, other dialers);
+/// `None` means the SIP dialer when telephony is enabled, else none. The
+/// runner works every running campaign of every tenant.
 pub async fn serve_with_dialer(
     config: Config,
     dialer: Option<std::sync::Arc<dyn campaign::Dialer>>,
@@ -114,7 +124,28 @@ pub async fn serve_with_dialer(
     );
 
     let state = AppState::new(store.clone(), config, clock.clone());
+    if state.config().telephony.enabled {
+        let engines = telephony::engines(state.config());
+        let t = telephony::Telephony::start(state.clone(), engines)
+            .await
+            .map_err(|source| ServeError::Sip {
+                addr: state.config().sip,
+                source,
+            })?;
+        println!(
+            "tonghua answering SIP calls on {} (UDP and TCP)",
+            t.local_addr()
+        );
+        state.set_telephony(t);
+    }
     spawn_housekeeping(state.clone());
+    // With SIP configured and no dialer given, campaigns dial through it.
+    let dialer = dialer.or_else(|| {
+        state.telephony().map(|t| {
+            std::sync::Arc::new(sip_dialer::SipDialer::new(state.clone(), t.clone()))
+                as std::sync::Arc<dyn campaign::Dialer>
+        })
+    });
     spawn_campaigns(store.clone(), clock, dialer);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

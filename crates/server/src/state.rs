@@ -25,6 +25,7 @@ struct Inner {
     login_limiter: DefaultKeyedRateLimiter<IpAddr>,
     visitor_limiter: DefaultKeyedRateLimiter<IpAddr>,
     wechat: crate::wechat_client::WeChatClient,
+    telephony: std::sync::OnceLock<crate::telephony::Telephony>,
 }
 
 impl AppState {
@@ -45,6 +46,7 @@ impl AppState {
                 config,
                 clock,
                 wechat: crate::wechat_client::WeChatClient::new(),
+                telephony: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -62,9 +64,24 @@ impl AppState {
         &self.inner.bots
     }
 
+    /// The deployment's offset from UTC (the engine's wall times are in it).
+    pub fn utc_offset_minutes(&self) -> i32 {
+        self.inner.utc_offset_minutes
+    }
+
     /// The engine's wall-clock reference for now.
     pub fn wall_time(&self) -> dialog::WallTime {
         crate::bots::wall_time(self.now_ms(), self.inner.utc_offset_minutes)
+    }
+
+    /// The phone channel, when telephony is enabled (outbound calls: `originate`).
+    pub fn telephony(&self) -> Option<&crate::telephony::Telephony> {
+        self.inner.telephony.get()
+    }
+
+    /// Installs the phone channel (once, at start).
+    pub fn set_telephony(&self, telephony: crate::telephony::Telephony) {
+        let _ = self.inner.telephony.set(telephony);
     }
 
     pub fn config(&self) -> &Config {

@@ -144,3 +144,37 @@ fn print_config_masks_secrets_and_digit_passwords_stay_strings() {
         "{shown}"
     );
 }
+
+#[test]
+fn telephony_hotlines_trunk_and_the_sip_flag() {
+    let f = file(
+        "[telephony]\nrtp_timeout_secs = 10\n[[telephony.hotlines]]\nnumber = \"4001\"\nscript = \"renovation\"\n[telephony.trunk]\nhost = \"sip.example\"\nproxy = \"10.0.0.5:5060\"\nuser = \"4001\"\npassword = \"pw\"\n",
+    );
+    let c = Config::load_with_env(&sources(Some(f.path())), &[]).expect("load");
+    assert!(!c.telephony.enabled, "off unless asked for");
+    assert_eq!(c.telephony.hotlines[0].script, "renovation");
+    assert_eq!(c.telephony.trunk.proxy.as_deref(), Some("10.0.0.5:5060"));
+    assert_eq!(c.telephony.rtp_timeout_secs, 10);
+    assert!(
+        !c.to_masked_toml().contains("\"pw\""),
+        "trunk password masked"
+    );
+
+    let mut s = sources(Some(f.path()));
+    s.overrides.sip = Some("127.0.0.1:5070".parse().expect("addr"));
+    s.overrides.telephony = Some(server::config::TelephonyOverride { enabled: true });
+    let c = Config::load_with_env(&s, &[]).expect("load");
+    assert!(c.telephony.enabled, "--sip turns telephony on");
+    assert_eq!(
+        c.telephony.hotlines.len(),
+        1,
+        "the flag does not wipe the file's table"
+    );
+
+    let bad = file("[telephony.trunk]\nproxy = \"carrier:5060\"\n");
+    let e = Config::load_with_env(&sources(Some(bad.path())), &[]).expect_err("bad proxy");
+    assert!(e.to_string().contains("telephony.trunk.proxy"), "{e}");
+    let bad = file("[telephony]\nhotline = []\n");
+    let e = Config::load_with_env(&sources(Some(bad.path())), &[]).expect_err("typo");
+    assert!(e.to_string().contains("hotline"), "{e}");
+}

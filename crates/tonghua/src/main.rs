@@ -93,7 +93,7 @@ struct ServeArgs {
     /// HTTP listen address for the API and console. Default 127.0.0.1:8080.
     #[arg(long, value_name = "HOST:PORT")]
     http: Option<SocketAddr>,
-    /// SIP listen address (UDP and TCP). Default 0.0.0.0:5060.
+    /// SIP listen address (UDP and TCP); giving it turns telephony on. Default 0.0.0.0:5060.
     #[arg(long, value_name = "HOST:PORT")]
     sip: Option<SocketAddr>,
     /// Log format: text or json.
@@ -157,6 +157,9 @@ fn load_config(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, Failure> 
         sip: serve.and_then(|s| s.sip),
         log_format: serve.and_then(|s| s.log_format),
         log_level: serve.and_then(|s| s.log_level.clone()),
+        telephony: serve
+            .and_then(|s| s.sip)
+            .map(|_| server::config::TelephonyOverride { enabled: true }),
     };
     Config::load(&Sources {
         file: cli.config.clone(),
