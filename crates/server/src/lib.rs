@@ -146,12 +146,20 @@ pub async fn serve_with_dialer(
                 as std::sync::Arc<dyn campaign::Dialer>
         })
     });
-    spawn_campaigns(store.clone(), clock, dialer);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = spawn_campaigns(store.clone(), clock, dialer, stopped);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)?;
+        .await;
+    // The campaign workers stop before the store closes (a pass mid-way
+    // would otherwise fail on the closed pool); what they were doing is
+    // safe in the store either way, so they get a few seconds, not forever.
+    let _ = stop.send(true);
+    for worker in workers {
+        let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
+    }
+    served.map_err(ServeError::Serve)?;
     store.close().await;
     tracing::info!("tonghua stopped");
     Ok(())
@@ -164,22 +172,34 @@ fn spawn_campaigns(
     store: Store,
     clock: Clock,
     dialer: Option<std::sync::Arc<dyn campaign::Dialer>>,
-) {
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
     let now: campaign::Now = std::sync::Arc::new(move || clock.now_ms());
     let deliverer = std::sync::Arc::new(campaign::delivery::Deliverer::new(
         store.clone(),
         now.clone(),
     ));
-    tokio::spawn(deliverer.run(Duration::from_secs(1), std::future::pending()));
+    let mut workers = vec![tokio::spawn(
+        deliverer.run(Duration::from_secs(1), until_stopped()),
+    )];
     match dialer {
         Some(dialer) => {
             let runner = campaign::Runner::new(store, dialer, now);
-            tokio::spawn(runner.run(Duration::from_millis(200), std::future::pending()));
+            workers.push(tokio::spawn(
+                runner.run(Duration::from_millis(200), until_stopped()),
+            ));
         }
         None => tracing::info!(
             "no dialer configured: campaigns can be created and started but are not dialled"
         ),
     }
+    workers
 }
 
 fn spawn_housekeeping(state: AppState) {
