@@ -92,7 +92,7 @@ fn default_reply_window_ms() -> u64 {
 /// Longest `offline_message`: a sentence or two, said or shown at once.
 const MAX_OFFLINE_MESSAGE_CHARS: usize = 200;
 
-fn check_offline_message(message: Option<&str>) -> Result<(), (String, String)> {
+pub(crate) fn check_offline_message(message: Option<&str>) -> Result<(), (String, String)> {
     match message {
         Some(m) if m.trim().is_empty() || m.chars().count() > MAX_OFFLINE_MESSAGE_CHARS => Err((
             format!("offline_message 应为 1 到 {MAX_OFFLINE_MESSAGE_CHARS} 个字"),

@@ -97,16 +97,8 @@ pub async fn create(
             "metadata must be a JSON object of at most 64 KB",
         ));
     }
-    if req
-        .offline_message
-        .as_deref()
-        .is_some_and(|m| m.trim().is_empty() || m.chars().count() > 200)
-    {
-        return Err(ApiError::bad_request(
-            "offline_message 应为 1 到 200 个字",
-            "offline_message is 1-200 characters",
-        ));
-    }
+    crate::routes::channels::check_offline_message(req.offline_message.as_deref())
+        .map_err(|(zh, en)| ApiError::bad_request(zh, en))?;
     let mut identities = match &req.customer {
         Some(c) => c.identities()?,
         None => Vec::new(),
@@ -384,12 +376,7 @@ pub async fn stream(
         .conversation(&caller.tenant_id, &id)
         .await?
         .ok_or_else(conversation_not_found)?;
-    let ws = ws.map_err(|_| {
-        ApiError::bad_request(
-            "此地址需要 WebSocket 连接（Upgrade: websocket）",
-            "this endpoint is a WebSocket (send Upgrade: websocket)",
-        )
-    })?;
+    let ws = ws.map_err(|_| crate::routes::not_a_websocket())?;
     let after = p.after.unwrap_or(0).max(0);
     Ok(ws
         .max_message_size(MAX_MESSAGE_BYTES * 4)

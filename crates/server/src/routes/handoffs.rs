@@ -670,12 +670,7 @@ pub async fn stream(
     >,
 ) -> ApiResult<axum::response::Response> {
     caller.require(Permission::WorkHandoffs)?;
-    let ws = ws.map_err(|_| {
-        ApiError::bad_request(
-            "此地址需要 WebSocket 连接（Upgrade: websocket）",
-            "this endpoint is a WebSocket (send Upgrade: websocket)",
-        )
-    })?;
+    let ws = ws.map_err(|_| crate::routes::not_a_websocket())?;
     let key = changes_key(&caller.tenant_id);
     Ok(ws.on_upgrade(move |mut socket| async move {
         use axum::extract::ws::Message;

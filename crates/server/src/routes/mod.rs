@@ -28,6 +28,14 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })
 }
 
+/// The refusal of a WebSocket endpoint asked for without the upgrade.
+pub(crate) fn not_a_websocket() -> crate::error::ApiError {
+    crate::error::ApiError::bad_request(
+        "此地址需要 WebSocket 连接（Upgrade: websocket）",
+        "this endpoint is a WebSocket (send Upgrade: websocket)",
+    )
+}
+
 /// Queue (skill) names, as scripts write them: 1-64 characters, no control
 /// characters (Chinese names such as 售后 are the norm).
 pub fn valid_queue(s: &str) -> bool {
