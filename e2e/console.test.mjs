@@ -139,3 +139,32 @@ test("the supervisor page lists 200 live handed-over conversations and stays usa
   console.log(`# supervisor page with 200 open handoffs rendered in ${rendered} ms`);
   await admin.screenshot({ path: shots + "/console-supervisor-200.png" });
 });
+
+test("an admin adds a carrier trunk in place, sees its errors and deletes it", async () => {
+  const admin = await signIn("admin", adminPassword);
+  admin.on("dialog", (d) => d.accept());
+  await admin.click("#nav-admin");
+  await admin.click("#tab-trunks");
+  await admin.waitForSelector("#trunk-form");
+  await admin.fill("#trunk-name", "carrier-e2e");
+  await admin.fill("#trunk-host", "sip carrier");
+  await admin.fill("#trunk-password", "trunk-secret-1");
+  await admin.click("#trunk-save");
+  await admin.waitForSelector("#trunk-result .err");
+  assert.ok((await admin.textContent("#trunk-result")).includes("host"), "the bad field is named");
+
+  await admin.fill("#trunk-host", "sip.carrier.example");
+  await admin.fill("#trunk-username", "075583001234");
+  await admin.fill("#trunk-max-calls", "12");
+  await admin.fill("#trunk-numbers", "075583001234, 075583001235");
+  await admin.fill("#trunk-script", "service");
+  await admin.click("#trunk-save");
+  await admin.waitForSelector('#trunks tr[data-name="carrier-e2e"]');
+  const row = await admin.textContent('#trunks tr[data-name="carrier-e2e"]');
+  assert.ok(row.includes("0/12") && row.includes("075583001235") && row.includes("不注册"), row);
+  assert.ok(!(await admin.content()).includes("trunk-secret-1"), "the password is never shown");
+  await admin.screenshot({ path: shots + "/console-trunks.png" });
+
+  await admin.click('#trunks tr[data-name="carrier-e2e"] .trunk-delete');
+  await admin.waitForFunction(() => !document.querySelector('#trunks tr[data-name="carrier-e2e"]'), null, { timeout: 15000 });
+});

@@ -419,10 +419,18 @@ pub const ROUTES: &[RouteDoc] = &[
     route(
         "PUT",
         "/api/v1/channels/{name}",
-        "Create or replace a channel (a WeChat official account, ...)",
+        "Create or replace a channel (a WeChat official account, a web chat widget, a SIP trunk)",
         "channels",
         needs(Permission::ManageBots),
         Some("PutChannel"),
+    ),
+    route(
+        "DELETE",
+        "/api/v1/channels/{name}",
+        "Delete a channel (a trunk stops registering at once)",
+        "channels",
+        needs(Permission::ManageBots),
+        None,
     ),
     route(
         "GET",

@@ -71,7 +71,12 @@ pub fn router(state: AppState) -> Router {
         .route("/handoffs/{id}/close", post(handoffs::close))
         .route("/handoffs/{id}/transfer", post(handoffs::transfer))
         .route("/channels", get(channels::list))
-        .route("/channels/{name}", get(channels::get).put(channels::put))
+        .route(
+            "/channels/{name}",
+            get(channels::get)
+                .put(channels::put)
+                .delete(channels::delete),
+        )
         .route("/customers", get(customers::find))
         .route("/customers/{id}", get(customers::get))
         .route("/customers/{id}/identities", post(customers::link))

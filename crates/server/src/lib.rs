@@ -27,6 +27,7 @@ pub mod telemetry;
 pub mod telephony;
 pub mod timers;
 pub mod tls;
+pub mod trunks;
 pub mod wechat_client;
 
 use std::net::SocketAddr;

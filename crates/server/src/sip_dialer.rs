@@ -6,7 +6,9 @@
 //!
 //! Invariants: `dial` never panics and always returns a result (anything
 //! local is [`Outcome::Failed`] with a detail); [`CallOutcome`] maps one to
-//! one onto [`Outcome`]; only the configured trunk's name is accepted.
+//! one onto [`Outcome`]; a campaign calls through the trunk it names — the
+//! tenant's own (managed in the console) or the configured one — and any
+//! other name is a failed attempt saying so.
 
 use std::sync::Arc;
 
@@ -32,24 +34,15 @@ impl SipDialer {
         SipDialer { telephony, state }
     }
 
-    /// The one trunk's name.
-    pub fn trunk_name(&self) -> String {
-        let name = &self.state.config().telephony.trunk.name;
-        if name.is_empty() {
-            DEFAULT_TRUNK.to_string()
-        } else {
-            name.clone()
-        }
-    }
-
     async fn place(self: Arc<Self>, request: DialRequest) -> DialResult {
-        let trunk = self.trunk_name();
-        if request.trunk != trunk {
-            return failed(format!(
-                "trunk {} is not configured (the only trunk is {trunk}, telephony.trunk.name)",
-                request.trunk
-            ));
-        }
+        let trunk = match self
+            .telephony
+            .trunk_named(&request.tenant_id, &request.trunk)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => return failed(e),
+        };
         let store = self.state.store();
         let tenant = match store.tenant(&request.tenant_id).await {
             Ok(Some(t)) => t,
@@ -68,6 +61,7 @@ impl SipDialer {
         let options = OutboundOptions {
             script_version: Some(request.script.version),
             caller_id: request.caller_id.clone(),
+            trunk: Some(trunk),
         };
         let (placed, ended) = self.telephony.originate_with(outbound, options).await;
         let detail = match placed.status {

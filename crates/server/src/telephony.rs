@@ -1,8 +1,10 @@
 //! The phone channel: binds the SIP user agent (`sip`) and the call loop
 //! (`call`) to hosted conversations and their event log.
 //!
-//! An inbound INVITE is routed by the dialled number to a hotline (tenant,
-//! script, knowledge base), or to `telephony.default_script`; the
+//! An inbound INVITE is routed by the dialled number to the trunk that lists
+//! it (managed in the database, [`crate::trunks`]), else to a configured
+//! hotline (tenant, script, knowledge base), else to
+//! `telephony.default_script`; the
 //! conversation is created (channel `phone`, external reference = Call-ID,
 //! metadata with caller, dialled number and recording path), the call is
 //! answered, and [`call::driver::run`] drives it with a [`HostedBrain`]: every
@@ -12,7 +14,10 @@
 //! `call.ended`, ...) are appended as they happen.
 //!
 //! Outbound calls go through [`Telephony::originate`]: the campaign dialer's
-//! entry point, returning an [`sip::CallOutcome`].
+//! entry point, returning an [`sip::CallOutcome`], through the trunk it
+//! names (one of the database's, or the configured one) and within that
+//! trunk's line limit. Trunks asking for it are kept registered with their
+//! carrier; the registration tasks follow edits made in the console.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -40,6 +45,26 @@ pub struct Telephony {
     state: AppState,
     engines: Engines,
     active: Arc<std::sync::atomic::AtomicUsize>,
+    registrations: crate::trunks::Registrations,
+    lines: crate::trunks::TrunkLines,
+    /// Woken when a trunk is created, edited or deleted.
+    trunks_changed: Arc<tokio::sync::Notify>,
+}
+
+/// The key of the configured trunk in the registration and line maps
+/// (database trunks use their channel id, a UUID).
+const CONFIG_TRUNK: &str = "config";
+
+/// The trunk an outbound call goes through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trunk {
+    /// Channel id of a database trunk, or `config`.
+    pub key: String,
+    pub config: crate::config::TrunkConfig,
+    /// Calls at once the carrier allows; `None`: only `telephony.max_calls`.
+    pub max_calls: Option<u32>,
+    /// The number shown when the call does not set one.
+    pub caller_id: Option<String>,
 }
 
 /// Counts a call in progress for as long as it lives.
@@ -105,13 +130,15 @@ pub struct OutboundResult {
 }
 
 /// What the campaign dialer adds to an [`OutboundRequest`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutboundOptions {
     /// Run this version of the route's script (a campaign keeps the version
     /// it was created with); `None`: the latest.
     pub script_version: Option<i64>,
     /// The number to present as the `From` user instead of the trunk's user.
     pub caller_id: Option<String>,
+    /// The trunk to call through; `None`: the configured one.
+    pub trunk: Option<Trunk>,
 }
 
 /// How an answered outbound call ended.
@@ -134,6 +161,9 @@ impl Telephony {
             state,
             engines,
             active: Arc::default(),
+            registrations: Default::default(),
+            lines: Default::default(),
+            trunks_changed: Arc::default(),
         };
         let me = t.clone();
         tokio::spawn(async move {
@@ -148,8 +178,11 @@ impl Telephony {
         }
         if config.telephony.trunk.register && !config.telephony.trunk.host.is_empty() {
             let me = t.clone();
-            tokio::spawn(async move { me.keep_registered().await });
+            let trunk = config.telephony.trunk.clone();
+            tokio::spawn(async move { me.keep_registered(CONFIG_TRUNK.into(), trunk).await });
         }
+        let me = t.clone();
+        tokio::spawn(async move { me.supervise_registrations().await });
         tracing::info!(sip = %t.agent.local_addr(), "telephony is listening (UDP and TCP)");
         Ok(t)
     }
@@ -242,27 +275,186 @@ impl Telephony {
         }
     }
 
-    async fn keep_registered(self) {
-        let trunk = self.state.config().telephony.trunk.clone();
+    /// Registers `trunk` with its carrier and refreshes the registration
+    /// before it lapses, recording each result under `key`.
+    async fn keep_registered(self, key: String, trunk: crate::config::TrunkConfig) {
         let registrar = format!("sip:{}", trunk.host);
         let proxy = trunk.proxy.as_deref().and_then(|p| p.parse().ok());
         let creds = Credentials {
             user: trunk.user.clone(),
             password: trunk.password.clone(),
         };
+        self.registrations.set(
+            &key,
+            crate::trunks::RegistrationStatus {
+                state: "registering",
+                detail: String::new(),
+                at: self.state.now_ms(),
+                expires: None,
+            },
+        );
         loop {
-            let wait = match self.agent.register(&registrar, proxy, &creds, 3600).await {
+            let (status, wait) = match self.agent.register(&registrar, proxy, &creds, 3600).await {
                 Ok(expires) => {
                     tracing::info!(registrar = %registrar, expires, "registered with the trunk");
-                    u64::from(expires.max(60)) * 9 / 10
+                    let status = crate::trunks::RegistrationStatus {
+                        state: "registered",
+                        detail: "200 OK".into(),
+                        at: self.state.now_ms(),
+                        expires: Some(expires),
+                    };
+                    (status, u64::from(expires.max(60)) * 9 / 10)
                 }
                 Err(e) => {
                     tracing::warn!(registrar = %registrar, error = %e.detail, "trunk registration failed; retrying in 60 s");
-                    60
+                    let status = crate::trunks::RegistrationStatus {
+                        state: "failed",
+                        detail: e.detail.clone(),
+                        at: self.state.now_ms(),
+                        expires: None,
+                    };
+                    (status, 60)
                 }
             };
+            self.registrations.set(&key, status);
             tokio::time::sleep(Duration::from_secs(wait)).await;
         }
+    }
+
+    /// Keeps one registration task per database trunk that asks for one,
+    /// restarting a trunk's task when its settings change and stopping it
+    /// when the trunk goes.
+    async fn supervise_registrations(self) {
+        let mut running: std::collections::HashMap<String, (i64, tokio::task::JoinHandle<()>)> =
+            std::collections::HashMap::new();
+        loop {
+            match self
+                .state
+                .store()
+                .channels_of_kind(crate::trunks::KIND)
+                .await
+            {
+                Ok(channels) => {
+                    let mut wanted = std::collections::HashMap::new();
+                    for c in channels {
+                        let Ok(settings) =
+                            serde_json::from_value::<crate::trunks::TrunkSettings>(c.settings)
+                        else {
+                            continue;
+                        };
+                        if settings.register {
+                            wanted.insert(c.id, (c.updated_at, settings.to_config(&c.name)));
+                        }
+                    }
+                    running.retain(|id, (at, task)| {
+                        let keep = wanted.get(id).is_some_and(|(w, _)| w == at);
+                        if !keep {
+                            task.abort();
+                            self.registrations.remove(id);
+                        }
+                        keep
+                    });
+                    for (id, (at, trunk)) in wanted {
+                        if running.contains_key(&id) {
+                            continue;
+                        }
+                        let me = self.clone();
+                        let key = id.clone();
+                        let task =
+                            tokio::spawn(async move { me.keep_registered(key, trunk).await });
+                        running.insert(id, (at, task));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the trunks"),
+            }
+            // An edit wakes us at once; the timer covers other nodes' edits.
+            tokio::select! {
+                _ = self.trunks_changed.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            }
+        }
+    }
+
+    /// A trunk was created, edited or deleted.
+    pub fn trunks_changed(&self) {
+        self.trunks_changed.notify_one();
+    }
+
+    /// Where a trunk's registration stands (`None`: it does not register).
+    pub fn registration(&self, trunk_id: &str) -> Option<crate::trunks::RegistrationStatus> {
+        self.registrations.get(trunk_id)
+    }
+
+    /// Calls in progress through a trunk.
+    pub fn trunk_calls(&self, trunk_id: &str) -> u32 {
+        self.lines.in_use(trunk_id)
+    }
+
+    /// The trunk a tenant's outbound calls name: the tenant's own trunk of
+    /// that name, else the configured trunk when the name is its name.
+    pub async fn trunk_named(&self, tenant_id: &str, name: &str) -> Result<Trunk, String> {
+        let store = self.state.store();
+        if let Some(c) = store
+            .channel(tenant_id, name)
+            .await
+            .map_err(|e| format!("cannot read the trunks: {e}"))?
+            .filter(|c| c.kind == crate::trunks::KIND)
+        {
+            let settings: crate::trunks::TrunkSettings = serde_json::from_value(c.settings)
+                .map_err(|e| format!("trunk {name} has unreadable settings: {e}"))?;
+            return Ok(Trunk {
+                key: c.id,
+                config: settings.to_config(name),
+                max_calls: Some(settings.max_calls),
+                caller_id: settings.caller_id,
+            });
+        }
+        let configured = self.state.config().telephony.trunk.clone();
+        let configured_name = if configured.name.is_empty() {
+            crate::sip_dialer::DEFAULT_TRUNK.to_string()
+        } else {
+            configured.name.clone()
+        };
+        if name == configured_name {
+            return Ok(Trunk {
+                key: CONFIG_TRUNK.into(),
+                config: configured,
+                max_calls: None,
+                caller_id: None,
+            });
+        }
+        Err(format!(
+            "trunk {name} is not configured (add it under 管理 → 线路, or the configured trunk is {configured_name}, telephony.trunk.name)"
+        ))
+    }
+
+    /// The route of a number listed on a database trunk.
+    async fn trunk_route(&self, dialled: &str) -> Option<Route> {
+        let store = self.state.store();
+        let channels = match store.channels_of_kind(crate::trunks::KIND).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the trunks; routing by the config");
+                return None;
+            }
+        };
+        for c in channels {
+            let Ok(settings) = serde_json::from_value::<crate::trunks::TrunkSettings>(c.settings)
+            else {
+                continue;
+            };
+            if !settings.numbers.iter().any(|n| n == dialled) {
+                continue;
+            }
+            let script = settings.script?;
+            let tenant = store.tenant(&c.tenant_id).await.ok()??;
+            return Some(Route {
+                tenant: tenant.slug,
+                script,
+                knowledge_base: settings.knowledge_base,
+            });
+        }
+        None
     }
 
     fn recording_path(&self, id: &str) -> Option<PathBuf> {
@@ -301,7 +493,8 @@ impl Telephony {
             call.reject(503);
             return;
         };
-        let Some(route) = route(&config, &call.dialled) else {
+        let from_trunk = self.trunk_route(&call.dialled).await;
+        let Some(route) = from_trunk.or_else(|| route(&config, &call.dialled)) else {
             tracing::info!(dialled = %call.dialled, "no hotline for the dialled number");
             call.reject(404);
             return;
@@ -509,7 +702,30 @@ impl Telephony {
         OutboundResult,
         Option<tokio::sync::oneshot::Receiver<CallEnd>>,
     ) {
-        let trunk = self.state.config().telephony.trunk.clone();
+        let chosen = options.trunk.clone().unwrap_or_else(|| Trunk {
+            key: CONFIG_TRUNK.into(),
+            config: self.state.config().telephony.trunk.clone(),
+            max_calls: None,
+            caller_id: None,
+        });
+        let trunk = chosen.config.clone();
+        let line = match chosen.max_calls {
+            Some(max) => match self.lines.take(&chosen.key, max) {
+                Some(line) => Some(line),
+                None => {
+                    return (
+                        OutboundResult {
+                            outcome: CallOutcome::Failed,
+                            status: None,
+                            conversation_id: None,
+                            detail: format!("trunk {} has all its {max} lines in use", trunk.name),
+                        },
+                        None,
+                    );
+                }
+            },
+            None => None,
+        };
         let Some(active) = self.admit() else {
             return (
                 OutboundResult {
@@ -549,14 +765,18 @@ impl Telephony {
             &[Codec::Pcma, Codec::Pcmu],
             Some(101),
         );
-        let from_user =
-            if let Some(caller_id) = options.caller_id.as_ref().filter(|c| !c.is_empty()) {
-                caller_id.clone()
-            } else if trunk.user.is_empty() {
-                "tonghua".to_string()
-            } else {
-                trunk.user.clone()
-            };
+        let from_user = if let Some(caller_id) = options
+            .caller_id
+            .as_ref()
+            .or(chosen.caller_id.as_ref())
+            .filter(|c| !c.is_empty())
+        {
+            caller_id.clone()
+        } else if trunk.user.is_empty() {
+            "tonghua".to_string()
+        } else {
+            trunk.user.clone()
+        };
         let from_host = if trunk.host.is_empty() {
             self.agent.local_addr().to_string()
         } else {
@@ -626,6 +846,7 @@ impl Telephony {
         let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let _active = active;
+            let _line = line;
             let summary = me
                 .converse(
                     hosted,

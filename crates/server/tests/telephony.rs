@@ -162,3 +162,179 @@ async fn a_wrong_trunk_password_is_a_failed_outcome_without_a_conversation() {
     let _ = sipp.kill();
     let _ = sipp.wait();
 }
+
+/// A trunk kept in the database (as the console makes it), for tenant `demo`.
+async fn put_trunk(state: &AppState, name: &str, settings: serde_json::Value) -> (String, String) {
+    let tenant = state
+        .store()
+        .tenant_by_slug("demo")
+        .await
+        .expect("db")
+        .expect("demo")
+        .id;
+    let parsed: server::trunks::TrunkSettings = serde_json::from_value(settings).expect("settings");
+    assert_eq!(parsed.check(), Ok(()));
+    let (channel, _) = state
+        .store()
+        .put_channel(
+            &tenant,
+            name,
+            server::trunks::KIND,
+            &serde_json::to_value(&parsed).expect("json"),
+            state.now_ms(),
+        )
+        .await
+        .expect("trunk");
+    (tenant, channel.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_trunk_places_calls_within_its_line_limit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut sipp, port) = trunk();
+    // The configured trunk is wrong; the database trunk is right.
+    let (state, t) = telephony(port, "wrong", dir.path()).await;
+    let (tenant, id) = put_trunk(
+        &state,
+        "carrier-db",
+        serde_json::json!({
+            "host": "trunk.test", "proxy": format!("127.0.0.1:{port}"),
+            "username": "robot", "password": "s3cret", "max_calls": 1, "ring_timeout_secs": 10
+        }),
+    )
+    .await;
+    let chosen = t.trunk_named(&tenant, "carrier-db").await.expect("trunk");
+    assert_eq!(chosen.max_calls, Some(1));
+    let options = server::telephony::OutboundOptions {
+        trunk: Some(chosen),
+        ..Default::default()
+    };
+    let (first, _ended) = t.originate_with(request(), options.clone()).await;
+    assert_eq!(first.outcome, CallOutcome::Answered, "{}", first.detail);
+    assert_eq!(t.trunk_calls(&id), 1);
+    // Its one line is busy with the first call: the second is refused here,
+    // before anything is sent to the carrier.
+    let (second, _) = t.originate_with(request(), options).await;
+    assert_eq!(second.outcome, CallOutcome::Failed);
+    assert!(second.detail.contains("lines in use"), "{}", second.detail);
+    let missing = t.trunk_named(&tenant, "nope").await.expect_err("unknown");
+    assert!(missing.contains("nope"), "{missing}");
+    let _ = sipp.kill();
+    let _ = sipp.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_trunk_registers_and_an_edit_re_registers_it() {
+    const REGISTRAR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/uas_register.xml");
+    let port = free_udp_port();
+    let mut sipp = Command::new("sipp")
+        .args(["-sf", REGISTRAR, "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", "2", "-nostdin", "-timeout", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp (run scripts/install-deps.sh test)");
+    std::thread::sleep(Duration::from_millis(400));
+    let dir = tempfile::tempdir().expect("tmp");
+    let (state, t) = telephony(port, "unused", dir.path()).await;
+    let settings = |password: &str| {
+        serde_json::json!({
+            "host": "carrier.test", "proxy": format!("127.0.0.1:{port}"),
+            "username": "robot", "password": password, "register": true
+        })
+    };
+    let (_, id) = put_trunk(&state, "carrier-reg", settings("s3cret")).await;
+    t.trunks_changed();
+    let wait_for = |want: &'static str| {
+        let t = t.clone();
+        let id = id.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                if let Some(s) = t.registration(&id).filter(|s| s.state == want) {
+                    return s;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "never {want}: {:?}",
+                    t.registration(&id)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let ok = wait_for("registered").await;
+    assert_eq!(ok.expires, Some(120), "the carrier's grant is shown");
+    // A new password restarts the registration; the carrier refuses it.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    put_trunk(&state, "carrier-reg", settings("wrong")).await;
+    t.trunks_changed();
+    let failed = wait_for("failed").await;
+    assert!(failed.detail.contains("403"), "{}", failed.detail);
+    // Deleting the trunk stops its registration.
+    let tenant = state
+        .store()
+        .tenant_by_slug("demo")
+        .await
+        .expect("db")
+        .expect("demo")
+        .id;
+    state
+        .store()
+        .delete_channel(&tenant, "carrier-reg")
+        .await
+        .expect("db");
+    t.trunks_changed();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while t.registration(&id).is_some() {
+        assert!(Instant::now() < deadline, "registration not stopped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = sipp.kill();
+    let _ = sipp.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_on_a_database_trunk_routes_its_calls_to_the_trunks_script() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (state, t) = telephony(free_udp_port(), "unused", dir.path()).await;
+    let (tenant, _) = put_trunk(
+        &state,
+        "did",
+        serde_json::json!({
+            "host": "carrier.test", "numbers": ["075583009999"], "script": "renovation"
+        }),
+    )
+    .await;
+    let target = format!("127.0.0.1:{}", t.local_addr().port());
+    let status = Command::new("sipp")
+        .args([
+            "-sn",
+            "uac",
+            "-s",
+            "075583009999",
+            &target,
+            "-i",
+            "127.0.0.1",
+        ])
+        .args(["-p", &free_udp_port().to_string(), "-m", "1", "-d", "1000"])
+        .args(["-nostdin", "-timeout", "20s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp");
+    assert!(
+        status.success(),
+        "the call to the trunk's number is answered"
+    );
+    let conversations = state.store().conversations(&tenant, 10).await.expect("db");
+    let call = conversations
+        .iter()
+        .find(|c| c.metadata["dialled"] == "075583009999")
+        .expect("the call's conversation");
+    assert_eq!(
+        call.metadata["bot"]["script"], "renovation",
+        "{}",
+        call.metadata
+    );
+}

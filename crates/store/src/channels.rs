@@ -10,7 +10,7 @@ pub struct Channel {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
-    /// `wechat`.
+    /// `wechat`, `web` or `sip` (a carrier trunk).
     pub kind: String,
     /// Includes secrets; callers must mask them before showing.
     pub settings: serde_json::Value,
@@ -102,6 +102,39 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(row_to_channel).collect()
+    }
+
+    /// Every tenant's channels of one kind (the phone channel finds the trunk
+    /// a dialled number belongs to, and which trunks to register).
+    pub async fn channels_of_kind(&self, kind: &str) -> Result<Vec<Channel>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM channels WHERE kind = ?1 ORDER BY tenant_id, name")
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_channel).collect()
+    }
+
+    /// Deletes a channel; `None` when it does not exist. Its delivery
+    /// records go with it.
+    pub async fn delete_channel(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<Channel>, StoreError> {
+        let Some(channel) = self.channel(tenant_id, name).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM channel_deliveries WHERE channel_id = ?1")
+            .bind(&channel.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM channels WHERE id = ?1")
+            .bind(&channel.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(channel))
     }
 
     /// Records a delivery; `true` the first time its key is seen on the

@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "handoffs",
         sql: include_str!("../migrations/sqlite/0009_handoffs.sql"),
     },
+    Migration {
+        version: 11,
+        name: "sip_trunks",
+        sql: include_str!("../migrations/sqlite/0011_sip_trunks.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

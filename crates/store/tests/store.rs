@@ -656,3 +656,60 @@ async fn a_delivery_and_its_turn_commit_together_or_not_at_all() {
         "v:2 was not recorded"
     );
 }
+
+/// Migration 11 rebuilds the channel tables to admit trunks: channels and
+/// their delivery records from before survive it unchanged.
+#[tokio::test]
+async fn channels_and_deliveries_survive_the_trunk_migration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let old = Store::open_without_migrating(dir.path())
+            .await
+            .expect("open");
+        old.migrate_to(9).await.expect("v9");
+        for sql in [
+            "INSERT INTO tenants (id, slug, name, created_at) VALUES ('t1', 'acme', 'Acme', 1)",
+            "INSERT INTO channels (id, tenant_id, name, kind, settings, created_at, updated_at) VALUES ('ch1', 't1', 'gzh', 'wechat', '{\"token\":\"abc\"}', 1, 2)",
+            "INSERT INTO channel_deliveries (channel_id, key, at) VALUES ('ch1', 'msg-1', 3)",
+        ] {
+            sqlx::query(sql).execute(old.pool()).await.expect(sql);
+        }
+        let refused = sqlx::query(
+            "INSERT INTO channels (id, tenant_id, name, kind, settings, created_at, updated_at) VALUES ('ch2', 't1', 'carrier', 'sip', '{}', 1, 1)",
+        )
+        .execute(old.pool())
+        .await;
+        assert!(refused.is_err(), "before 11, a trunk is not a channel kind");
+        old.close().await;
+    }
+    let store = Store::open(dir.path()).await.expect("upgrade");
+    let c = store.channel("t1", "gzh").await.expect("db").expect("kept");
+    assert_eq!((c.id.as_str(), c.kind.as_str()), ("ch1", "wechat"));
+    assert_eq!(c.settings["token"], "abc");
+    assert!(store.delivery_seen("ch1", "msg-1").await.expect("db"));
+    let (trunk, created) = store
+        .put_channel("t1", "carrier", "sip", &serde_json::json!({"host": "h"}), 5)
+        .await
+        .expect("a trunk is a channel now");
+    assert!(created);
+    assert_eq!(
+        store.channels_of_kind("sip").await.expect("db")[0].id,
+        trunk.id
+    );
+    // Deleting a channel takes its delivery records with it.
+    assert!(
+        store
+            .delete_channel("t1", "gzh")
+            .await
+            .expect("db")
+            .is_some()
+    );
+    assert!(!store.delivery_seen("ch1", "msg-1").await.expect("db"));
+    assert!(
+        store
+            .delete_channel("t1", "gzh")
+            .await
+            .expect("db")
+            .is_none()
+    );
+}

@@ -188,6 +188,9 @@ pub async fn find<T: serde::de::DeserializeOwned>(
 
 /// The settings as shown: every secret replaced by whether it is set.
 pub fn masked(kind: &str, settings: &Value) -> Value {
+    if kind == crate::trunks::KIND {
+        return crate::trunks::masked(settings);
+    }
     let mut shown = settings.clone();
     if kind == "wechat" {
         for secret in ["token", "encoding_aes_key", "app_secret"] {
@@ -199,16 +202,24 @@ pub fn masked(kind: &str, settings: &Value) -> Value {
     shown
 }
 
-fn view(c: &store::Channel) -> Value {
-    json!({
+fn view(state: &AppState, c: &store::Channel) -> Value {
+    let mut v = json!({
         "id": c.id, "name": c.name, "kind": c.kind,
         "settings": masked(&c.kind, &c.settings),
         "path": match c.kind.as_str() {
-            "web" => format!("/channels/web/{{tenant}}/{}/widget.js", c.name),
-            kind => format!("/channels/{kind}/{{tenant}}/{}", c.name),
+            "web" => Some(format!("/channels/web/{{tenant}}/{}/widget.js", c.name)),
+            crate::trunks::KIND => None,
+            kind => Some(format!("/channels/{kind}/{{tenant}}/{}", c.name)),
         },
         "created_at": c.created_at, "updated_at": c.updated_at,
-    })
+    });
+    if c.kind == crate::trunks::KIND {
+        // What the carrier said to our REGISTER, and the lines in use now.
+        let telephony = state.telephony();
+        v["registration"] = json!(telephony.and_then(|t| t.registration(&c.id)));
+        v["calls"] = json!(telephony.map_or(0, |t| t.trunk_calls(&c.id)));
+    }
+    v
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,7 +237,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<im
         .channels(&caller.tenant_id)
         .await?
         .iter()
-        .map(view)
+        .map(|c| view(&state, c))
         .collect();
     Ok(Json(json!({ "channels": channels })))
 }
@@ -243,7 +254,7 @@ pub async fn get(
         .channel(&caller.tenant_id, &name)
         .await?
         .ok_or_else(|| ApiError::not_found("渠道", "channel"))?;
-    Ok(Json(view(&c)))
+    Ok(Json(view(&state, &c)))
 }
 
 /// `PUT /api/v1/channels/{name}`: creates or replaces a channel, checked first.
@@ -312,7 +323,7 @@ pub async fn put(
             check_offline_message(settings.offline_message.as_deref())
                 .map_err(|(zh, en)| bad(zh, en))?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
-            (settings.script, settings.knowledge_base, stored)
+            (Some(settings.script), settings.knowledge_base, stored)
         }
         "web" => {
             let settings: WebSettings =
@@ -364,31 +375,48 @@ pub async fn put(
             check_offline_message(settings.offline_message.as_deref())
                 .map_err(|(zh, en)| bad(zh, en))?;
             let stored = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
-            (settings.script, settings.knowledge_base, stored)
+            (Some(settings.script), settings.knowledge_base, stored)
+        }
+        crate::trunks::KIND => {
+            let stored = trunk_settings(&state, &caller.tenant_id, &name, &req.settings).await?;
+            let script = stored
+                .get("script")
+                .and_then(|s| s.as_str())
+                .map(str::to_string);
+            let kb = stored
+                .get("knowledge_base")
+                .and_then(|s| s.as_str())
+                .map(str::to_string);
+            (script, kb, stored)
         }
         other => {
             return Err(bad(
-                format!("不支持的渠道类型 {other}（支持：wechat、web）"),
-                format!("unsupported channel kind {other} (supported: wechat, web)"),
+                format!("不支持的渠道类型 {other}（支持：wechat、web、sip）"),
+                format!("unsupported channel kind {other} (supported: wechat, web, sip)"),
             ));
         }
     };
     // The script must exist and compile, or customers would get errors.
-    let binding = crate::bots::resolve_binding(
-        &state,
-        &caller.tenant_id,
-        &script,
-        knowledge_base.as_deref(),
-    )
-    .await?;
-    state
-        .bots()
-        .bot(state.store(), &caller.tenant_id, &binding)
+    if let Some(script) = &script {
+        let binding = crate::bots::resolve_binding(
+            &state,
+            &caller.tenant_id,
+            script,
+            knowledge_base.as_deref(),
+        )
         .await?;
+        state
+            .bots()
+            .bot(state.store(), &caller.tenant_id, &binding)
+            .await?;
+    }
     let (channel, created) = state
         .store()
         .put_channel(&caller.tenant_id, &name, &req.kind, &stored, state.now_ms())
         .await?;
+    if let Some(t) = state.telephony() {
+        t.trunks_changed();
+    }
     state
         .audit(
             &caller,
@@ -403,8 +431,87 @@ pub async fn put(
         } else {
             StatusCode::OK
         },
-        Json(view(&channel)),
+        Json(view(&state, &channel)),
     ))
+}
+
+/// Checks a trunk's settings and returns them as stored: the password kept
+/// from the stored trunk when the edit does not give a new one, and each
+/// number free of every other trunk of every tenant.
+async fn trunk_settings(
+    state: &AppState,
+    tenant_id: &str,
+    name: &str,
+    given: &Value,
+) -> ApiResult<Value> {
+    let bad = |(zh, en): (String, String)| ApiError::bad_request(zh, en);
+    let mut settings: crate::trunks::TrunkSettings = serde_json::from_value(given.clone())
+        .map_err(|e| {
+            bad((
+                format!("线路设置有误：{e}"),
+                format!("invalid trunk settings: {e}"),
+            ))
+        })?;
+    settings.check().map_err(bad)?;
+    let all = state.store().channels_of_kind(crate::trunks::KIND).await?;
+    let existing = all
+        .iter()
+        .find(|c| c.tenant_id == tenant_id && c.name == name);
+    if !settings.has_new_password() {
+        settings.password = existing
+            .and_then(|c| c.settings.get("password"))
+            .and_then(|p| p.as_str())
+            .map(str::to_string);
+    }
+    for other in all
+        .iter()
+        .filter(|c| !(c.tenant_id == tenant_id && c.name == name))
+    {
+        let taken: Vec<&str> = other
+            .settings
+            .get("numbers")
+            .and_then(|n| n.as_array())
+            .map(|n| n.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        if let Some(n) = settings
+            .numbers
+            .iter()
+            .find(|n| taken.contains(&n.as_str()))
+        {
+            // Another tenant's trunk is not named: its existence is theirs.
+            return Err(ApiError::conflict(
+                format!("号码 {n} 已属于另一条线路"),
+                format!("number {n} already belongs to another trunk"),
+            ));
+        }
+    }
+    serde_json::to_value(&settings).map_err(|_| ApiError::internal())
+}
+
+/// `DELETE /api/v1/channels/{name}`
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Permission::ManageBots)?;
+    let channel = state
+        .store()
+        .delete_channel(&caller.tenant_id, &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("渠道", "channel"))?;
+    if let Some(t) = state.telephony() {
+        t.trunks_changed();
+    }
+    state
+        .audit(
+            &caller,
+            "channel.delete",
+            Some(&channel.id),
+            json!({ "name": name, "kind": channel.kind }),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]
