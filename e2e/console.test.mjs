@@ -93,6 +93,8 @@ test("an agent takes over an angry chat customer and the reply reaches the chat"
   await admin.click("#nav-supervisor");
   await admin.waitForSelector("#agents table");
   assert.ok((await admin.textContent("#agents")).includes("xiaowang"));
+  // The live board: the chat just closed is gone, the customer's earlier ones are not live either.
+  await admin.waitForSelector("#live-board table");
   await admin.screenshot({ path: shots + "/console-supervisor.png" });
   await admin.click("#nav-admin");
   await admin.waitForSelector("#doc-upload");
@@ -132,6 +134,8 @@ test("the supervisor page lists 200 live handed-over conversations and stays usa
   const started = Date.now();
   await admin.click("#nav-supervisor");
   await admin.waitForFunction(() => document.querySelectorAll("#open-handoffs tr").length >= 200, null, { timeout: 30000 });
+  // Every one of them is on the live board too, waiting for a person or with one.
+  await admin.waitForFunction(() => document.querySelectorAll('#live-board tr.item[data-handoff]').length >= 200, null, { timeout: 30000 });
   const rendered = Date.now() - started;
   // Still usable: a click opens that conversation's transcript.
   await admin.click("#open-handoffs tr:nth-child(150) td");

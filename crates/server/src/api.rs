@@ -203,7 +203,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route(
         "GET",
         "/api/v1/conversations",
-        "List conversations, newest first",
+        "List conversations, newest first (?limit=); ?live=true&active_within_secs=: those not ended, most recently active first, with their open handoff",
         "conversations",
         needs(Permission::ReadConversations),
         None,

@@ -344,12 +344,14 @@ impl Bots {
             let json = serde_json::to_value(a).map_err(|_| ApiError::internal())?;
             entries.push((kind_of(ACTION_PREFIX, &json), json));
         }
+        let phase = serde_json::to_value(state.phase).ok();
         let appended = store
-            .append_events_once(
+            .append_turn(
                 &conversation.tenant_id,
                 &conversation.id,
                 &entries,
                 delivery,
+                phase.as_ref().and_then(|p| p.as_str()),
                 now_ms,
             )
             .await;

@@ -357,3 +357,87 @@ async fn when_nobody_comes_in_time_the_robot_apologises_and_the_queue_forgets_it
     }
     assert!(!open, "the ended conversation left the queue");
 }
+
+/// The supervisors' live board: conversations that have not ended and were
+/// active lately, each with its phase and open handoff.
+#[tokio::test]
+async fn the_live_board_lists_conversations_until_they_end_or_go_quiet() {
+    let f = floor().await;
+    let boss = f.app.login("shop", "boss").await;
+    let start = |customer: &'static str| {
+        let boss = boss.clone();
+        let app = &f.app;
+        async move {
+            let (s, b) = call(
+                &boss,
+                app,
+                "POST",
+                "/api/v1/conversations",
+                Some(&json!({ "channel": "app", "script": "human", "external_ref": customer })),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            b["id"].as_str().expect("id").to_string()
+        }
+    };
+    let say = |id: String, text: &'static str| {
+        let boss = boss.clone();
+        let app = &f.app;
+        async move {
+            let (s, b) = call(
+                &boss,
+                app,
+                "POST",
+                &format!("/api/v1/conversations/{id}/input"),
+                Some(&json!({ "type": "user_said", "text": text })),
+            )
+            .await;
+            assert!(s.is_success(), "{b}");
+        }
+    };
+    let talking = start("talking").await;
+    let wants_person = start("wants-person").await;
+    let leaving = start("leaving").await;
+    say(talking.clone(), "你们几点上班").await;
+    say(wants_person.clone(), "转人工").await;
+    say(leaving.clone(), "再见").await;
+
+    let board = |query: &'static str| {
+        let boss = boss.clone();
+        let app = &f.app;
+        async move {
+            let (s, b) = call(
+                &boss,
+                app,
+                "GET",
+                &format!("/api/v1/conversations?live=true{query}"),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            b["conversations"].as_array().expect("list").clone()
+        }
+    };
+    let live = board("").await;
+    let find = |id: &str| live.iter().find(|c| c["id"] == id).cloned();
+    assert_eq!(find(&talking).expect("talking")["phase"], "active");
+    let person = find(&wants_person).expect("waiting for a person");
+    assert_eq!(person["handoff"]["state"], "waiting", "{person}");
+    assert_eq!(person["handoff"]["queue"], "售后");
+    assert!(
+        find(&leaving).is_none(),
+        "an ended conversation is not live: {live:?}"
+    );
+    assert!(find(&talking).expect("talking")["handoff"].is_null());
+
+    // Quiet for longer than the window: off the board, still in the history.
+    f.app.clock.advance_ms(2 * 3600 * 1000);
+    say(talking.clone(), "怎么申请退款").await;
+    let live = board("").await;
+    let ids: Vec<&str> = live.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, vec![talking.as_str()], "only the one active lately");
+    let wider = board("&active_within_secs=86400").await;
+    assert_eq!(wider.len(), 2, "{wider:?}");
+    let (_, all) = call(&boss, &f.app, "GET", "/api/v1/conversations", None).await;
+    assert_eq!(all["conversations"].as_array().map(Vec::len), Some(3));
+}

@@ -19,6 +19,12 @@ pub struct Conversation {
     /// The customer this conversation is with, once recognised.
     pub customer_id: Option<String>,
     pub metadata: serde_json::Value,
+    /// The engine's phase after the last turn (`active`, `transferring`,
+    /// `with_agent`, `ended`); `None` before the first hosted turn or for a
+    /// conversation nobody hosts.
+    pub phase: Option<String>,
+    /// When the last entry was appended (ms); `None` while the log is empty.
+    pub last_event_at: Option<i64>,
 }
 
 pub struct NewConversation<'a> {
@@ -61,6 +67,8 @@ pub(crate) fn row_to_conversation(r: &SqliteRow) -> Result<Conversation, StoreEr
         customer_id: r.try_get("customer_id")?,
         metadata: serde_json::from_str(&metadata)
             .map_err(|e| StoreError::Corrupt(format!("conversation metadata is not JSON: {e}")))?,
+        phase: r.try_get("phase")?,
+        last_event_at: r.try_get("last_event_at")?,
     })
 }
 
@@ -116,6 +124,27 @@ impl Store {
     }
 
     /// Conversations of a tenant, newest first.
+    /// The tenant's conversations that have not ended and had something
+    /// appended since `since` (ms), most recently active first.
+    pub async fn live_conversations(
+        &self,
+        tenant_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM conversations
+             WHERE tenant_id = ?1 AND last_event_at >= ?2 AND coalesce(phase, '') <> 'ended'
+             ORDER BY last_event_at DESC LIMIT ?3",
+        )
+        .bind(tenant_id)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_conversation).collect()
+    }
+
     pub async fn conversations(
         &self,
         tenant_id: &str,
@@ -180,6 +209,21 @@ impl Store {
         delivery: Option<(&str, &str)>,
         now: i64,
     ) -> Result<Appended, StoreError> {
+        self.append_turn(tenant_id, conversation_id, entries, delivery, None, now)
+            .await
+    }
+
+    /// As [`Store::append_events_once`], also recording the engine's `phase`
+    /// after this turn on the conversation, in the same transaction.
+    pub async fn append_turn(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        entries: &[(String, serde_json::Value)],
+        delivery: Option<(&str, &str)>,
+        phase: Option<&str>,
+        now: i64,
+    ) -> Result<Appended, StoreError> {
         let mut tx = self.pool.begin().await?;
         if let Some((channel_id, key)) = delivery {
             let first = sqlx::query(
@@ -197,11 +241,14 @@ impl Store {
         // Taking the numbers by bumping the conversation row serialises
         // concurrent appenders on that row, so numbers never repeat or skip.
         let row = sqlx::query(
-            "UPDATE conversations SET last_seq = last_seq + ?3 WHERE tenant_id = ?1 AND id = ?2 RETURNING last_seq",
+            "UPDATE conversations SET last_seq = last_seq + ?3, last_event_at = ?4, phase = coalesce(?5, phase)
+             WHERE tenant_id = ?1 AND id = ?2 RETURNING last_seq",
         )
         .bind(tenant_id)
         .bind(conversation_id)
         .bind(entries.len() as i64)
+        .bind(now)
+        .bind(phase)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sip_trunks",
         sql: include_str!("../migrations/sqlite/0011_sip_trunks.sql"),
     },
+    Migration {
+        version: 12,
+        name: "conversation_phase",
+        sql: include_str!("../migrations/sqlite/0012_conversation_phase.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

@@ -29,6 +29,13 @@ fn conversation_not_found() -> ApiError {
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
     pub limit: Option<i64>,
+    /// Only conversations that have not ended and were active lately, each
+    /// with its open handoff (the supervisors' live board).
+    #[serde(default)]
+    pub live: bool,
+    /// With `live`: "lately" is this many seconds (default an hour): a web
+    /// visitor who closed the tab without a word never ends the conversation.
+    pub active_within_secs: Option<i64>,
 }
 
 /// `GET /api/v1/conversations`
@@ -38,10 +45,31 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ReadConversations)?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    if !p.live {
+        let items = state
+            .store()
+            .conversations(&caller.tenant_id, limit)
+            .await?;
+        return Ok(Json(json!({ "conversations": items })));
+    }
+    let within_ms = p.active_within_secs.unwrap_or(3600).clamp(1, 7 * 86_400) * 1000;
     let items = state
         .store()
-        .conversations(&caller.tenant_id, p.limit.unwrap_or(100))
+        .live_conversations(&caller.tenant_id, state.now_ms() - within_ms, limit)
         .await?;
+    let handoffs = state.store().open_handoffs(&caller.tenant_id, 1000).await?;
+    let items: Vec<serde_json::Value> = items
+        .into_iter()
+        .map(|c| {
+            let handoff = handoffs.iter().find(|h| h.conversation_id == c.id);
+            let mut v = json!(c);
+            v["handoff"] = json!(handoff.map(|h| json!({
+                "id": h.id, "state": h.state, "queue": h.queue, "agent_id": h.agent_id,
+            })));
+            v
+        })
+        .collect();
     Ok(Json(json!({ "conversations": items })))
 }
 
