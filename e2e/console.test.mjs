@@ -7,7 +7,7 @@
 // TONGHUA_ADMIN_PASSWORD (scripts/e2e.sh starts one).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const base = process.env.TONGHUA_URL;
@@ -114,6 +114,10 @@ test("an agent takes over an angry chat customer and the reply reaches the chat"
   await admin.setInputFiles("#kb-csv", { name: "faq.csv", mimeType: "text/csv", buffer: Buffer.from(table, "utf8") });
   await admin.waitForSelector("#doc-result .ok", { timeout: 15000 });
   assert.ok((await admin.textContent("#doc-result")).includes("v1"));
+  // The same from an Excel workbook: the next version.
+  await admin.setInputFiles("#kb-csv", { name: "faq.xlsx", mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    buffer: readFileSync(new URL("../crates/server/tests/fixtures/kb.xlsx", import.meta.url)) });
+  await admin.waitForFunction(() => document.querySelector("#doc-result").textContent.includes("v2"), null, { timeout: 15000 });
 });
 
 test("the supervisor page lists 200 live handed-over conversations and stays usable", async () => {

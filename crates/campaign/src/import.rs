@@ -194,6 +194,14 @@ fn check_unpacked_size(bytes: &[u8], limit: u64) -> Result<(), FileError> {
 
 /// The first worksheet of an Excel workbook (.xlsx, .xls).
 pub fn parse_xlsx(bytes: &[u8], mapping: &Mapping) -> Result<Parsed, FileError> {
+    from_rows(xlsx_rows(bytes)?, mapping)
+}
+
+/// The first worksheet of an Excel workbook as rows of cell texts (numbers
+/// without a fraction as integers; rows above the used range kept empty so
+/// row numbers match the sheet). Refuses zip bombs and sheets of more than
+/// the row limit.
+pub fn xlsx_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, FileError> {
     check_unpacked_size(bytes, MAX_UNPACKED_BYTES)?;
     let mut workbook =
         calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| {
@@ -220,7 +228,7 @@ pub fn parse_xlsx(bytes: &[u8], mapping: &Mapping) -> Result<Parsed, FileError> 
     let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
     let mut rows = vec![Vec::new(); first_row];
     rows.extend(range.rows().map(|r| r.iter().map(cell_text).collect()));
-    from_rows(rows, mapping)
+    Ok(rows)
 }
 
 /// A cell as text; numbers without a fraction as integers (Excel stores

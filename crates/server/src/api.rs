@@ -762,8 +762,9 @@ fn core_schemas() -> Value {
                 "customer": { "type": "object", "additionalProperties": false, "description": "Who this is: the first given is looked up (or created), the others linked",
                     "properties": { "crm_id": { "type": "string" }, "phone": { "type": "string" }, "wechat_openid": { "type": "string" } } }
             } },
-        "ImportTable": { "type": "object", "required": ["csv"], "additionalProperties": false,
-            "properties": { "csv": { "type": "string", "description": "CSV text: id, category, question, similar (| separated), answer, links (title url | …), images (| separated)" } } },
+        "ImportTable": { "type": "object", "additionalProperties": false, "description": "exactly one of csv and xlsx_base64",
+            "properties": { "csv": { "type": "string", "description": "CSV text: id, category, question, similar (| separated), answer, links (title url | …), images (| separated)" },
+                "xlsx_base64": { "type": "string", "description": "an Excel workbook (.xlsx), base64; its first sheet has the same columns" } } },
         "SetPresence": { "type": "object", "required": ["status"], "additionalProperties": false,
             "properties": { "status": { "type": "string", "enum": ["available", "busy", "away"] } } },
         "SetAgent": { "type": "object", "additionalProperties": false,

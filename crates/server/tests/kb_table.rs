@@ -143,3 +143,84 @@ async fn a_bad_table_is_refused_whole_with_every_bad_row_named() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+/// An Excel workbook as operators keep their FAQ: the header may start
+/// lower, ids may be numbers, `|` separates similar questions. A bad sheet
+/// is refused whole, its rows named as the sheet numbers them.
+#[tokio::test]
+async fn a_knowledge_base_comes_in_from_an_excel_workbook() {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let app = TestApp::start().await;
+    let (boss, tenant) = app.shop("mini", MINI_SCRIPT).await;
+    let path = "/api/v1/knowledge-bases/from-excel/import";
+    let good = include_bytes!("fixtures/kb.xlsx");
+    let (s, b) = call(
+        &boss,
+        &app,
+        "POST",
+        path,
+        Some(&json!({ "xlsx_base64": b64(good) })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let doc = app
+        .store
+        .document(
+            &tenant,
+            store::DocumentKind::KnowledgeBase,
+            "from-excel",
+            None,
+        )
+        .await
+        .expect("db")
+        .expect("stored");
+    let entries = dialog::kb::parse_kb(&doc.source, &doc.name).expect("valid");
+    assert_eq!(entries.len(), 2, "{}", doc.source);
+    assert_eq!(entries[0].similar, vec!["发票怎么开", "能开专票吗"]);
+    assert_eq!(entries[1].id, "1001", "a numeric id is its digits");
+    assert_eq!(entries[1].category.as_deref(), Some("物流"));
+
+    let bad = include_bytes!("fixtures/kb-bad.xlsx");
+    let (s, b) = call(
+        &boss,
+        &app,
+        "POST",
+        path,
+        Some(&json!({ "xlsx_base64": b64(bad) })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let text = b["error"]["details"].to_string();
+    assert!(
+        text.contains("第 3 行") && text.contains("第 4 行"),
+        "{text}"
+    );
+    assert!(!text.contains("第 2 行"), "{text}");
+    for (body, named) in [
+        (json!({ "xlsx_base64": "不是base64" }), "base64"),
+        (
+            json!({ "xlsx_base64": b64(b"PK\x03\x04 not a workbook") }),
+            "Excel",
+        ),
+        (json!({}), "csv"),
+        (
+            json!({ "csv": "id,question,answer\n", "xlsx_base64": b64(good) }),
+            "csv",
+        ),
+    ] {
+        let (s, b) = call(&boss, &app, "POST", path, Some(&body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert!(b.to_string().contains(named), "{named}: {b}");
+    }
+    let versions = app
+        .store
+        .document_versions(
+            &tenant,
+            store::DocumentKind::KnowledgeBase,
+            Some("from-excel"),
+        )
+        .await
+        .expect("versions");
+    assert_eq!(versions.len(), 1, "nothing stored by the refused ones");
+}

@@ -81,16 +81,60 @@ pub fn entries_from_csv(data: &[u8]) -> Result<Vec<nlu::FaqEntry>, Vec<String>> 
     let data = data.strip_prefix("\u{feff}".as_bytes()).unwrap_or(data);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
+        .has_headers(false)
         .trim(csv::Trim::All)
         .from_reader(data);
-    let headers = match reader.headers() {
-        Ok(h) => h.iter().map(|c| c.to_ascii_lowercase()).collect::<Vec<_>>(),
-        Err(e) => {
-            return Err(vec![format!(
-                "第 1 行（表头）无法读取 header unreadable: {e}"
-            )]);
+    let mut rows = Vec::new();
+    let mut unreadable = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        match record {
+            Ok(r) => rows.push(r.iter().map(str::to_string).collect()),
+            Err(e) if i == 0 => {
+                return Err(vec![format!(
+                    "第 1 行（表头）无法读取 header unreadable: {e}"
+                )]);
+            }
+            Err(e) => {
+                let row = i + 1;
+                unreadable.push(format!("第 {row} 行无法读取 row {row} unreadable: {e}"));
+                rows.push(Vec::new());
+            }
         }
+    }
+    match entries_from_rows(rows) {
+        Ok(entries) if unreadable.is_empty() => Ok(entries),
+        Ok(_) => Err(unreadable),
+        Err(mut problems) => {
+            unreadable.append(&mut problems);
+            Err(unreadable)
+        }
+    }
+}
+
+/// Reads the first worksheet of an Excel workbook (.xlsx as Excel and WPS
+/// save it) into entries, with the same columns and checks as a CSV.
+pub fn entries_from_xlsx(data: &[u8]) -> Result<Vec<nlu::FaqEntry>, Vec<String>> {
+    let rows = campaign::import::xlsx_rows(data).map_err(|e| vec![format!("{} {}", e.zh, e.en)])?;
+    entries_from_rows(rows)
+}
+
+/// Entries from a table's rows, the first being the header; every problem
+/// as "row N: what" (N counts from 1, as the spreadsheet shows it).
+fn entries_from_rows(rows: Vec<Vec<String>>) -> Result<Vec<nlu::FaqEntry>, Vec<String>> {
+    // The header is the first row with anything in it (a sheet may start lower).
+    let Some(header_at) = rows
+        .iter()
+        .position(|r| r.iter().any(|c| !c.trim().is_empty()))
+    else {
+        return Err(vec!["没有任何条目 no entries".into()]);
     };
+    let mut rows = rows.into_iter().skip(header_at);
+    let headers: Vec<String> = rows
+        .next()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(id), Some(question), Some(answer)) = (col("id"), col("question"), col("answer"))
     else {
@@ -103,21 +147,18 @@ pub fn entries_from_csv(data: &[u8]) -> Result<Vec<nlu::FaqEntry>, Vec<String>> 
         (col("category"), col("similar"), col("links"), col("images"));
     let mut entries = Vec::new();
     let mut problems = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 2;
+    for (i, record) in rows.enumerate() {
+        let row = header_at + i + 2;
         if row > MAX_ROWS + 1 {
             problems.push(format!("最多 {MAX_ROWS} 行 at most {MAX_ROWS} rows"));
             break;
         }
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(format!("第 {row} 行无法读取 row {row} unreadable: {e}"));
-                continue;
-            }
+        let cell = |c: Option<usize>| {
+            c.and_then(|c| record.get(c))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
         };
-        let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
-        if record.iter().all(|c| c.is_empty()) {
+        if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         let mut entry_links = Vec::new();
@@ -174,7 +215,11 @@ pub fn entries_from_csv(data: &[u8]) -> Result<Vec<nlu::FaqEntry>, Vec<String>> 
 #[serde(deny_unknown_fields)]
 pub struct ImportTable {
     /// The CSV file's text.
-    pub csv: String,
+    #[serde(default)]
+    pub csv: Option<String>,
+    /// Or an Excel workbook (.xlsx), base64: its first worksheet.
+    #[serde(default)]
+    pub xlsx_base64: Option<String>,
 }
 
 /// `POST /api/v1/knowledge-bases/{name}/import` `{"csv": "..."}`: the next
@@ -186,7 +231,28 @@ pub async fn import(
     Json(req): Json<ImportTable>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::ManageBots)?;
-    let entries = entries_from_csv(req.csv.as_bytes()).map_err(|problems| {
+    let parsed = match (req.csv, req.xlsx_base64) {
+        (Some(csv), None) => entries_from_csv(csv.as_bytes()),
+        (None, Some(b64)) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "xlsx_base64 不是有效的 base64",
+                        "xlsx_base64 is not valid base64",
+                    )
+                })?;
+            crate::routes::blocking(move || entries_from_xlsx(&bytes)).await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "请提供 csv 或 xlsx_base64 之一",
+                "give exactly one of csv and xlsx_base64",
+            ));
+        }
+    };
+    let entries = parsed.map_err(|problems| {
         let mut e = ApiError::bad_request(
             format!(
                 "表格有 {} 处问题，未导入：{}",
