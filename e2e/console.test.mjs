@@ -176,3 +176,32 @@ test("an admin adds a carrier trunk in place, sees its errors and deletes it", a
   await admin.click('#trunks tr[data-name="carrier-e2e"] .trunk-delete');
   await admin.waitForFunction(() => !document.querySelector('#trunks tr[data-name="carrier-e2e"]'), null, { timeout: 15000 });
 });
+
+test("an admin changes a role, disables and re-enables a user in place; the last admin stays", async () => {
+  const admin = await signIn("admin", adminPassword);
+  admin.on("dialog", (d) => d.accept());
+  const created = await admin.evaluate(async () => (await fetch("/api/v1/users", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "xiaoli", role: "agent", password: "agent-password-2" }) })).status);
+  assert.equal(created, 201);
+  await admin.click("#nav-admin");
+  await admin.click("#tab-users");
+  const row = '#users tr[data-username="xiaoli"]';
+  await admin.waitForSelector(row);
+  await admin.selectOption(row + " .user-role", "supervisor");
+  await admin.click(row + " .user-toggle");
+  await admin.waitForFunction((r) => document.querySelector(r)?.textContent.includes("已停用"), row, { timeout: 15000 });
+  const me = await admin.evaluate(async () => (await (await fetch("/api/v1/users")).json()).users.find((u) => u.username === "xiaoli"));
+  assert.equal(me.role, "supervisor");
+  assert.equal(me.disabled, true);
+  const login = await admin.evaluate(async () => (await fetch("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ tenant: "demo", username: "xiaoli", password: "agent-password-2" }) })).status);
+  assert.notEqual(login, 200, "a disabled user cannot sign in");
+  await admin.click(row + " .user-toggle");
+  await admin.waitForFunction((r) => document.querySelector(r)?.textContent.includes("正常"), row, { timeout: 15000 });
+  // Demoting the only admin is refused, with the reason shown in place.
+  await admin.selectOption('#users tr[data-username="admin"] .user-role', "agent");
+  await admin.waitForFunction(() => document.querySelector("#users-error")?.textContent.length > 0, null, { timeout: 15000 });
+  await admin.screenshot({ path: shots + "/console-users.png" });
+  const still = await admin.evaluate(async () => (await (await fetch("/api/v1/users")).json()).users.find((u) => u.username === "admin").role);
+  assert.equal(still, "admin");
+});
