@@ -140,6 +140,7 @@ pub async fn serve_with_dialer(
         state.set_telephony(t);
     }
     spawn_housekeeping(state.clone());
+    timers::resume(&state).await;
     // With SIP configured and no dialer given, campaigns dial through it.
     let dialer = dialer.or_else(|| {
         state.telephony().map(|t| {

@@ -441,3 +441,79 @@ async fn the_live_board_lists_conversations_until_they_end_or_go_quiet() {
     let (_, all) = call(&boss, &f.app, "GET", "/api/v1/conversations", None).await;
     assert_eq!(all["conversations"].as_array().map(Vec::len), Some(3));
 }
+
+/// A restart forgets timers in memory; the log does not. A chat left waiting
+/// for a person gets its transfer time-out back from the log, due when it
+/// was due, so the customer is never left waiting forever.
+#[tokio::test]
+async fn a_restarted_server_resumes_the_time_out_of_a_waiting_chat() {
+    let app = TestApp::start().await;
+    let script = SCRIPT.replace(
+        "  human_queue: 售后\n",
+        "  human_queue: 售后\n  transfer_timeout_ms: 60000\nhandlers:\n  transfer_failed:\n    close: 抱歉，人工客服都在忙，我们会尽快回电。\n",
+    );
+    let (boss, tenant) = app.shop("human", &script).await;
+    let (s, b) = call(
+        &boss,
+        &app,
+        "PUT",
+        "/api/v1/channels/site",
+        Some(&json!({ "kind": "web", "settings": { "script": "human" } })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut waiting = visitor(&app).await;
+    let conversation = next(&mut waiting).await["conversation"]
+        .as_str()
+        .expect("c")
+        .to_string();
+    say(&mut waiting, "h", "转人工").await;
+    until(&mut waiting, |v| v["type"] == "queued").await;
+    // Another chat, still with the robot: nothing to resume for it.
+    let mut chatting = visitor(&app).await;
+    next(&mut chatting).await;
+    say(&mut chatting, "c", "你们几点上班").await;
+    until(&mut chatting, |v| v["from"] == "robot").await;
+
+    // "Restart": a new server state on the same database, 61 s later (the
+    // first one's timer is still 60 s away in real time).
+    let (clock, _) = server::clock::Clock::manual(START_MS + 61_000);
+    let mut config = server::Config::default();
+    config.demo.enabled = false;
+    let restarted = server::AppState::new(app.store.clone(), config, clock);
+    assert_eq!(server::timers::resume(&restarted).await, 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = app
+            .store
+            .events(&tenant, &conversation, 0, i64::MAX)
+            .await
+            .expect("db")
+            .expect("conversation");
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        if kinds.contains(&"event.timer") {
+            assert!(
+                events.iter().any(|e| e.kind == "action.say"
+                    && e.payload["text"] == "抱歉，人工客服都在忙，我们会尽快回电。"),
+                "{kinds:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not resumed: {kinds:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = app
+        .store
+        .conversation(&tenant, &conversation)
+        .await
+        .expect("db")
+        .expect("c");
+    assert_eq!(c.phase.as_deref(), Some("ended"));
+    // Nothing is waiting any more: a second restart resumes nothing.
+    let (clock, _) = server::clock::Clock::manual(START_MS + 62_000);
+    let again = server::AppState::new(app.store.clone(), server::Config::default(), clock);
+    assert_eq!(server::timers::resume(&again).await, 0);
+}

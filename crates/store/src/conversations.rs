@@ -145,6 +145,31 @@ impl Store {
         rows.iter().map(row_to_conversation).collect()
     }
 
+    /// Every tenant's conversations of these channels in `phase` (after
+    /// their last turn), active since `since`: what a restarted server must
+    /// pick up again (a chat waiting for a person has a timer running).
+    pub async fn conversations_in_phase(
+        &self,
+        phase: &str,
+        channels: &[&str],
+        since: i64,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let channels = serde_json::to_string(channels)
+            .map_err(|e| StoreError::Corrupt(format!("channel list: {e}")))?;
+        let rows = sqlx::query(
+            "SELECT * FROM conversations
+             WHERE phase = ?1 AND last_event_at >= ?2
+               AND channel IN (SELECT value FROM json_each(?3))
+             ORDER BY last_event_at LIMIT 10000",
+        )
+        .bind(phase)
+        .bind(since)
+        .bind(channels)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_conversation).collect()
+    }
+
     pub async fn conversations(
         &self,
         tenant_id: &str,
