@@ -68,6 +68,10 @@ pub enum MediaCommand {
     /// The peer put the call on hold (a=sendonly/inactive) or resumed it:
     /// no RTP is expected while held, so the RTP time-out waits.
     Hold(bool),
+    /// Join a bridge (or leave it with `None`): what the peer says goes to
+    /// the other session, what the other session heard is mixed into what
+    /// the peer hears (and into the recording's right channel).
+    Bridge(Option<crate::bridge::BridgePort>),
 }
 
 /// What the media tells the conversation side. `at_ms` is the call clock
@@ -341,6 +345,7 @@ async fn run(
     let mut timed_out = false;
     let mut held = false;
     let mut last_caller = [0i16; FRAME];
+    let mut bridge: Option<crate::bridge::BridgePort> = None;
     let mut buf = vec![0u8; 2048];
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -399,6 +404,7 @@ async fn run(
                     held = on;
                     last_rx = Instant::now();
                 }
+                Some(MediaCommand::Bridge(port)) => bridge = port,
             },
             m = mouth_rx.recv(), if mouth_open => if let Some(m) = m {
                 match m {
@@ -482,6 +488,9 @@ async fn run(
                 if let Some(tx) = &ear_tx {
                     let _ = tx.send(EarInput::Frame(caller_f32));
                 }
+                if let Some(b) = &bridge {
+                    b.send(&caller);
+                }
 
                 // Robot side: one frame from the playout.
                 let (frame, pevs) = playout.next_frame();
@@ -520,7 +529,10 @@ async fn run(
                     robot_policy = BargeInPolicy::Disabled;
                     if let Some(tx) = &ear_tx { let _ = tx.send(EarInput::Robot(false, BargeInPolicy::Disabled)); }
                 }
-                let robot = voice::audio::f32_to_i16(&frame);
+                let mut robot = voice::audio::f32_to_i16(&frame);
+                if let Some(b) = &bridge {
+                    b.mix_into(&mut robot);
+                }
                 let payload = law.encode(&robot);
                 // Marker on the first packet and on the first packet of each talkspurt.
                 let marker = first_packet || (was_idle && !idle_frame(&robot));

@@ -281,6 +281,22 @@ pub const ROUTES: &[RouteDoc] = &[
         Some("SetAgent"),
     ),
     route(
+        "PUT",
+        "/api/v1/agents/me/phone",
+        "Set one's own SIP phone account (username, password; only its digest HA1 is kept)",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        Some("SetPhone"),
+    ),
+    route(
+        "PUT",
+        "/api/v1/agents/{id}/phone",
+        "Set an agent's SIP phone account (username, password; only its digest HA1 is kept)",
+        "handoffs",
+        needs(Permission::ManageUsers),
+        Some("SetPhone"),
+    ),
+    route(
         "GET",
         "/api/v1/handoffs",
         "Open handed-over conversations one may see, queue lengths, one's presence",
@@ -763,6 +779,10 @@ fn core_schemas() -> Value {
                 "status": { "type": "string", "enum": ["available", "busy", "away"] },
                 "skills": { "type": "array", "maxItems": 20, "items": { "type": "string", "minLength": 1, "maxLength": 64 }, "description": "Queues served; empty: every queue" },
                 "max_chats": { "type": "integer", "minimum": 1, "maximum": 50 } } },
+        "SetPhone": { "type": "object", "required": ["sip_username", "password"], "additionalProperties": false,
+            "properties": {
+                "sip_username": { "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$", "description": "What the phone registers as; unique across the deployment" },
+                "password": { "type": "string", "minLength": 8, "maxLength": 128, "description": "write-only; stored as the digest HA1" } } },
         "HandoffReply": { "type": "object", "required": ["text"], "additionalProperties": false,
             "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 2000 } } },
         "HandoffClose": { "type": "object", "required": ["disposition"], "additionalProperties": false,

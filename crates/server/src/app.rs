@@ -16,6 +16,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
+    agent_phones,
     audit, auth, campaigns, channels, contacts, conversations, customers, documents, handoffs,
     kb_table, system, tokens, users, webchat, wechat,
 };
@@ -63,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .route("/agents", get(handoffs::agents))
         .route("/agents/me", put(handoffs::set_me))
         .route("/agents/{id}", put(handoffs::set_agent))
+        .route("/agents/me/phone", put(agent_phones::set_my_phone))
+        .route("/agents/{id}/phone", put(agent_phones::set_phone))
         .route("/handoffs", get(handoffs::list))
         .route("/handoffs/stream", get(handoffs::stream))
         .route("/handoffs/{id}", get(handoffs::get))

@@ -128,7 +128,19 @@ impl Telephony {
         let config = state.config().clone();
         let mut agent_config = AgentConfig::new(config.sip);
         agent_config.advertise = config.telephony.advertise;
+        // Agents' phones register here (crate::phones).
+        let (registrations, mut register_requests) = tokio::sync::mpsc::channel(256);
+        agent_config.registrations = Some(registrations);
         let (agent, mut incoming) = Agent::start(agent_config).await?;
+        {
+            let state = state.clone();
+            tokio::spawn(async move {
+                while let Some(request) = register_requests.recv().await {
+                    let state = state.clone();
+                    tokio::spawn(async move { crate::phones::handle(&state, request).await });
+                }
+            });
+        }
         let t = Telephony {
             agent,
             state,
@@ -406,7 +418,7 @@ impl Telephony {
         let start = EventKind::CallAnswered(Start {
             contact,
             now: self.state.wall_time(),
-            humans_available: !config.transfer_targets.is_empty(),
+            humans_available: !config.transfer_targets.is_empty() || hosted.has_agents().await,
             offline_message: None,
         });
         let mut brain = hosted;
@@ -752,6 +764,15 @@ pub struct HostedBrain {
 }
 
 impl HostedBrain {
+    /// Whether the tenant has agents a transfer could reach (voice handoff).
+    async fn has_agents(&self) -> bool {
+        self.state
+            .store()
+            .agents(&self.conversation.tenant_id)
+            .await
+            .is_ok_and(|a| !a.is_empty())
+    }
+
     async fn log_now(&mut self, kind: &str, payload: serde_json::Value) {
         if let Err(e) = self
             .state
@@ -789,6 +810,10 @@ impl call::Brain for HostedBrain {
 
     async fn log(&mut self, kind: &str, payload: serde_json::Value) {
         self.log_now(kind, payload).await;
+    }
+
+    async fn handoff(&mut self, queue: &str, reason: &str) -> Option<call::Handoff> {
+        crate::voice_handoff::start(&self.state, &self.conversation, queue, reason).await
     }
 }
 

@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "handoffs",
         sql: include_str!("../migrations/sqlite/0009_handoffs.sql"),
     },
+    Migration {
+        version: 10,
+        name: "agent_phones",
+        sql: include_str!("../migrations/sqlite/0010_agent_phones.sql"),
+    },
 ];
 
 /// Whether a known migration is applied.

@@ -2,6 +2,7 @@
 //! permission first, confines every store call to the caller's tenant, and
 //! writes an audit entry for every change it makes.
 
+pub mod agent_phones;
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
