@@ -290,11 +290,23 @@ struct Phone {
 
 impl Phone {
     fn start(root: &Path, sip_port: u16, sip_user: &str, password: &str) -> Phone {
-        let dir = root.join(format!("baresip-{sip_user}"));
+        let account = format!(
+            "<sip:{sip_user}@127.0.0.1:{sip_port}>;auth_pass={password};regint=120;answermode=auto;audio_codecs=PCMU\n"
+        );
+        Phone::with_account(root, sip_user, free_port(), &account)
+    }
+
+    /// A phone that does not register: a plain SIP target on `listen`.
+    fn target(root: &Path, listen: u16) -> Phone {
+        let account = "<sip:target@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n";
+        Phone::with_account(root, "target", listen, account)
+    }
+
+    fn with_account(root: &Path, name: &str, listen: u16, account: &str) -> Phone {
+        let dir = root.join(format!("baresip-{name}"));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let says = dir.join("says.wav");
         tone_wav(&says, 60);
-        let listen = free_port();
         let ctrl = free_port();
         std::fs::write(
             dir.join("config"),
@@ -312,13 +324,7 @@ impl Phone {
         )
         .expect("config");
         // PCMU only: the caller speaks PCMA, so the bridge transcodes.
-        std::fs::write(
-            dir.join("accounts"),
-            format!(
-                "<sip:{sip_user}@127.0.0.1:{sip_port}>;auth_pass={password};regint=120;answermode=auto;audio_codecs=PCMU\n"
-            ),
-        )
-        .expect("accounts");
+        std::fs::write(dir.join("accounts"), account).expect("accounts");
         let log = std::fs::File::create(dir.join("baresip.log")).expect("log");
         let child = Command::new("baresip")
             .args(["-4", "-f"])
@@ -689,4 +695,52 @@ fn register_needs_the_right_digest_password_and_expires_zero_unbinds() {
     let r = register(server.sip, &sock, "agent3", 5, &format!("{right}Expires: 0\r\n"));
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
     assert!(!server.phone_registered(&agent_id));
+}
+
+#[test]
+fn a_configured_target_is_bridged_when_transfer_mode_is_bridge() {
+    need("sipp", "sip-tester");
+    need("baresip", "baresip");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let listen = free_port();
+    std::fs::write(
+        tmp.path().join("tonghua.toml"),
+        format!(
+            "[telephony]\ntransfer_mode = \"bridge\"\n[telephony.transfer_targets]\n\"电商客服\" = \"sip:target@127.0.0.1:{listen}\"\n"
+        ),
+    )
+    .expect("config");
+    let server = Server::start(tmp.path());
+    let phone = Phone::target(tmp.path(), listen);
+    std::thread::sleep(Duration::from_secs(1));
+    let (ok, out) = sipp_call(sipp_dir(tmp.path()), "uac_press0_hang_up.xml", server.sip)
+        .join()
+        .expect("sipp");
+    assert!(ok, "the caller's call failed:\n{out}\n{}", phone.log());
+    wait_for("the bridge to end", 15, || {
+        server.phone_calls().first().is_some_and(|(_, ev)| {
+            kinds(ev).iter().any(|k| k == "call.bridge_ended")
+        })
+    });
+    let calls = server.phone_calls();
+    let (_, events) = &calls[0];
+    let k = kinds(events);
+    let transfer = payload(events, "call.transfer").expect("transfer logged");
+    assert_eq!(transfer["kind"], "bridge");
+    let started = payload(events, "call.bridge_started").expect("bridged");
+    assert_eq!(started["agent"], format!("sip:target@127.0.0.1:{listen}"));
+    let ended = payload(events, "call.bridge_ended").expect("ended");
+    assert_eq!(ended["cause"], "caller_hangup");
+    assert!(
+        ended["agent_packets_received"].as_u64().unwrap_or(0) > 100,
+        "RTP from the target: {ended}"
+    );
+    assert!(
+        !k.iter().any(|x| x.starts_with("handoff.")),
+        "a configured target is no queue: {k:?}"
+    );
+    assert!(
+        !k.iter().any(|x| x == "call.transfer_result"),
+        "no REFER in bridge mode: {k:?}"
+    );
 }
