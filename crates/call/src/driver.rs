@@ -269,7 +269,8 @@ pub async fn run<B: Brain>(
         }
         let next_timer = timers.iter().map(|(t, _)| *t).min();
         // The waiting call's sources, borrowed apart so the select can poll them all.
-        let (handoff_events, hold_at, agent_leg_events, agent_media_events) = match handoff.as_mut() {
+        let (handoff_events, hold_at, agent_leg_events, agent_media_events) = match handoff.as_mut()
+        {
             Some(w) => {
                 let hold_at = (w.bridged.is_none() && w.events.is_some()).then_some(w.next_hold);
                 let (leg_events, media_events) = match w.bridged.as_mut() {
@@ -524,9 +525,7 @@ async fn on_handoff<B: Brain>(
                 .send(MediaCommand::Bridge(Some(agent_port)));
             // Whatever the robot was saying (a hold prompt) stops: the person is here.
             let _ = media.commands.send(MediaCommand::Flush);
-            let _ = media
-                .commands
-                .send(MediaCommand::Bridge(Some(caller_port)));
+            let _ = media.commands.send(MediaCommand::Bridge(Some(caller_port)));
             brain
                 .log(
                     "call.bridge_started",

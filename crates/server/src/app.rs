@@ -16,9 +16,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
-    agent_phones,
-    audit, auth, campaigns, channels, contacts, conversations, customers, documents, handoffs,
-    kb_table, system, tokens, users, webchat, wechat,
+    agent_phones, audit, auth, campaigns, channels, contacts, conversations, customers, documents,
+    handoffs, kb_table, system, tokens, users, webchat, wechat,
 };
 use crate::state::AppState;
 

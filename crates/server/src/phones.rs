@@ -50,7 +50,9 @@ pub struct Phones {
 
 impl std::fmt::Debug for Phones {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Phones").field("realm", &self.realm).finish()
+        f.debug_struct("Phones")
+            .field("realm", &self.realm)
+            .finish()
     }
 }
 
@@ -204,14 +206,16 @@ pub async fn handle(state: &AppState, req: RegisterRequest) {
                 );
                 t.owners
                     .insert(user.clone(), (tenant.clone(), account.user_id.clone()));
-                t.resting
-                    .remove(&(tenant.clone(), account.user_id.clone()));
+                t.resting.remove(&(tenant.clone(), account.user_id.clone()));
                 t.bindings.purge(now);
             }
             tracing::info!(%peer, user, contact, expires = granted, "agent phone registered");
             metrics::counter!("tonghua_agent_phone_registrations_total").increment(1);
             vec![
-                ("Contact".to_string(), format!("<{contact}>;expires={granted}")),
+                (
+                    "Contact".to_string(),
+                    format!("<{contact}>;expires={granted}"),
+                ),
                 ("Expires".to_string(), granted.to_string()),
             ]
         }

@@ -350,7 +350,10 @@ mod tests {
         let a = Authorization::parse("Digest username=\"Mufasa\", realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"").expect("parses");
         let stored = ha1("Mufasa", "testrealm@host.com", "Circle Of Life");
         assert!(a.verify(&stored, "GET"));
-        assert!(!a.verify(&ha1("Mufasa", "testrealm@host.com", "circle of life"), "GET"));
+        assert!(!a.verify(
+            &ha1("Mufasa", "testrealm@host.com", "circle of life"),
+            "GET"
+        ));
     }
 
     #[test]

@@ -326,7 +326,8 @@ impl Store {
             .bind(tenant_id)
             .execute(&mut *tx)
             .await?;
-        let sql = "SELECT h.id, h.tenant_id, h.conversation_id, h.queue, h.reason, h.state, h.agent_id,
+        let sql =
+            "SELECT h.id, h.tenant_id, h.conversation_id, h.queue, h.reason, h.state, h.agent_id,
                 h.created_at, h.assigned_at, h.closed_at, h.disposition, c.channel, c.customer_id
              FROM handoffs h JOIN conversations c ON c.id = h.conversation_id
              WHERE h.tenant_id = ?1 AND h.state = 'waiting' ORDER BY h.created_at, h.id LIMIT 200";

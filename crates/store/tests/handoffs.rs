@@ -267,7 +267,11 @@ async fn a_filter_keeps_a_handoff_from_agents_it_refuses_and_a_released_one_wait
     let assigned = w
         .store
         .route_waiting_where(&w.tenant, 400, |handoff, agent| {
-            assert_eq!(handoff.channel.as_deref(), Some("web"), "the channel is known");
+            assert_eq!(
+                handoff.channel.as_deref(),
+                Some("web"),
+                "the channel is known"
+            );
             agent.user_id != no_phone
         })
         .await

@@ -226,11 +226,7 @@ fn sipp_dir(root: &Path) -> PathBuf {
 }
 
 /// Runs one sipp call in the background; joins to (success, output).
-fn sipp_call(
-    dir: PathBuf,
-    scenario: &str,
-    target: u16,
-) -> std::thread::JoinHandle<(bool, String)> {
+fn sipp_call(dir: PathBuf, scenario: &str, target: u16) -> std::thread::JoinHandle<(bool, String)> {
     let scenario = format!("{SCENARIOS}/{scenario}");
     std::thread::spawn(move || {
         let port = free_port().to_string();
@@ -239,8 +235,19 @@ fn sipp_call(
             .args(["-sf", &scenario])
             .arg(format!("127.0.0.1:{target}"))
             .args([
-                "-i", "127.0.0.1", "-p", &port, "-mp", &media, "-s", "4001", "-m", "1",
-                "-nostdin", "-timeout", "90s",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-mp",
+                &media,
+                "-s",
+                "4001",
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "90s",
             ])
             .current_dir(&dir)
             .output()
@@ -387,7 +394,10 @@ fn kinds(events: &[Value]) -> Vec<String> {
 }
 
 fn payload<'a>(events: &'a [Value], kind: &str) -> Option<&'a Value> {
-    events.iter().find(|e| e["kind"] == kind).map(|e| &e["payload"])
+    events
+        .iter()
+        .find(|e| e["kind"] == kind)
+        .map(|e| &e["payload"])
 }
 
 /// RMS of one channel of 16-bit stereo samples (interleaved) between two times.
@@ -435,9 +445,10 @@ fn a_caller_is_bridged_to_the_agents_registered_phone_and_hangups_cross_the_brid
     });
     // Bridged, and talking both ways for a few seconds.
     wait_for("the bridge", 20, || {
-        server.phone_calls().first().is_some_and(|(_, ev)| {
-            kinds(ev).iter().any(|k| k == "call.bridge_started")
-        })
+        server
+            .phone_calls()
+            .first()
+            .is_some_and(|(_, ev)| kinds(ev).iter().any(|k| k == "call.bridge_started"))
     });
     std::thread::sleep(Duration::from_secs(6));
     phone.command("hangup");
@@ -509,7 +520,10 @@ fn a_caller_is_bridged_to_the_agents_registered_phone_and_hangups_cross_the_brid
     let heard_rms = (heard.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>()
         / heard.len().max(1) as f64)
         .sqrt();
-    eprintln!("the agent's phone heard rms {heard_rms:.0} over {} samples", heard.len());
+    eprintln!(
+        "the agent's phone heard rms {heard_rms:.0} over {} samples",
+        heard.len()
+    );
     assert!(heard_rms > 100.0, "the agent heard the caller");
 
     // 2. The caller hangs up: the agent's phone gets the robot's BYE.
@@ -581,7 +595,8 @@ fn a_caller_waits_with_the_hold_prompt_and_the_wait_times_out_when_no_phone_is_r
         assert!(k.iter().any(|x| x == needed), "{needed} missing: {k:?}");
     }
     assert!(
-        !k.iter().any(|x| x == "handoff.ringing_agent" || x == "event.agent_joined"),
+        !k.iter()
+            .any(|x| x == "handoff.ringing_agent" || x == "event.agent_joined"),
         "no phone was rung: {k:?}"
     );
     assert_eq!(
@@ -593,7 +608,10 @@ fn a_caller_waits_with_the_hold_prompt_and_the_wait_times_out_when_no_phone_is_r
         "transfer_failed"
     );
     // The script's sorry line was said before hanging up.
-    let waiting = k.iter().position(|x| x == "call.handoff_waiting").expect("w");
+    let waiting = k
+        .iter()
+        .position(|x| x == "call.handoff_waiting")
+        .expect("w");
     assert!(
         k[waiting..].iter().any(|x| x == "action.say"),
         "the transfer_failed close is said: {k:?}"
@@ -665,7 +683,9 @@ fn register_needs_the_right_digest_password_and_expires_zero_unbinds() {
     // No credentials: a challenge.
     let r = register(server.sip, &sock, "agent3", 1, "");
     assert!(r.starts_with("SIP/2.0 401"), "{r}");
-    let challenge = header(&r, "WWW-Authenticate").expect("challenge").to_string();
+    let challenge = header(&r, "WWW-Authenticate")
+        .expect("challenge")
+        .to_string();
     assert!(challenge.contains("qop=\"auth\""), "{challenge}");
 
     // A wrong password: refused, and not registered.
@@ -686,13 +706,25 @@ fn register_needs_the_right_digest_password_and_expires_zero_unbinds() {
 
     // The right password: bound, with the granted expiry.
     let right = digest_answer(&challenge, "agent3", PHONE_PASSWORD, &uri);
-    let r = register(server.sip, &sock, "agent3", 4, &format!("{right}Expires: 300\r\n"));
+    let r = register(
+        server.sip,
+        &sock,
+        "agent3",
+        4,
+        &format!("{right}Expires: 300\r\n"),
+    );
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
     assert_eq!(header(&r, "Expires"), Some("300"));
     assert!(server.phone_registered(&agent_id));
 
     // Expires: 0 unbinds.
-    let r = register(server.sip, &sock, "agent3", 5, &format!("{right}Expires: 0\r\n"));
+    let r = register(
+        server.sip,
+        &sock,
+        "agent3",
+        5,
+        &format!("{right}Expires: 0\r\n"),
+    );
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
     assert!(!server.phone_registered(&agent_id));
 }
@@ -718,9 +750,10 @@ fn a_configured_target_is_bridged_when_transfer_mode_is_bridge() {
         .expect("sipp");
     assert!(ok, "the caller's call failed:\n{out}\n{}", phone.log());
     wait_for("the bridge to end", 15, || {
-        server.phone_calls().first().is_some_and(|(_, ev)| {
-            kinds(ev).iter().any(|k| k == "call.bridge_ended")
-        })
+        server
+            .phone_calls()
+            .first()
+            .is_some_and(|(_, ev)| kinds(ev).iter().any(|k| k == "call.bridge_ended"))
     });
     let calls = server.phone_calls();
     let (_, events) = &calls[0];

@@ -84,10 +84,9 @@ async fn save(
         )
         .await
         .map_err(|e| match e {
-            store::StoreError::Conflict { .. } => ApiError::conflict(
-                "该 SIP 用户名已被使用",
-                "this SIP username is taken",
-            ),
+            store::StoreError::Conflict { .. } => {
+                ApiError::conflict("该 SIP 用户名已被使用", "this SIP username is taken")
+            }
             other => other.into(),
         })?;
     // New credentials: the phone registers again with them.
