@@ -258,6 +258,14 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route(
         "GET",
+        "/api/v1/conversations/{id}/listen",
+        "WebSocket: listen in to a live call (binary frames: 20 ms of 8 kHz 16-bit LE PCM, caller and robot/agent mixed)",
+        "conversations",
+        needs(Permission::SuperviseHandoffs),
+        None,
+    ),
+    route(
+        "GET",
         "/api/v1/agents",
         "Every agent with presence, skills and load",
         "handoffs",

@@ -17,7 +17,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
     agent_phones, audit, auth, campaigns, channels, contacts, conversations, customers, documents,
-    handoffs, kb_table, system, tokens, users, webchat, wechat,
+    handoffs, kb_table, listen, system, tokens, users, webchat, wechat,
 };
 use crate::state::AppState;
 
@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/conversations/{id}/input", post(conversations::input))
         .route("/conversations/{id}/stream", get(conversations::stream))
+        .route("/conversations/{id}/listen", get(listen::listen))
         .route("/agents", get(handoffs::agents))
         .route("/agents/me", put(handoffs::set_me))
         .route("/agents/{id}", put(handoffs::set_agent))

@@ -40,7 +40,12 @@ pub struct Telephony {
     state: AppState,
     engines: Engines,
     active: Arc<std::sync::atomic::AtomicUsize>,
+    /// Live calls' audio for listening in: conversation id → the mix.
+    taps: Arc<std::sync::Mutex<std::collections::HashMap<String, Tap>>>,
 }
+
+/// A call's mixed audio, 20 ms frames of 8 kHz 16-bit samples.
+pub type Tap = tokio::sync::broadcast::Sender<Arc<[i16]>>;
 
 /// Counts a call in progress for as long as it lives.
 struct ActiveCall(Arc<std::sync::atomic::AtomicUsize>);
@@ -146,6 +151,7 @@ impl Telephony {
             state,
             engines,
             active: Arc::default(),
+            taps: Arc::default(),
         };
         let me = t.clone();
         tokio::spawn(async move {
@@ -289,6 +295,19 @@ impl Telephony {
         tokio::net::UdpSocket::bind(SocketAddr::new(self.state.config().sip.ip(), 0)).await
     }
 
+    /// The live call of a conversation, to listen in (20 ms frames of the
+    /// caller and the robot or agent mixed); `None` when it is not a live call.
+    pub fn listen(
+        &self,
+        conversation_id: &str,
+    ) -> Option<tokio::sync::broadcast::Receiver<Arc<[i16]>>> {
+        self.taps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(conversation_id)
+            .map(|t| t.subscribe())
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.active.load(std::sync::atomic::Ordering::Relaxed)
@@ -422,6 +441,15 @@ impl Telephony {
             offline_message: None,
         });
         let mut brain = hosted;
+        let conversation_id = brain.conversation.id.clone();
+        let (tap, _) = tokio::sync::broadcast::channel(50);
+        let _ = media
+            .commands
+            .send(call::MediaCommand::Tap(Some(tap.clone())));
+        self.taps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(conversation_id.clone(), tap);
         if let Some(p) = &recording {
             brain
                 .log_now("call.recording", json!({"path": p.display().to_string(), "channels": {"left": "caller", "right": "robot"}}))
@@ -438,6 +466,10 @@ impl Telephony {
             },
         )
         .await;
+        self.taps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conversation_id);
         tracing::info!(cause = %summary.cause, duration_ms = summary.duration_ms, utterances = summary.utterances, "call ended");
         summary
     }

@@ -92,6 +92,8 @@ impl Server {
             .env("HOME", std::env::var("HOME").unwrap_or_default())
             .env("TONGHUA_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("TONGHUA_TELEPHONY__PLACEHOLDER_SPEECH", "true")
+            // The tests poll the API with fresh logins.
+            .env("TONGHUA_AUTH__LOGIN_ATTEMPTS_PER_MINUTE", "10000")
             .current_dir(root)
             .stdout(Stdio::null())
             .stderr(log)
@@ -227,12 +229,17 @@ fn sipp_dir(root: &Path) -> PathBuf {
 
 /// Runs one sipp call in the background; joins to (success, output).
 fn sipp_call(dir: PathBuf, scenario: &str, target: u16) -> std::thread::JoinHandle<(bool, String)> {
-    let scenario = format!("{SCENARIOS}/{scenario}");
+    // A file of ours, or one of sipp's built-in scenarios.
+    let scenario = if scenario.ends_with(".xml") {
+        ["-sf".to_string(), format!("{SCENARIOS}/{scenario}")]
+    } else {
+        ["-sn".to_string(), scenario.to_string()]
+    };
     std::thread::spawn(move || {
         let port = free_port().to_string();
         let media = free_media_port().to_string();
         let out = Command::new("sipp")
-            .args(["-sf", &scenario])
+            .args(&scenario)
             .arg(format!("127.0.0.1:{target}"))
             .args([
                 "-i",
@@ -776,4 +783,83 @@ fn a_configured_target_is_bridged_when_transfer_mode_is_bridge() {
         !k.iter().any(|x| x == "call.transfer_result"),
         "no REFER in bridge mode: {k:?}"
     );
+}
+
+#[test]
+fn a_supervisor_listens_in_to_a_live_call() {
+    need("sipp", "sip-tester");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start(tmp.path());
+    let token: Value = server
+        .admin()
+        .post(format!("{}/api/v1/tokens", server.base))
+        .json(&json!({ "name": "listen" }))
+        .send()
+        .expect("token")
+        .json()
+        .expect("json");
+    let secret = token["secret"].as_str().expect("secret").to_string();
+    let connect = |id: &str| {
+        let uri: tungstenite::http::Uri = format!(
+            "ws://{}/api/v1/conversations/{id}/listen",
+            server.base.trim_start_matches("http://")
+        )
+        .parse()
+        .expect("uri");
+        tungstenite::connect(
+            tungstenite::ClientRequestBuilder::new(uri)
+                .with_header("Authorization", format!("Bearer {secret}")),
+        )
+    };
+    // sipp's uac_pcap: the robot greets, sipp speaks over it for ~7 s.
+    let call = sipp_call(sipp_dir(tmp.path()), "uac_pcap", server.sip);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.phone_calls().is_empty() {
+        if call.is_finished() || Instant::now() > deadline {
+            panic!("no call: {:?}", call.join().map(|r| r.1));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let id = server.phone_calls()[0].0["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (mut ws, _) = connect(&id).expect("listening in to the live call");
+    let (mut frames, mut loud) = (0, 0);
+    while frames < 150 {
+        match ws.read().expect("a frame") {
+            tungstenite::Message::Binary(b) => {
+                assert_eq!(b.len(), 320, "20 ms of 8 kHz 16-bit PCM");
+                let s: Vec<f64> = b
+                    .chunks_exact(2)
+                    .map(|c| f64::from(i16::from_le_bytes([c[0], c[1]])))
+                    .collect();
+                let rms = (s.iter().map(|v| v * v).sum::<f64>() / s.len() as f64).sqrt();
+                frames += 1;
+                if rms > 300.0 {
+                    loud += 1;
+                }
+            }
+            tungstenite::Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    eprintln!("listened to {frames} frames, {loud} with speech or prompts");
+    assert_eq!(frames, 150, "3 s of frames while the call lasts");
+    assert!(
+        loud > 20,
+        "the frames carry the call's audio: {loud} loud of {frames}"
+    );
+    drop(ws);
+    let (ok, out) = call.join().expect("sipp");
+    assert!(ok, "the call was disturbed:\n{out}");
+    // Over: nothing to listen to.
+    std::thread::sleep(Duration::from_millis(500));
+    match connect(&id) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 409),
+        other => panic!(
+            "an ended call cannot be listened to: {:?}",
+            other.map(|_| ())
+        ),
+    }
 }

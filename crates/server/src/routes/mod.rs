@@ -13,6 +13,7 @@ pub mod customers;
 pub mod documents;
 pub mod handoffs;
 pub mod kb_table;
+pub mod listen;
 pub mod system;
 pub mod tokens;
 pub mod users;
