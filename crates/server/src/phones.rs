@@ -38,6 +38,8 @@ struct Table {
     /// (tenant id, user id) → until when (ms) the agent is not offered calls
     /// (their phone did not answer the last one).
     resting: HashMap<(String, String), i64>,
+    /// Agents whose phone is ringing or on a bridged call now.
+    busy: std::collections::HashSet<(String, String)>,
 }
 
 /// The registrar's state, shared by the SIP side and the API.
@@ -103,12 +105,12 @@ impl Phones {
     /// Whether a phone call may be routed to this agent now: their phone is
     /// registered and did not just fail to answer.
     pub fn can_take_call(&self, tenant_id: &str, user_id: &str, now_ms: i64) -> bool {
-        let resting = self
-            .table()
-            .resting
-            .get(&(tenant_id.to_string(), user_id.to_string()))
-            .is_some_and(|until| *until > now_ms);
-        !resting && self.phone_of(tenant_id, user_id, now_ms).is_some()
+        let key = (tenant_id.to_string(), user_id.to_string());
+        let unavailable = {
+            let t = self.table();
+            t.busy.contains(&key) || t.resting.get(&key).is_some_and(|until| *until > now_ms)
+        };
+        !unavailable && self.phone_of(tenant_id, user_id, now_ms).is_some()
     }
 
     /// Offers the agent no calls until `until_ms` (their phone did not answer).
@@ -116,6 +118,18 @@ impl Phones {
         self.table()
             .resting
             .insert((tenant_id.to_string(), user_id.to_string()), until_ms);
+    }
+
+    /// Marks the agent's phone as ringing or in a call (no second call is
+    /// routed to it), or free again.
+    pub fn set_busy(&self, tenant_id: &str, user_id: &str, busy: bool) {
+        let key = (tenant_id.to_string(), user_id.to_string());
+        let mut t = self.table();
+        if busy {
+            t.busy.insert(key);
+        } else {
+            t.busy.remove(&key);
+        }
     }
 
     /// Forgets the agent's registration (their credentials changed).

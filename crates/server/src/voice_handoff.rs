@@ -296,12 +296,18 @@ async fn wait_for_agent(
             }
             HandoffState::Assigned => {
                 let agent_id = current.agent_id.clone().unwrap_or_default();
-                match ring_agent(&state, &telephony, &current, &agent_id, &mut ended).await {
+                state.phones().set_busy(&tenant, &agent_id, true);
+                let tried = ring_agent(&state, &telephony, &current, &agent_id, &mut ended).await;
+                if !matches!(tried, Tried::Answered(_)) {
+                    state.phones().set_busy(&tenant, &agent_id, false);
+                }
+                match tried {
                     Tried::Answered(leg) => {
                         // The agent is on the line: the console shows them joined now.
                         if let Err(e) = handoffs::join_voice(&state, &current).await {
                             tracing::info!(code = e.code, conversation = %current.conversation_id, "agent answered after the call ended");
                             leg.leg.hangup();
+                            state.phones().set_busy(&tenant, &agent_id, false);
                             let end = ended.await.ok();
                             finish(&state, &current, end).await;
                             return;
@@ -312,6 +318,8 @@ async fn wait_for_agent(
                             leg.leg.hangup();
                         }
                         bridged(&state, &current, &tx, &mut woken, &key, ended).await;
+                        state.phones().set_busy(&tenant, &agent_id, false);
+                        handoffs::dispatch(&state, &tenant).await;
                         return;
                     }
                     Tried::NotAnswered(detail) => {
