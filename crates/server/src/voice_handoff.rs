@@ -345,6 +345,8 @@ async fn wait_for_agent(
                             tracing::error!(error = %e, "handoff not put back in the queue");
                         }
                         handoffs::dispatch(&state, &tenant).await;
+                        // Whatever assigns it next (a person in the console), not in a tight loop.
+                        tokio::time::sleep(Duration::from_millis(500)).await;
                         continue;
                     }
                     Tried::CallerLeft(end) => {

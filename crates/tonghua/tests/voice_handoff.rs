@@ -602,8 +602,9 @@ fn a_caller_waits_with_the_hold_prompt_and_the_wait_times_out_when_no_phone_is_r
         assert!(k.iter().any(|x| x == needed), "{needed} missing: {k:?}");
     }
     assert!(
-        !k.iter()
-            .any(|x| x == "handoff.ringing_agent" || x == "event.agent_joined"),
+        !k.iter().any(|x| x == "handoff.ringing_agent"
+            || x == "handoff.agent_no_answer"
+            || x == "event.agent_joined"),
         "no phone was rung: {k:?}"
     );
     assert_eq!(
