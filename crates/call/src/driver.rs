@@ -74,6 +74,9 @@ pub struct DriverConfig {
     pub max_call: Duration,
     /// A bridged agent leg whose RTP stops for this long is hung up.
     pub agent_rtp_timeout: Duration,
+    /// Engines to recognise what a bridged agent says (logged as the
+    /// core's `AgentSaid`); `None`: the agent's side is not transcribed.
+    pub agent_engines: Option<crate::Engines>,
 }
 
 impl Default for DriverConfig {
@@ -82,6 +85,7 @@ impl Default for DriverConfig {
             transfer_targets: BTreeMap::new(),
             max_call: Duration::from_secs(3600),
             agent_rtp_timeout: Duration::from_secs(30),
+            agent_engines: None,
         }
     }
 }
@@ -360,6 +364,13 @@ pub async fn run<B: Brain>(
                             w.end_cause.get_or_insert_with(|| "agent_rtp_timeout".to_string());
                             b.leg.hangup();
                         }
+                        // What the agent said, recognised on their leg: the core hears it as the agent's words.
+                        Some(MediaEvent::Final { text, confidence, start_ms, end_ms, .. }) if !text.trim().is_empty() => {
+                            brain.log("call.agent_utterance", json!({"text": text, "confidence": confidence, "start_ms": start_ms, "end_ms": end_ms, "agent": b.agent})).await;
+                            if let Err(e) = brain.turn(clock(), EventKind::AgentSaid { text }).await {
+                                tracing::debug!(error = %e, "agent_said not logged");
+                            }
+                        }
                         Some(_) => {}
                     }
                 }
@@ -518,7 +529,7 @@ async fn on_handoff<B: Brain>(
                     rtp_timeout: config.agent_rtp_timeout,
                     listener: voice::ListenerConfig::default(),
                 },
-                None,
+                config.agent_engines.clone(),
             );
             let _ = agent_media
                 .commands

@@ -108,6 +108,8 @@ pub struct AgentPhonesConfig {
     pub ring_secs: u64,
     /// The longest registration granted (phones re-register before it ends).
     pub max_expires_secs: u32,
+    /// Recognise what agents say on bridged calls (logged as `AgentSaid`).
+    pub transcribe: bool,
 }
 
 impl Default for AgentPhonesConfig {
@@ -119,6 +121,7 @@ impl Default for AgentPhonesConfig {
             sorry_prompt: "抱歉，现在无法为您转接，请稍后再来电。再见。".to_string(),
             ring_secs: 20,
             max_expires_secs: 3600,
+            transcribe: true,
         }
     }
 }

@@ -462,6 +462,8 @@ impl Telephony {
             start,
             DriverConfig {
                 transfer_targets: config.transfer_targets.clone(),
+                agent_engines: (!config.media_only && config.agent_phones.transcribe)
+                    .then(|| self.engines.clone()),
                 ..DriverConfig::default()
             },
         )

@@ -69,8 +69,13 @@ struct Server {
 }
 
 impl Server {
-    /// `tonghua serve` in `root/data`, with `root/tonghua.toml` if written.
+    /// `tonghua serve` in `root/data`, with `root/tonghua.toml` if written;
+    /// prompts are tones and nothing is recognised (deterministic).
     fn start(root: &Path) -> Server {
+        Server::start_with(root, true)
+    }
+
+    fn start_with(root: &Path, placeholder_speech: bool) -> Server {
         let data = root.join("data");
         let http = free_port();
         let sip = free_port();
@@ -91,7 +96,10 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", std::env::var("HOME").unwrap_or_default())
             .env("TONGHUA_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("TONGHUA_TELEPHONY__PLACEHOLDER_SPEECH", "true")
+            .env(
+                "TONGHUA_TELEPHONY__PLACEHOLDER_SPEECH",
+                placeholder_speech.to_string(),
+            )
             // The tests poll the API with fresh logins.
             .env("TONGHUA_AUTH__LOGIN_ATTEMPTS_PER_MINUTE", "10000")
             .current_dir(root)
@@ -320,7 +328,9 @@ impl Phone {
         let dir = root.join(format!("baresip-{name}"));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let says = dir.join("says.wav");
-        tone_wav(&says, 60);
+        if !says.exists() {
+            tone_wav(&says, 60);
+        }
         let ctrl = free_port();
         std::fs::write(
             dir.join("config"),
@@ -863,4 +873,71 @@ fn a_supervisor_listens_in_to_a_live_call() {
             other.map(|_| ())
         ),
     }
+}
+
+/// The agent's words: 1 s of silence, a sentence (Kokoro), 30 s of silence.
+#[cfg(all(feature = "kokoro", feature = "whisper"))]
+fn agent_speech_wav(path: &Path, text: &str) {
+    use voice::Tts;
+    let models = std::env::var_os("TONGHUA_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/tonghua/models")
+        });
+    let mut tts = voice::kokoro::Kokoro::load(&models).expect("Kokoro installed");
+    let speech = tts
+        .synthesize_all(&voice::TtsRequest::new(text).voice("zf_xiaoxiao"))
+        .expect("synthesis");
+    let mut samples = voice::testsignal::silence(speech.sample_rate, 1000);
+    samples.extend(speech.samples);
+    samples.extend(voice::testsignal::silence(speech.sample_rate, 30_000));
+    let line = voice::resample::resample(&samples, speech.sample_rate, 8000).expect("resample");
+    voice::wav::write_wav(path, &voice::Audio::new(8000, line)).expect("write wav");
+}
+
+/// With the local engines: what the agent says on the bridged call is
+/// recognised on their leg and logged as the core's `AgentSaid`.
+#[cfg(all(feature = "kokoro", feature = "whisper"))]
+#[test]
+fn an_agents_words_on_a_bridged_call_are_logged_as_agent_said() {
+    need("sipp", "sip-tester");
+    need("baresip", "baresip");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start_with(tmp.path(), false);
+    let agent_id = server.agent("zhou", "agent4");
+    let dir = tmp.path().join("baresip-agent4");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    agent_speech_wav(
+        &dir.join("says.wav"),
+        "您好，我是人工客服小周，请问有什么可以帮您？",
+    );
+    let phone = Phone::start(tmp.path(), server.sip, "agent4", PHONE_PASSWORD);
+    wait_for("the agent's phone to register", 15, || {
+        server.phone_registered(&agent_id)
+    });
+    let call = sipp_call(sipp_dir(tmp.path()), "uac_press0_wait_bye.xml", server.sip);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let said = loop {
+        let found = server.phone_calls().first().and_then(|(_, ev)| {
+            payload(ev, "event.agent_said").and_then(|p| p["text"].as_str().map(str::to_string))
+        });
+        if let Some(text) = found {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent's words were not recognised: {:?}",
+            server.phone_calls().first().map(|(_, ev)| kinds(ev))
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    eprintln!("the agent said: {said}");
+    phone.command("hangup");
+    let (ok, out) = call.join().expect("sipp");
+    assert!(ok, "the caller did not get the BYE:\n{out}");
+    assert!(said.contains("客服"), "recognised: {said}");
+    let calls = server.phone_calls();
+    let (_, events) = &calls[0];
+    let utterance = payload(events, "call.agent_utterance").expect("the agent's utterance");
+    assert_eq!(utterance["agent"], "坐席小王");
 }
