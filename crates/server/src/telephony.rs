@@ -13,6 +13,12 @@
 //!
 //! Outbound calls go through [`Telephony::originate`]: the campaign dialer's
 //! entry point, returning an [`sip::CallOutcome`].
+//!
+//! A call the core transfers is taken to a person by
+//! [`crate::voice_handoff`] (agents' registered phones, or a configured target
+//! in `bridge` mode) through [`HostedBrain`]'s `handoff`; REGISTERs from
+//! agents' phones are answered by [`crate::phones`]; a live call's audio can
+//! be listened to ([`Telephony::listen`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
