@@ -17,7 +17,7 @@
 //! confidence and timings, barge-ins with what was actually played, DTMF,
 //! the hang-up cause) is given to [`Brain::log`] as it happens.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -26,7 +26,8 @@ use serde_json::json;
 use sip::{CallEvent, CallLeg, HangupCause};
 use tokio::time::{Instant, sleep_until};
 
-use crate::media::{MediaCommand, MediaEvent, MediaHandle, SayPolicy};
+use crate::bridge::{Handoff, HandoffEnd, HandoffEvent};
+use crate::media::{MediaCommand, MediaEvent, MediaHandle, MediaParams, SayPolicy};
 
 /// The conversation behind a call.
 pub trait Brain: Send {
@@ -39,6 +40,19 @@ pub trait Brain: Send {
 
     /// Records a channel event (`call.*`) in the conversation's log.
     fn log(&mut self, kind: &str, payload: serde_json::Value) -> impl Future<Output = ()> + Send;
+
+    /// The core transferred the call to `queue`. `Some`: the channel takes
+    /// the caller to a person through the robot (the call waits, then is
+    /// bridged; see [`crate::bridge`]). `None`: a blind transfer (REFER) to
+    /// the configured target, or, without one, the call ends.
+    fn handoff(
+        &mut self,
+        queue: &str,
+        reason: &str,
+    ) -> impl Future<Output = Option<Handoff>> + Send {
+        let _ = (queue, reason);
+        async { None }
+    }
 }
 
 /// How the call ended, for the caller of [`run`].
@@ -58,6 +72,11 @@ pub struct DriverConfig {
     pub transfer_targets: BTreeMap<String, String>,
     /// Hard limit on a call's length.
     pub max_call: Duration,
+    /// A bridged agent leg whose RTP stops for this long is hung up.
+    pub agent_rtp_timeout: Duration,
+    /// Engines to recognise what a bridged agent says (logged as the
+    /// core's `AgentSaid`); `None`: the agent's side is not transcribed.
+    pub agent_engines: Option<crate::Engines>,
 }
 
 impl Default for DriverConfig {
@@ -65,8 +84,35 @@ impl Default for DriverConfig {
         Self {
             transfer_targets: BTreeMap::new(),
             max_call: Duration::from_secs(3600),
+            agent_rtp_timeout: Duration::from_secs(30),
+            agent_engines: None,
         }
     }
+}
+
+/// The second leg of a bridged call.
+struct Bridged {
+    leg: CallLeg,
+    media: MediaHandle,
+    agent: String,
+    agent_id: Option<String>,
+    since: Instant,
+    leg_ended: bool,
+    media_open: bool,
+}
+
+/// A call waiting for (or bridged to) a person.
+struct Waiting {
+    events: Option<tokio::sync::mpsc::UnboundedReceiver<HandoffEvent>>,
+    ended: Option<tokio::sync::oneshot::Sender<HandoffEnd>>,
+    hold_prompt: String,
+    hold_every: Duration,
+    next_hold: Instant,
+    /// Ids of the hold prompts (played by the channel, not the core).
+    hold_ids: HashSet<u64>,
+    bridged: Option<Bridged>,
+    /// Why the channel or the agent ended it, when they did.
+    end_cause: Option<String>,
 }
 
 enum After {
@@ -105,6 +151,8 @@ pub async fn run<B: Brain>(
     let mut timers: Vec<(Instant, String)> = Vec::new();
     let mut last_final_end: Option<u64> = None;
     let hard_stop = t0 + config.max_call;
+    let mut handoff: Option<Waiting> = None;
+    let mut robot_hangup: Option<String> = None;
 
     brain
         .log(
@@ -166,9 +214,31 @@ pub async fn run<B: Brain>(
                     brain
                         .log("call.hangup_requested", json!({"reason": reason}))
                         .await;
+                    robot_hangup = Some(reason);
                     leg.hangup();
                 }
-                Some(After::Transfer { queue, reason }) => {
+                Some(After::Transfer { queue, reason }) if handoff.is_none() => {
+                    if let Some(h) = brain.handoff(&queue, &reason).await {
+                        brain
+                            .log(
+                                "call.handoff_waiting",
+                                json!({"queue": queue, "reason": reason, "at_ms": clock()}),
+                            )
+                            .await;
+                        // The transfer line was just said: the first hold prompt comes a little later.
+                        let first = h.hold_every.min(Duration::from_secs(3));
+                        handoff = Some(Waiting {
+                            events: Some(h.events),
+                            ended: Some(h.ended),
+                            hold_prompt: h.hold_prompt,
+                            hold_every: h.hold_every.max(Duration::from_secs(1)),
+                            next_hold: Instant::now() + first,
+                            hold_ids: HashSet::new(),
+                            bridged: None,
+                            end_cause: None,
+                        });
+                        continue 'call;
+                    }
                     let target = config.transfer_targets.get(&queue).cloned().or_else(|| {
                         (queue.starts_with("sip:") || queue.starts_with("tel:"))
                             .then(|| queue.clone())
@@ -189,6 +259,8 @@ pub async fn run<B: Brain>(
                         }
                     }
                 }
+                // Already waiting for a person: the core asking again changes nothing.
+                Some(After::Transfer { .. }) => {}
                 None => {
                     if let Some(ms) = wait_input
                         && silence_deadline.is_none()
@@ -200,6 +272,22 @@ pub async fn run<B: Brain>(
             }
         }
         let next_timer = timers.iter().map(|(t, _)| *t).min();
+        // The waiting call's sources, borrowed apart so the select can poll them all.
+        let (handoff_events, hold_at, agent_leg_events, agent_media_events) = match handoff.as_mut()
+        {
+            Some(w) => {
+                let hold_at = (w.bridged.is_none() && w.events.is_some()).then_some(w.next_hold);
+                let (leg_events, media_events) = match w.bridged.as_mut() {
+                    Some(b) => (
+                        (!b.leg_ended).then_some(&mut b.leg.events),
+                        b.media_open.then_some(&mut b.media.events),
+                    ),
+                    None => (None, None),
+                };
+                (w.events.as_mut(), hold_at, leg_events, media_events)
+            }
+            None => (None, None, None, None),
+        };
         let event: Option<EventKind> = tokio::select! {
             ev = leg.events.recv() => match ev {
                 None => break 'call "dialog_gone".to_string(),
@@ -228,8 +316,66 @@ pub async fn run<B: Brain>(
                     brain.log("call.rtp_timeout", json!({"silent_ms": silent_ms, "at_ms": clock()})).await;
                     break 'call "rtp_timeout".to_string();
                 }
+                Some(MediaEvent::SayStarted { id, .. } | MediaEvent::SayFinished { id, .. } | MediaEvent::SayFailed { id, .. })
+                    if handoff.as_ref().is_some_and(|w| w.hold_ids.contains(&id)) => None,
                 Some(ev) => on_media(ev, &mut brain, &mut pending, &mut summary, &mut caller_speaking, &mut silence_deadline, &mut last_final_end, &clock).await,
             },
+            h = async { match handoff_events { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                on_handoff(h, &mut handoff, &mut brain, &leg, &media, &config, &mut pending, &mut next_say, &mut after, &clock).await;
+                None
+            }
+            _ = async { match hold_at { Some(at) => sleep_until(at).await, None => std::future::pending().await } } => {
+                if let Some(w) = handoff.as_mut() {
+                    w.next_hold = Instant::now() + w.hold_every;
+                    if pending.is_empty() && after.is_none() {
+                        let id = next_say;
+                        next_say += 1;
+                        w.hold_ids.insert(id);
+                        let _ = media.commands.send(MediaCommand::Say { id, text: w.hold_prompt.clone(), policy: SayPolicy::Never });
+                        brain.log("call.hold_prompt", json!({"id": id, "text": w.hold_prompt, "at_ms": clock()})).await;
+                    }
+                }
+                None
+            }
+            ev = async { match agent_leg_events { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                if let Some(w) = handoff.as_mut() && let Some(b) = w.bridged.as_mut() {
+                    match ev {
+                        None | Some(CallEvent::Ended(_)) => {
+                            let c = match &ev { Some(CallEvent::Ended(c)) => c.as_str(), _ => "dialog_gone" };
+                            b.leg_ended = true;
+                            brain.log("call.agent_leg_ended", json!({"cause": c, "agent": b.agent, "at_ms": clock()})).await;
+                            w.end_cause.get_or_insert_with(|| "agent_hangup".to_string());
+                            leg.hangup();
+                        }
+                        Some(CallEvent::RemoteMedia(m)) => {
+                            let _ = b.media.commands.send(MediaCommand::Remote(m.rtp));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                None
+            }
+            ev = async { match agent_media_events { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                if let Some(w) = handoff.as_mut() && let Some(b) = w.bridged.as_mut() {
+                    match ev {
+                        None => b.media_open = false,
+                        Some(MediaEvent::RtpTimeout { silent_ms }) => {
+                            brain.log("call.agent_rtp_timeout", json!({"silent_ms": silent_ms, "agent": b.agent})).await;
+                            w.end_cause.get_or_insert_with(|| "agent_rtp_timeout".to_string());
+                            b.leg.hangup();
+                        }
+                        // What the agent said, recognised on their leg: the core hears it as the agent's words.
+                        Some(MediaEvent::Final { text, confidence, start_ms, end_ms, .. }) if !text.trim().is_empty() => {
+                            brain.log("call.agent_utterance", json!({"text": text, "confidence": confidence, "start_ms": start_ms, "end_ms": end_ms, "agent": b.agent})).await;
+                            if let Err(e) = brain.turn(clock(), EventKind::AgentSaid { text }).await {
+                                tracing::debug!(error = %e, "agent_said not logged");
+                            }
+                        }
+                        Some(_) => {}
+                    }
+                }
+                None
+            }
             _ = async { match silence_deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {
                 silence_deadline = None;
                 let ms = wait_input.take().unwrap_or(0);
@@ -273,6 +419,54 @@ pub async fn run<B: Brain>(
         })
         .await;
     }
+    let cause = match handoff.as_ref().and_then(|w| w.end_cause.clone()) {
+        Some(c) if c == "agent_hangup" => c,
+        _ => cause,
+    };
+    if let Some(mut w) = handoff.take() {
+        let bridged = w.bridged.is_some();
+        let handoff_cause = w
+            .end_cause
+            .clone()
+            .or_else(|| robot_hangup.clone())
+            .unwrap_or_else(|| "caller_hangup".to_string());
+        let mut end = HandoffEnd {
+            cause: handoff_cause.clone(),
+            bridged,
+            bridged_ms: 0,
+            agent_id: None,
+        };
+        if let Some(mut b) = w.bridged.take() {
+            end.bridged_ms = b.since.elapsed().as_millis() as u64;
+            end.agent_id = b.agent_id.clone();
+            if !b.leg_ended {
+                b.leg.hangup();
+                let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                    while let Some(ev) = b.leg.events.recv().await {
+                        if let CallEvent::Ended(c) = ev {
+                            return Some(c);
+                        }
+                    }
+                    None
+                })
+                .await;
+            }
+            let _ = media.commands.send(MediaCommand::Bridge(None));
+            let agent_stats = b.media.stop().await;
+            brain
+                .log(
+                    "call.bridge_ended",
+                    json!({"cause": handoff_cause, "agent": b.agent, "agent_id": b.agent_id,
+                           "bridged_ms": end.bridged_ms,
+                           "agent_packets_sent": agent_stats.packets_sent,
+                           "agent_packets_received": agent_stats.packets_received}),
+                )
+                .await;
+        }
+        if let Some(tx) = w.ended.take() {
+            let _ = tx.send(end);
+        }
+    }
     let stats = media.stop().await;
     summary.cause = cause.clone();
     summary.duration_ms = clock();
@@ -290,6 +484,131 @@ pub async fn run<B: Brain>(
         .await;
     let _ = brain.turn(clock(), EventKind::Hangup).await;
     summary
+}
+
+/// Acts on the channel's word about a waiting call.
+#[allow(clippy::too_many_arguments)]
+async fn on_handoff<B: Brain>(
+    h: Option<HandoffEvent>,
+    handoff: &mut Option<Waiting>,
+    brain: &mut B,
+    leg: &CallLeg,
+    media: &MediaHandle,
+    config: &DriverConfig,
+    pending: &mut HashMap<u64, Said>,
+    next_say: &mut u64,
+    after: &mut Option<After>,
+    clock: &impl Fn() -> u64,
+) {
+    let Some(w) = handoff.as_mut() else { return };
+    match h {
+        // The channel is gone: the call goes on (the core's own transfer
+        // timer ends a wait nobody answers).
+        None => w.events = None,
+        Some(HandoffEvent::Connect(agent)) => {
+            if w.bridged.is_some() || after.is_some() {
+                // Too late (or twice): this leg is not wanted.
+                brain
+                    .log(
+                        "call.agent_leg_refused",
+                        json!({"agent": agent.agent, "at_ms": clock()}),
+                    )
+                    .await;
+                agent.leg.hangup();
+                return;
+            }
+            let agent = *agent;
+            let (caller_port, agent_port) = crate::bridge::pair();
+            let agent_media = crate::media::start(
+                MediaParams {
+                    socket: agent.socket,
+                    remote: agent.remote,
+                    codec: agent.codec,
+                    telephone_event: agent.telephone_event,
+                    recording: None,
+                    rtp_timeout: config.agent_rtp_timeout,
+                    listener: voice::ListenerConfig::default(),
+                },
+                config.agent_engines.clone(),
+            );
+            let _ = agent_media
+                .commands
+                .send(MediaCommand::Bridge(Some(agent_port)));
+            // Whatever the robot was saying (a hold prompt) stops: the person is here.
+            let _ = media.commands.send(MediaCommand::Flush);
+            let _ = media.commands.send(MediaCommand::Bridge(Some(caller_port)));
+            brain
+                .log(
+                    "call.bridge_started",
+                    json!({"agent": agent.agent, "agent_id": agent.agent_id,
+                           "agent_call_id": agent.leg.call_id, "agent_uri": agent.leg.remote_uri,
+                           "agent_codec": agent.codec.name(), "at_ms": clock()}),
+                )
+                .await;
+            w.bridged = Some(Bridged {
+                leg: agent.leg,
+                media: agent_media,
+                agent: agent.agent,
+                agent_id: agent.agent_id,
+                since: Instant::now(),
+                leg_ended: false,
+                media_open: true,
+            });
+        }
+        Some(HandoffEvent::Say(text)) => {
+            if w.bridged.is_none() && after.is_none() {
+                let id = *next_say;
+                *next_say += 1;
+                w.hold_ids.insert(id);
+                let _ = media.commands.send(MediaCommand::Say {
+                    id,
+                    text: text.clone(),
+                    policy: SayPolicy::Never,
+                });
+                brain
+                    .log(
+                        "call.hold_prompt",
+                        json!({"id": id, "text": text, "at_ms": clock()}),
+                    )
+                    .await;
+            }
+        }
+        Some(HandoffEvent::GiveUp { say, reason }) => {
+            brain
+                .log(
+                    "call.handoff_gave_up",
+                    json!({"reason": reason, "at_ms": clock()}),
+                )
+                .await;
+            w.end_cause = Some(reason.clone());
+            w.events = None;
+            if w.bridged.is_some() {
+                leg.hangup();
+                return;
+            }
+            if let Some(text) = say.filter(|t| !t.trim().is_empty()) {
+                let id = *next_say;
+                *next_say += 1;
+                pending.insert(id, Said { text: text.clone() });
+                let _ = media.commands.send(MediaCommand::Say {
+                    id,
+                    text,
+                    policy: SayPolicy::Never,
+                });
+            }
+            *after = Some(After::Hangup(reason));
+        }
+        Some(HandoffEvent::End { reason }) => {
+            brain
+                .log(
+                    "call.handoff_ended",
+                    json!({"reason": reason, "at_ms": clock()}),
+                )
+                .await;
+            w.end_cause.get_or_insert(reason);
+            leg.hangup();
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -6,6 +6,8 @@
 //! * [`engines`] — the shared ASR/TTS engines of a process, and stand-ins.
 //! * [`media`] — the per-call media task: 20 ms clock, RTP in/out, DTMF,
 //!   listener and speaker threads, barge-in flush, RTP time-out.
+//! * [`bridge`] — relaying a caller to a person's phone through two media
+//!   sessions, and the channel's handle on a call waiting for a person.
 //! * [`driver`] — the call loop between the SIP dialog, the media and the
 //!   conversation core (reached through the [`driver::Brain`] trait).
 //!
@@ -20,6 +22,7 @@
 //! * A barge-in flushes playout on the tick it is detected, before the core
 //!   is told; what was actually played is reported with the cut.
 
+pub mod bridge;
 pub mod driver;
 pub mod engines;
 pub mod inband;
@@ -27,6 +30,7 @@ pub mod jitter;
 pub mod media;
 pub mod recorder;
 
+pub use bridge::{AgentLeg, Handoff, HandoffEnd, HandoffEvent};
 pub use driver::{Brain, CallSummary, DriverConfig};
 pub use engines::Engines;
 pub use media::{MediaCommand, MediaEvent, MediaHandle, MediaParams, MediaStats, SayPolicy};

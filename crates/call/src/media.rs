@@ -68,6 +68,13 @@ pub enum MediaCommand {
     /// The peer put the call on hold (a=sendonly/inactive) or resumed it:
     /// no RTP is expected while held, so the RTP time-out waits.
     Hold(bool),
+    /// Join a bridge (or leave it with `None`): what the peer says goes to
+    /// the other session, what the other session heard is mixed into what
+    /// the peer hears (and into the recording's right channel).
+    Bridge(Option<crate::bridge::BridgePort>),
+    /// Send every tick's mix (caller + robot or agent, 160 samples) here
+    /// while anyone listens (a supervisor listening in); `None` stops.
+    Tap(Option<tokio::sync::broadcast::Sender<Arc<[i16]>>>),
 }
 
 /// What the media tells the conversation side. `at_ms` is the call clock
@@ -341,6 +348,8 @@ async fn run(
     let mut timed_out = false;
     let mut held = false;
     let mut last_caller = [0i16; FRAME];
+    let mut bridge: Option<crate::bridge::BridgePort> = None;
+    let mut tap: Option<tokio::sync::broadcast::Sender<Arc<[i16]>>> = None;
     let mut buf = vec![0u8; 2048];
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -399,6 +408,8 @@ async fn run(
                     held = on;
                     last_rx = Instant::now();
                 }
+                Some(MediaCommand::Bridge(port)) => bridge = port,
+                Some(MediaCommand::Tap(t)) => tap = t,
             },
             m = mouth_rx.recv(), if mouth_open => if let Some(m) = m {
                 match m {
@@ -482,6 +493,9 @@ async fn run(
                 if let Some(tx) = &ear_tx {
                     let _ = tx.send(EarInput::Frame(caller_f32));
                 }
+                if let Some(b) = &bridge {
+                    b.send(&caller);
+                }
 
                 // Robot side: one frame from the playout.
                 let (frame, pevs) = playout.next_frame();
@@ -520,7 +534,10 @@ async fn run(
                     robot_policy = BargeInPolicy::Disabled;
                     if let Some(tx) = &ear_tx { let _ = tx.send(EarInput::Robot(false, BargeInPolicy::Disabled)); }
                 }
-                let robot = voice::audio::f32_to_i16(&frame);
+                let mut robot = voice::audio::f32_to_i16(&frame);
+                if let Some(b) = &bridge {
+                    b.mix_into(&mut robot);
+                }
                 let payload = law.encode(&robot);
                 // Marker on the first packet and on the first packet of each talkspurt.
                 let marker = first_packet || (was_idle && !idle_frame(&robot));
@@ -536,6 +553,10 @@ async fn run(
                 seq = seq.wrapping_add(1);
                 ts = ts.wrapping_add(FRAME as u32);
                 if let Some(r) = recorder.as_mut() { r.push(&caller, &robot); }
+                if let Some(t) = tap.as_ref().filter(|t| t.receiver_count() > 0) {
+                    let mix: Arc<[i16]> = caller.iter().zip(robot.iter()).map(|(a, b)| a.saturating_add(*b)).collect();
+                    let _ = t.send(mix);
+                }
 
                 // RTCP sender report every 5 s to the next port (no rtcp-mux).
                 if ticks.is_multiple_of(250) {

@@ -258,6 +258,14 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route(
         "GET",
+        "/api/v1/conversations/{id}/listen",
+        "WebSocket: listen in to a live call (binary frames: 20 ms of 8 kHz 16-bit LE PCM, caller and robot/agent mixed)",
+        "conversations",
+        needs(Permission::SuperviseHandoffs),
+        None,
+    ),
+    route(
+        "GET",
         "/api/v1/agents",
         "Every agent with presence, skills and load",
         "handoffs",
@@ -279,6 +287,22 @@ pub const ROUTES: &[RouteDoc] = &[
         "handoffs",
         needs(Permission::SuperviseHandoffs),
         Some("SetAgent"),
+    ),
+    route(
+        "PUT",
+        "/api/v1/agents/me/phone",
+        "Set one's own SIP phone account (username, password; only its digest HA1 is kept)",
+        "handoffs",
+        needs(Permission::WorkHandoffs),
+        Some("SetPhone"),
+    ),
+    route(
+        "PUT",
+        "/api/v1/agents/{id}/phone",
+        "Set an agent's SIP phone account (username, password; only its digest HA1 is kept)",
+        "handoffs",
+        needs(Permission::ManageUsers),
+        Some("SetPhone"),
     ),
     route(
         "GET",
@@ -772,6 +796,10 @@ fn core_schemas() -> Value {
                 "status": { "type": "string", "enum": ["available", "busy", "away"] },
                 "skills": { "type": "array", "maxItems": 20, "items": { "type": "string", "minLength": 1, "maxLength": 64 }, "description": "Queues served; empty: every queue" },
                 "max_chats": { "type": "integer", "minimum": 1, "maximum": 50 } } },
+        "SetPhone": { "type": "object", "required": ["sip_username", "password"], "additionalProperties": false,
+            "properties": {
+                "sip_username": { "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$", "description": "What the phone registers as; unique across the deployment" },
+                "password": { "type": "string", "minLength": 8, "maxLength": 128, "description": "write-only; stored as the digest HA1" } } },
         "HandoffReply": { "type": "object", "required": ["text"], "additionalProperties": false,
             "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 2000 } } },
         "HandoffClose": { "type": "object", "required": ["disposition"], "additionalProperties": false,

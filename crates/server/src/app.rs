@@ -16,8 +16,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiError, DeniedCaller, ErrorBody};
 use crate::routes::{
-    audit, auth, campaigns, channels, contacts, conversations, customers, documents, handoffs,
-    kb_table, system, tokens, users, webchat, wechat,
+    agent_phones, audit, auth, campaigns, channels, contacts, conversations, customers, documents,
+    handoffs, kb_table, listen, system, tokens, users, webchat, wechat,
 };
 use crate::state::AppState;
 
@@ -60,9 +60,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/conversations/{id}/input", post(conversations::input))
         .route("/conversations/{id}/stream", get(conversations::stream))
+        .route("/conversations/{id}/listen", get(listen::listen))
         .route("/agents", get(handoffs::agents))
         .route("/agents/me", put(handoffs::set_me))
         .route("/agents/{id}", put(handoffs::set_agent))
+        .route("/agents/me/phone", put(agent_phones::set_my_phone))
+        .route("/agents/{id}/phone", put(agent_phones::set_phone))
         .route("/handoffs", get(handoffs::list))
         .route("/handoffs/stream", get(handoffs::stream))
         .route("/handoffs/{id}", get(handoffs::get))

@@ -72,6 +72,58 @@ pub struct TelephonyConfig {
     /// Answer calls and move their media without speech engines (capacity
     /// benchmarks, diagnostics): the conversation runs, nothing is spoken or heard.
     pub media_only: bool,
+    /// How a call goes to a `transfer_targets` URI: `refer` (blind: the
+    /// caller's phone is sent there and the robot leaves) or `bridge` (the
+    /// robot calls the target and relays the media, recording both).
+    /// Queues without a target go to the tenant's agents' phones, bridged.
+    pub transfer_mode: TransferMode,
+    /// Agents' SIP phones (registrar, handoff of calls to them).
+    pub agent_phones: AgentPhonesConfig,
+}
+
+/// How a transfer to a configured SIP URI is carried out.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    #[default]
+    Refer,
+    Bridge,
+}
+
+/// Agents' phones register with Tonghua's SIP agent (digest auth) and take
+/// handed-over calls through a bridge.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentPhonesConfig {
+    /// The digest realm phones authenticate in. Stored HA1s are bound to it:
+    /// changing it means setting the phones' passwords again.
+    pub realm: String,
+    /// Said to a caller waiting for an agent, every `hold_prompt_every_secs`.
+    pub hold_prompt: String,
+    pub hold_prompt_every_secs: u64,
+    /// Said before hanging up when a bridged transfer to a configured
+    /// target fails.
+    pub sorry_prompt: String,
+    /// How long an agent's phone may ring before the next agent is tried.
+    pub ring_secs: u64,
+    /// The longest registration granted (phones re-register before it ends).
+    pub max_expires_secs: u32,
+    /// Recognise what agents say on bridged calls (logged as `AgentSaid`).
+    pub transcribe: bool,
+}
+
+impl Default for AgentPhonesConfig {
+    fn default() -> Self {
+        Self {
+            realm: "tonghua".to_string(),
+            hold_prompt: "请稍候，正在为您转接人工客服。".to_string(),
+            hold_prompt_every_secs: 12,
+            sorry_prompt: "抱歉，现在无法为您转接，请稍后再来电。再见。".to_string(),
+            ring_secs: 20,
+            max_expires_secs: 3600,
+            transcribe: true,
+        }
+    }
 }
 
 /// One inbound number.
@@ -124,6 +176,8 @@ impl Default for TelephonyConfig {
             media_only: false,
             placeholder_speech: false,
             max_calls: 500,
+            transfer_mode: TransferMode::Refer,
+            agent_phones: AgentPhonesConfig::default(),
         }
     }
 }

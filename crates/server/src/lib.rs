@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod phones;
 pub mod routes;
 pub mod sip_dialer;
 pub mod state;
@@ -28,6 +29,7 @@ pub mod telephony;
 pub mod timers;
 pub mod tls;
 pub mod trunks;
+pub mod voice_handoff;
 pub mod wechat_client;
 
 use std::net::SocketAddr;

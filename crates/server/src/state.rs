@@ -26,10 +26,12 @@ struct Inner {
     visitor_limiter: DefaultKeyedRateLimiter<IpAddr>,
     wechat: crate::wechat_client::WeChatClient,
     telephony: std::sync::OnceLock<crate::telephony::Telephony>,
+    phones: crate::phones::Phones,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config, clock: Clock) -> Self {
+        let phones = crate::phones::Phones::new(&config.telephony.agent_phones);
         let per_minute =
             NonZeroU32::new(config.auth.login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
@@ -47,6 +49,7 @@ impl AppState {
                 clock,
                 wechat: crate::wechat_client::WeChatClient::new(),
                 telephony: std::sync::OnceLock::new(),
+                phones,
             }),
         }
     }
@@ -82,6 +85,11 @@ impl AppState {
     /// Installs the phone channel (once, at start).
     pub fn set_telephony(&self, telephony: crate::telephony::Telephony) {
         let _ = self.inner.telephony.set(telephony);
+    }
+
+    /// Agents' SIP phones: the registrar's bindings.
+    pub fn phones(&self) -> &crate::phones::Phones {
+        &self.inner.phones
     }
 
     pub fn config(&self) -> &Config {

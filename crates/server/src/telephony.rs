@@ -18,6 +18,12 @@
 //! names (one of the database's, or the configured one) and within that
 //! trunk's line limit. Trunks asking for it are kept registered with their
 //! carrier; the registration tasks follow edits made in the console.
+//!
+//! A call the core transfers is taken to a person by
+//! [`crate::voice_handoff`] (agents' registered phones, or a configured target
+//! in `bridge` mode) through [`HostedBrain`]'s `handoff`; REGISTERs from
+//! agents' phones are answered by [`crate::phones`]; a live call's audio can
+//! be listened to ([`Telephony::listen`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -49,6 +55,8 @@ pub struct Telephony {
     lines: crate::trunks::TrunkLines,
     /// Woken when a trunk is created, edited or deleted.
     trunks_changed: Arc<tokio::sync::Notify>,
+    /// Live calls' audio for listening in: conversation id → the mix.
+    taps: Arc<std::sync::Mutex<std::collections::HashMap<String, Tap>>>,
 }
 
 /// The key of the configured trunk in the registration and line maps
@@ -66,6 +74,9 @@ pub struct Trunk {
     /// The number shown when the call does not set one.
     pub caller_id: Option<String>,
 }
+
+/// A call's mixed audio, 20 ms frames of 8 kHz 16-bit samples.
+pub type Tap = tokio::sync::broadcast::Sender<Arc<[i16]>>;
 
 /// Counts a call in progress for as long as it lives.
 struct ActiveCall(Arc<std::sync::atomic::AtomicUsize>);
@@ -155,7 +166,19 @@ impl Telephony {
         let config = state.config().clone();
         let mut agent_config = AgentConfig::new(config.sip);
         agent_config.advertise = config.telephony.advertise;
+        // Agents' phones register here (crate::phones).
+        let (registrations, mut register_requests) = tokio::sync::mpsc::channel(256);
+        agent_config.registrations = Some(registrations);
         let (agent, mut incoming) = Agent::start(agent_config).await?;
+        {
+            let state = state.clone();
+            tokio::spawn(async move {
+                while let Some(request) = register_requests.recv().await {
+                    let state = state.clone();
+                    tokio::spawn(async move { crate::phones::handle(&state, request).await });
+                }
+            });
+        }
         let t = Telephony {
             agent,
             state,
@@ -164,6 +187,7 @@ impl Telephony {
             registrations: Default::default(),
             lines: Default::default(),
             trunks_changed: Arc::default(),
+            taps: Arc::default(),
         };
         let me = t.clone();
         tokio::spawn(async move {
@@ -469,6 +493,19 @@ impl Telephony {
         tokio::net::UdpSocket::bind(SocketAddr::new(self.state.config().sip.ip(), 0)).await
     }
 
+    /// The live call of a conversation, to listen in (20 ms frames of the
+    /// caller and the robot or agent mixed); `None` when it is not a live call.
+    pub fn listen(
+        &self,
+        conversation_id: &str,
+    ) -> Option<tokio::sync::broadcast::Receiver<Arc<[i16]>>> {
+        self.taps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(conversation_id)
+            .map(|t| t.subscribe())
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.active.load(std::sync::atomic::Ordering::Relaxed)
@@ -599,10 +636,19 @@ impl Telephony {
         let start = EventKind::CallAnswered(Start {
             contact,
             now: self.state.wall_time(),
-            humans_available: !config.transfer_targets.is_empty(),
+            humans_available: !config.transfer_targets.is_empty() || hosted.has_agents().await,
             offline_message: None,
         });
         let mut brain = hosted;
+        let conversation_id = brain.conversation.id.clone();
+        let (tap, _) = tokio::sync::broadcast::channel(50);
+        let _ = media
+            .commands
+            .send(call::MediaCommand::Tap(Some(tap.clone())));
+        self.taps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(conversation_id.clone(), tap);
         if let Some(p) = &recording {
             brain
                 .log_now("call.recording", json!({"path": p.display().to_string(), "channels": {"left": "caller", "right": "robot"}}))
@@ -615,10 +661,16 @@ impl Telephony {
             start,
             DriverConfig {
                 transfer_targets: config.transfer_targets.clone(),
+                agent_engines: (!config.media_only && config.agent_phones.transcribe)
+                    .then(|| self.engines.clone()),
                 ..DriverConfig::default()
             },
         )
         .await;
+        self.taps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conversation_id);
         tracing::info!(cause = %summary.cause, duration_ms = summary.duration_ms, utterances = summary.utterances, "call ended");
         summary
     }
@@ -973,6 +1025,15 @@ pub struct HostedBrain {
 }
 
 impl HostedBrain {
+    /// Whether the tenant has agents a transfer could reach (voice handoff).
+    async fn has_agents(&self) -> bool {
+        self.state
+            .store()
+            .agents(&self.conversation.tenant_id)
+            .await
+            .is_ok_and(|a| !a.is_empty())
+    }
+
     async fn log_now(&mut self, kind: &str, payload: serde_json::Value) {
         if let Err(e) = self
             .state
@@ -1010,6 +1071,10 @@ impl call::Brain for HostedBrain {
 
     async fn log(&mut self, kind: &str, payload: serde_json::Value) {
         self.log_now(kind, payload).await;
+    }
+
+    async fn handoff(&mut self, queue: &str, reason: &str) -> Option<call::Handoff> {
+        crate::voice_handoff::start(&self.state, &self.conversation, queue, reason).await
     }
 }
 

@@ -49,6 +49,9 @@ pub struct AgentConfig {
     pub user_agent: String,
     /// Smallest session interval accepted (RFC 4028 Min-SE; 90 s unless testing).
     pub min_session_secs: u32,
+    /// Where REGISTER requests go (the application's registrar); `None`:
+    /// REGISTER is answered 405.
+    pub registrations: Option<mpsc::Sender<crate::registrar::RegisterRequest>>,
 }
 
 impl AgentConfig {
@@ -58,6 +61,7 @@ impl AgentConfig {
             advertise: None,
             user_agent: format!("tonghua/{}", env!("CARGO_PKG_VERSION")),
             min_session_secs: MIN_SE,
+            registrations: None,
         }
     }
 }
@@ -639,11 +643,45 @@ impl Agent {
             "BYE" | "UPDATE" | "PRACK" | "INFO" | "REFER" | "NOTIFY" => {
                 self.respond(&msg, 481, from, None).await
             }
+            "REGISTER" if self.inner.config.registrations.is_some() => {
+                self.on_register(msg, from).await
+            }
             "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" => {
                 self.respond(&msg, 405, from, None).await
             }
             _ => self.respond(&msg, 501, from, None).await,
         }
+    }
+
+    /// Hands a REGISTER to the application's registrar and sends its answer
+    /// (500 when it does not answer in time, 503 when it is overloaded).
+    async fn on_register(&self, msg: Message, from: Peer) {
+        let Some(tx) = self.inner.config.registrations.clone() else {
+            return self.respond(&msg, 405, from, None).await;
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let request = crate::registrar::RegisterRequest {
+            message: msg.clone(),
+            source: from,
+            reply: reply_tx,
+        };
+        if tx.try_send(request).is_err() {
+            return self.respond(&msg, 503, from, None).await;
+        }
+        let agent = self.clone();
+        tokio::spawn(async move {
+            let (code, headers) = match timeout(Duration::from_secs(5), reply_rx).await {
+                Ok(Ok(r)) => (r.code, r.headers),
+                _ => (500, Vec::new()),
+            };
+            let tag = (code >= 200).then(random_token);
+            let mut r = msg.response(code, reason_phrase(code), tag.as_deref());
+            r.push("Server", agent.inner.config.user_agent.clone());
+            for (name, value) in headers {
+                r.push(&name, value);
+            }
+            agent.send(&r, from).await;
+        });
     }
 
     async fn new_inbound(&self, invite: Message, from: Peer) {

@@ -5,9 +5,13 @@
 //! * [`sdp`] — offer/answer for PCMU/PCMA + telephone-event, ptime 20. Sans-IO.
 //! * [`rtp`] — RTP packets, RTCP sender reports, RFC 4733 DTMF. Sans-IO.
 //! * [`digest`] — MD5 digest authentication (RFC 2617 / 3261 §22). Sans-IO.
+//! * [`registrar`] — the registrar's side of REGISTER: digest challenges and
+//!   their verification against a stored HA1, self-checking nonces, bindings
+//!   with expiry. Sans-IO.
 //! * [`agent`] — the tokio driver: UDP + TCP transports, inbound and outbound
 //!   INVITE dialogs, CANCEL/BYE both ways, re-INVITE/UPDATE, OPTIONS, INFO,
-//!   REFER (blind transfer), REGISTER with digest auth, session timers.
+//!   REFER (blind transfer), REGISTER with digest auth (as a client, and
+//!   handed to the application's registrar as a server), session timers.
 //!
 //! Invariants:
 //! * Nothing a peer sends panics or stalls the agent: each datagram or TCP
@@ -21,6 +25,7 @@
 pub mod agent;
 pub mod digest;
 pub mod message;
+pub mod registrar;
 pub mod rtp;
 pub mod sdp;
 

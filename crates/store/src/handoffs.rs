@@ -308,15 +308,29 @@ impl Store {
         tenant_id: &str,
         now: i64,
     ) -> Result<Vec<Handoff>, StoreError> {
+        self.route_waiting_where(tenant_id, now, |_, _| true).await
+    }
+
+    /// [`Store::route_waiting`], giving a handoff only to agents `eligible`
+    /// accepts for it (a phone call needs an agent whose phone is
+    /// registered; the handoff carries its conversation's channel).
+    pub async fn route_waiting_where(
+        &self,
+        tenant_id: &str,
+        now: i64,
+        eligible: impl Fn(&Handoff, &Agent) -> bool + Send,
+    ) -> Result<Vec<Handoff>, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Take the write lock first, so concurrent routers queue up here.
         sqlx::query("UPDATE agents SET max_chats = max_chats WHERE tenant_id = ?1 AND 0")
             .bind(tenant_id)
             .execute(&mut *tx)
             .await?;
-        let sql = format!(
-            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE tenant_id = ?1 AND state = 'waiting' ORDER BY created_at, id LIMIT 200"
-        );
+        let sql =
+            "SELECT h.id, h.tenant_id, h.conversation_id, h.queue, h.reason, h.state, h.agent_id,
+                h.created_at, h.assigned_at, h.closed_at, h.disposition, c.channel, c.customer_id
+             FROM handoffs h JOIN conversations c ON c.id = h.conversation_id
+             WHERE h.tenant_id = ?1 AND h.state = 'waiting' ORDER BY h.created_at, h.id LIMIT 200";
         let waiting = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant_id)
             .fetch_all(&mut *tx)
@@ -341,6 +355,7 @@ impl Store {
                 .iter_mut()
                 .filter(|a| a.active < a.max_chats)
                 .filter(|a| a.skills.is_empty() || a.skills.iter().any(|s| s == &h.queue))
+                .filter(|a| eligible(&h, a))
                 .min_by(|a, b| (a.idle_since, &a.user_id).cmp(&(b.idle_since, &b.user_id)));
             let Some(agent) = pick else { continue };
             agent.active += 1;
@@ -390,6 +405,30 @@ impl Store {
         .bind(agent_id)
         .bind(now)
         .bind(i64::from(force))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.handoff(tenant_id, id).await
+    }
+
+    /// Puts an assigned handoff back in its queue (the agent's phone did not
+    /// answer): waiting again, at its old place, for routing to try someone
+    /// else. `None` when it is no longer assigned to `agent_id`.
+    pub async fn release_handoff(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        agent_id: &str,
+    ) -> Result<Option<Handoff>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE handoffs SET state = 'waiting', agent_id = NULL, assigned_at = NULL
+             WHERE tenant_id = ?1 AND id = ?2 AND state = 'assigned' AND agent_id = ?3",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .bind(agent_id)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {

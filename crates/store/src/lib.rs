@@ -14,6 +14,7 @@
 //! - Timestamps are milliseconds since the Unix epoch, passed in by the caller
 //!   (this crate reads no clock, so tests can move time).
 
+mod agent_phones;
 mod audit;
 mod campaigns;
 mod channels;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use agent_phones::AgentPhone;
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use campaigns::{
     Attempt, AttemptResult, Campaign, Candidate, Claim, ClaimDecision, Delivery, NewCampaign,

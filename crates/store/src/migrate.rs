@@ -55,6 +55,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0009_handoffs.sql"),
     },
     Migration {
+        version: 10,
+        name: "agent_phones",
+        sql: include_str!("../migrations/sqlite/0010_agent_phones.sql"),
+    },
+    Migration {
         version: 11,
         name: "sip_trunks",
         sql: include_str!("../migrations/sqlite/0011_sip_trunks.sql"),

@@ -256,3 +256,67 @@ async fn concurrent_routers_never_give_one_conversation_to_two_agents() {
     agents.dedup();
     assert_eq!(agents.len(), 6, "no agent over capacity");
 }
+
+#[tokio::test]
+async fn a_filter_keeps_a_handoff_from_agents_it_refuses_and_a_released_one_waits_again() {
+    let w = world().await;
+    let no_phone = w.agent("no_phone", &[], 3, 100).await;
+    let with_phone = w.agent("with_phone", &[], 3, 200).await;
+    let h = w.waiting("售后", 300).await;
+    // `no_phone` is the longest idle, but the filter refuses them.
+    let assigned = w
+        .store
+        .route_waiting_where(&w.tenant, 400, |handoff, agent| {
+            assert_eq!(
+                handoff.channel.as_deref(),
+                Some("web"),
+                "the channel is known"
+            );
+            agent.user_id != no_phone
+        })
+        .await
+        .expect("route");
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(assigned[0].agent_id.as_deref(), Some(with_phone.as_str()));
+    // Another agent cannot release it; its own agent can.
+    assert!(
+        w.store
+            .release_handoff(&w.tenant, &h, &no_phone)
+            .await
+            .expect("release")
+            .is_none()
+    );
+    let back = w
+        .store
+        .release_handoff(&w.tenant, &h, &with_phone)
+        .await
+        .expect("release")
+        .expect("released");
+    assert_eq!(back.state, HandoffState::Waiting);
+    assert_eq!(back.agent_id, None);
+    // Nobody acceptable: it stays waiting.
+    let none = w
+        .store
+        .route_waiting_where(&w.tenant, 500, |_, _| false)
+        .await
+        .expect("route");
+    assert!(none.is_empty());
+    // Phone accounts: the username is unique across the deployment.
+    w.store
+        .set_agent_phone(&w.tenant, &with_phone, "agent1", "tonghua", "ha1", 1)
+        .await
+        .expect("phone");
+    let found = w
+        .store
+        .agent_phone_by_username("agent1")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.user_id, with_phone);
+    assert!(matches!(
+        w.store
+            .set_agent_phone(&w.tenant, &no_phone, "agent1", "tonghua", "ha1", 1)
+            .await,
+        Err(store::StoreError::Conflict { .. })
+    ));
+}

@@ -31,12 +31,12 @@ const MAX_REPLY_CHARS: usize = 2000;
 
 /// The wake-up key of a tenant's queues (conversation ids are UUIDs, so
 /// this cannot collide with one).
-fn changes_key(tenant_id: &str) -> String {
+pub(crate) fn changes_key(tenant_id: &str) -> String {
     format!("handoffs:{tenant_id}")
 }
 
 /// Tells consoles of the tenant that queues or agents changed.
-fn changed(state: &AppState, tenant_id: &str) {
+pub(crate) fn changed(state: &AppState, tenant_id: &str) {
     state
         .bots()
         .committed(&changes_key(tenant_id), state.now_ms());
@@ -99,9 +99,20 @@ async fn ended(state: &AppState, conversation: &store::Conversation) {
     changed(state, tenant);
 }
 
-/// Routes the tenant's waiting conversations to available agents.
+/// Routes the tenant's waiting conversations to available agents; a phone
+/// call only to an agent whose phone is registered (and answered the last
+/// call offered), since it will be bridged to that phone.
 pub async fn dispatch(state: &AppState, tenant_id: &str) {
-    let assigned = match state.store().route_waiting(tenant_id, state.now_ms()).await {
+    let now = state.now_ms();
+    let phones = state.phones();
+    let routed = state
+        .store()
+        .route_waiting_where(tenant_id, now, |h, a| {
+            h.channel.as_deref() != Some(crate::telephony::CHANNEL)
+                || phones.can_take_call(tenant_id, &a.user_id, now)
+        })
+        .await;
+    let assigned = match routed {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "handoff routing failed");
@@ -115,14 +126,9 @@ pub async fn dispatch(state: &AppState, tenant_id: &str) {
 }
 
 /// Tells the engine (and so the customer's channel) that an agent took it.
+/// A phone call is joined when the agent's phone answers instead
+/// ([`join_voice`], from the call's handoff task).
 async fn join(state: &AppState, handoff: &Handoff) {
-    let Some(agent_id) = &handoff.agent_id else {
-        return;
-    };
-    let name = match state.store().user(&handoff.tenant_id, agent_id).await {
-        Ok(Some(u)) => u.display_name,
-        _ => String::new(),
-    };
     let Ok(Some(conversation)) = state
         .store()
         .conversation(&handoff.tenant_id, &handoff.conversation_id)
@@ -130,19 +136,48 @@ async fn join(state: &AppState, handoff: &Handoff) {
     else {
         return;
     };
-    if let Err(e) = bots::continue_hosted(
-        state,
-        &conversation,
-        EventKind::AgentJoined { agent: Some(name) },
-    )
-    .await
-    {
+    if conversation.channel == crate::telephony::CHANNEL {
+        return;
+    }
+    if let Err(e) = agent_joined(state, &conversation, handoff).await {
         tracing::warn!(code = e.code, conversation = %conversation.id, "agent_joined not logged");
     }
 }
 
+/// `AgentJoined` for a phone call whose agent's phone just answered; an
+/// error when the conversation is over (the caller left, the wait timed out).
+pub(crate) async fn join_voice(state: &AppState, handoff: &Handoff) -> ApiResult<()> {
+    let conversation = state
+        .store()
+        .conversation(&handoff.tenant_id, &handoff.conversation_id)
+        .await?
+        .ok_or_else(not_found)?;
+    agent_joined(state, &conversation, handoff).await
+}
+
+async fn agent_joined(
+    state: &AppState,
+    conversation: &store::Conversation,
+    handoff: &Handoff,
+) -> ApiResult<()> {
+    let Some(agent_id) = &handoff.agent_id else {
+        return Ok(());
+    };
+    let name = match state.store().user(&handoff.tenant_id, agent_id).await {
+        Ok(Some(u)) => u.display_name,
+        _ => String::new(),
+    };
+    bots::continue_hosted(
+        state,
+        conversation,
+        EventKind::AgentJoined { agent: Some(name) },
+    )
+    .await
+    .map(|_| ())
+}
+
 /// Logs the waiting customer's place in the queue, so their channel can say it.
-async fn tell_position(state: &AppState, handoff: &Handoff) {
+pub(crate) async fn tell_position(state: &AppState, handoff: &Handoff) {
     let Ok(Some(current)) = state.store().handoff(&handoff.tenant_id, &handoff.id).await else {
         return;
     };
@@ -300,6 +335,22 @@ pub async fn set_agent(
 pub async fn agents(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     caller.require(Permission::SuperviseHandoffs)?;
     let agents = state.store().agents(&caller.tenant_id).await?;
+    let now = state.now_ms();
+    let accounts = state.store().agent_phones(&caller.tenant_id).await?;
+    let agents: Vec<Value> = agents
+        .iter()
+        .map(|a| {
+            let mut v = json!(a);
+            let account = accounts.iter().find(|p| p.user_id == a.user_id);
+            let at = state.phones().phone_of(&caller.tenant_id, &a.user_id, now);
+            v["phone"] = json!({
+                "sip_username": account.map(|p| p.sip_username.clone()),
+                "registered": at.is_some(),
+                "contact": at.map(|p| p.binding.contact),
+            });
+            v
+        })
+        .collect();
     Ok(Json(json!({ "agents": agents })))
 }
 

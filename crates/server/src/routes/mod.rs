@@ -2,6 +2,7 @@
 //! permission first, confines every store call to the caller's tenant, and
 //! writes an audit entry for every change it makes.
 
+pub mod agent_phones;
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
@@ -12,6 +13,7 @@ pub mod customers;
 pub mod documents;
 pub mod handoffs;
 pub mod kb_table;
+pub mod listen;
 pub mod system;
 pub mod tokens;
 pub mod users;

@@ -266,6 +266,9 @@ pub fn sample_body(schema: &str) -> Value {
             json!({ "csv": "id,question,answer,similar\nrefund,怎么退款？,在订单页申请退款。,退款流程|如何退款\n" })
         }
         "SetAgent" => json!({ "skills": ["售后"], "max_chats": 2 }),
+        "SetPhone" => {
+            json!({ "sip_username": format!("p{}", uuid_like()), "password": "phone-pass-123" })
+        }
         "HandoffReply" => json!({ "text": "您好，我是人工客服。" }),
         "HandoffClose" => json!({ "disposition": "resolved" }),
         "HandoffTransfer" => json!({ "agent_id": "someone" }),
