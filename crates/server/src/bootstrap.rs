@@ -1,5 +1,7 @@
 //! First start: with an empty database and the demo enabled, create a demo
-//! tenant and its admin so a person can log in right after `make run`.
+//! tenant and its admin so a person can log in right after `make run`, and
+//! an agent with a SIP phone account, so a softphone can register and take
+//! the calls the robot hands over.
 
 use serde_json::json;
 use store::{DocumentKind, NewAuditEntry, NewUser, Role, Store, StoreError};
@@ -44,7 +46,15 @@ pub struct DemoCreated {
     pub username: String,
     pub password: String,
     pub password_from_config: bool,
+    /// The demo agent's console login and SIP phone (same password).
+    pub agent: String,
+    pub agent_sip_user: String,
+    pub agent_password: String,
 }
+
+/// The demo agent's console name and the SIP user its phone registers as.
+pub const DEMO_AGENT: &str = "agent1";
+pub const DEMO_AGENT_SIP_USER: &str = "8001";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -111,6 +121,33 @@ pub async fn ensure_demo(
             "loaded demo document"
         );
     }
+    // An agent with a phone account. No presence row yet: until they sign in
+    // and go available, the tenant has no agents and the robot does not
+    // promise a person.
+    let agent_password = accounts::random_secret(12);
+    let agent = store
+        .create_user(
+            NewUser {
+                tenant_id: &tenant.id,
+                username: DEMO_AGENT,
+                display_name: "坐席小周 Agent",
+                role: Role::Agent,
+                password_hash: &accounts::hash_password(&agent_password)?,
+            },
+            now,
+        )
+        .await?;
+    let realm = &config.telephony.agent_phones.realm;
+    store
+        .set_agent_phone(
+            &tenant.id,
+            &agent.id,
+            DEMO_AGENT_SIP_USER,
+            realm,
+            &sip::registrar::ha1(DEMO_AGENT_SIP_USER, realm, &agent_password),
+            now,
+        )
+        .await?;
     // A web chat on the service robot, shown on the landing page.
     let chat = serde_json::json!({ "script": "service", "title": "优品商城在线客服", "colour": "#1677ff", "allowed_origins": [] });
     store
@@ -121,6 +158,9 @@ pub async fn ensure_demo(
         username: user.username,
         password,
         password_from_config: from_config,
+        agent: agent.username,
+        agent_sip_user: DEMO_AGENT_SIP_USER.to_string(),
+        agent_password,
     }))
 }
 
@@ -135,7 +175,8 @@ pub fn announce(created: &DemoCreated, http: std::net::SocketAddr) {
         "\n首次启动：已创建演示租户和管理员 / First start: demo tenant and admin created\n  \
          console  http://{}\n  tenant   {}\n  username {}\n  password {}\n  \
          (shown only this once; reset with: tonghua admin reset-password --tenant {} {})\n  \
-         demo scripts: {}\n",
+         demo scripts: {}\n  \
+         agent    {} / {}  (坐席；话机 SIP phone: user {}, same password, registers with serve --sip)\n",
         http,
         created.tenant,
         created.username,
@@ -147,6 +188,9 @@ pub fn announce(created: &DemoCreated, http: std::net::SocketAddr) {
             .filter(|(k, ..)| *k == DocumentKind::Script)
             .map(|(_, n, _)| *n)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        created.agent,
+        created.agent_password,
+        created.agent_sip_user,
     );
 }

@@ -494,6 +494,24 @@ async fn the_demo_tenant_starts_with_the_example_script_and_it_runs() {
         .expect("bootstrap")
         .expect("created");
     assert_eq!(created.username, "admin");
+    // The demo agent signs in with the password shown once, and has a phone account.
+    let (s, b) = app
+        .try_login("demo", &created.agent, &created.agent_password)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let tenant = app
+        .store
+        .tenant_by_slug("demo")
+        .await
+        .expect("db")
+        .expect("demo");
+    let phones = app.store.agent_phones(&tenant.id).await.expect("db");
+    assert_eq!(phones.len(), 1);
+    assert_eq!(phones[0].sip_username, created.agent_sip_user);
+    assert!(
+        app.store.agents(&tenant.id).await.expect("db").is_empty(),
+        "no presence until the agent signs in: the robot promises no person yet"
+    );
     assert!(
         server::bootstrap::ensure_demo(&app.store, &config, &clock)
             .await
