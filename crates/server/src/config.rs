@@ -101,6 +101,11 @@ pub struct AgentPhonesConfig {
     /// Said to a caller waiting for an agent, every `hold_prompt_every_secs`.
     pub hold_prompt: String,
     pub hold_prompt_every_secs: u64,
+    /// Said to a waiting caller when their place in the queue is first
+    /// known and each time it improves (at most every 15 s); `{ahead}` is
+    /// how many wait before them. Empty: never said. Not said at the head
+    /// of the queue.
+    pub position_prompt: String,
     /// Said before hanging up when a bridged transfer to a configured
     /// target fails.
     pub sorry_prompt: String,
@@ -118,6 +123,7 @@ impl Default for AgentPhonesConfig {
             realm: "tonghua".to_string(),
             hold_prompt: "请稍候，正在为您转接人工客服。".to_string(),
             hold_prompt_every_secs: 12,
+            position_prompt: "您前面还有{ahead}位客户在等待，请您耐心等候。".to_string(),
             sorry_prompt: "抱歉，现在无法为您转接，请稍后再来电。再见。".to_string(),
             ring_secs: 20,
             max_expires_secs: 3600,

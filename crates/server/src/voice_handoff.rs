@@ -42,6 +42,32 @@ const REST_AFTER_NO_ANSWER_MS: i64 = 30_000;
 /// How often a waiting call re-runs routing (cool-downs end, phones register).
 const REROUTE_EVERY: Duration = Duration::from_secs(2);
 
+/// Shortest gap between two announcements of a caller's place in the queue.
+const POSITION_EVERY: Duration = Duration::from_secs(15);
+
+/// What to tell a waiting caller about their place, if anything: the first
+/// time they are behind someone, then each time they move up (not more
+/// often than [`POSITION_EVERY`]). `told` is the last place said and when.
+fn position_line(
+    template: &str,
+    ahead: i64,
+    told: &mut Option<(i64, std::time::Instant)>,
+    now: std::time::Instant,
+) -> Option<String> {
+    if template.trim().is_empty() || ahead <= 0 {
+        return None;
+    }
+    let due = match *told {
+        None => true,
+        Some((last, at)) => ahead < last && now.duration_since(at) >= POSITION_EVERY,
+    };
+    if !due {
+        return None;
+    }
+    *told = Some((ahead, now));
+    Some(template.replace("{ahead}", &ahead.to_string()))
+}
+
 /// Decides how the core's transfer to `queue` is carried out on this call:
 /// `Some` to wait for (and bridge to) a person, `None` for a blind REFER to
 /// a configured target (or, with neither, the call ends).
@@ -279,6 +305,13 @@ async fn wait_for_agent(
     let tenant = handoff.tenant_id.clone();
     let key = handoffs::changes_key(&tenant);
     let mut woken = state.bots().subscribe(&key);
+    let position_prompt = state
+        .config()
+        .telephony
+        .agent_phones
+        .position_prompt
+        .clone();
+    let mut told = None;
     loop {
         let current = match state.store().handoff(&tenant, &handoff.id).await {
             Ok(Some(h)) => h,
@@ -355,7 +388,18 @@ async fn wait_for_agent(
                     }
                 }
             }
-            HandoffState::Waiting => {}
+            HandoffState::Waiting => {
+                if let Ok(ahead) = state.store().queue_position(&current).await
+                    && let Some(line) = position_line(
+                        &position_prompt,
+                        ahead,
+                        &mut told,
+                        std::time::Instant::now(),
+                    )
+                {
+                    let _ = tx.send(HandoffEvent::Say(line));
+                }
+            }
         }
         tokio::select! {
             end = &mut ended => {
@@ -439,4 +483,46 @@ async fn finish(state: &AppState, h: &Handoff, end: Option<HandoffEnd>) {
         Err(e) => tracing::error!(error = %e, "voice handoff not closed"),
     }
     handoffs::dispatch(state, &h.tenant_id).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_waiting_caller_hears_their_place_when_it_is_known_and_when_it_improves() {
+        let t = "您前面还有{ahead}位";
+        let start = Instant::now();
+        let mut told = None;
+        assert_eq!(
+            position_line(t, 0, &mut told, start),
+            None,
+            "first in line: nothing"
+        );
+        assert_eq!(
+            position_line(t, 3, &mut told, start).as_deref(),
+            Some("您前面还有3位")
+        );
+        assert_eq!(
+            position_line(t, 3, &mut told, start + POSITION_EVERY),
+            None,
+            "unchanged"
+        );
+        assert_eq!(
+            position_line(t, 2, &mut told, start + Duration::from_secs(5)),
+            None,
+            "too soon"
+        );
+        assert_eq!(
+            position_line(t, 2, &mut told, start + POSITION_EVERY).as_deref(),
+            Some("您前面还有2位")
+        );
+        assert_eq!(
+            position_line(t, 4, &mut told, start + 3 * POSITION_EVERY),
+            None,
+            "never worse news"
+        );
+        assert_eq!(position_line("", 5, &mut None, start), None, "switched off");
+    }
 }

@@ -594,12 +594,35 @@ fn a_caller_waits_with_the_hold_prompt_and_the_wait_times_out_when_no_phone_is_r
     assert!(r.status().is_success(), "script upload: {}", r.status());
 
     let dir = sipp_dir(tmp.path());
-    let (ok, out) = sipp_call(dir, "uac_press0_wait_bye.xml", server.sip)
-        .join()
-        .expect("sipp");
-    assert!(ok, "the robot did not hang up after the wait:\n{out}");
+    // Two callers: the second waits behind the first and is told so.
+    let first = sipp_call(dir.clone(), "uac_press0_wait_bye.xml", server.sip);
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = sipp_call(dir, "uac_press0_wait_bye.xml", server.sip);
+    for caller in [first, second] {
+        let (ok, out) = caller.join().expect("sipp");
+        assert!(ok, "the robot did not hang up after the wait:\n{out}");
+    }
     let calls = server.phone_calls();
-    let (_, events) = &calls[0];
+    assert_eq!(calls.len(), 2);
+    let told = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["kind"] == "call.hold_prompt")
+            .filter_map(|e| e["payload"]["text"].as_str())
+            .filter(|t| t.contains("前面还有"))
+            .map(str::to_string)
+            .collect()
+    };
+    // Newest first: calls[0] is the second caller.
+    assert_eq!(
+        told(&calls[0].1),
+        vec!["您前面还有1位客户在等待，请您耐心等候。"]
+    );
+    assert!(
+        told(&calls[1].1).is_empty(),
+        "the first in line hears no place"
+    );
+    let (_, events) = &calls[1];
     let k = kinds(events);
     for needed in [
         "handoff.queued",
