@@ -108,6 +108,8 @@ pub enum HangupCause {
     Transferred,
     /// The peer did not refresh the session in time (RFC 4028).
     SessionExpired,
+    /// The caller required 100rel but never acknowledged our reliable 183 (RFC 3262).
+    PrackTimeout,
 }
 
 impl HangupCause {
@@ -120,6 +122,7 @@ impl HangupCause {
             HangupCause::TransportClosed => "transport_closed",
             HangupCause::Transferred => "transferred",
             HangupCause::SessionExpired => "session_expired",
+            HangupCause::PrackTimeout => "prack_timeout",
         }
     }
 }
@@ -804,6 +807,24 @@ impl Agent {
                 control,
             } => (sdp, events, control),
         };
+        // RFC 3262: a caller that requires 100rel gets the answer in a reliable
+        // 183 first, and the 2xx only after that 183 is PRACKed (a reliable
+        // provisional response carrying an answer must be acknowledged before
+        // the 2xx, §3). Callers that merely support it get no 18x from us (we
+        // play no early media), so nothing needs to be reliable for them.
+        let answered_early = invite.lists("Require", "100rel");
+        if answered_early {
+            match self
+                .reliable_183(&invite, from, &local_tag, &dialled, &answer_sdp, &mut rx)
+                .await
+            {
+                Ok(()) => {}
+                Err(cause) => {
+                    let _ = events.send(CallEvent::Ended(cause));
+                    return;
+                }
+            }
+        }
         let mut ok = invite.response(200, "OK", Some(&local_tag));
         ok.push("Contact", self.contact(&dialled));
         ok.push("Server", self.inner.config.user_agent.clone());
@@ -816,8 +837,11 @@ impl Agent {
                 ok.push("Require", "timer");
             }
         }
-        ok.push("Content-Type", "application/sdp");
-        ok.body = answer_sdp.clone();
+        if !answered_early {
+            // After a reliable answer the 2xx carries no second one (RFC 6337 §3.1).
+            ok.push("Content-Type", "application/sdp");
+            ok.body = answer_sdp.clone();
+        }
         let dialog = Dialog {
             call_id: invite.call_id().to_string(),
             local: format!(
@@ -861,6 +885,8 @@ impl Agent {
                             return;
                         }
                         Some("CANCEL") => self.respond(&m, 200, p, None).await,
+                        // A retransmitted PRACK of our reliable 183.
+                        Some("PRACK") => self.respond(&m, 200, p, None).await,
                         Some(_) => self.respond(&m, 491, p, None).await,
                         None => {}
                     },
@@ -881,6 +907,76 @@ impl Agent {
             return;
         }
         self.confirmed(dialog, rx, events, control).await;
+    }
+
+    /// Sends the SDP answer in a reliable 183 (RSeq 1, `Require: 100rel`),
+    /// retransmitted from T1 doubling until its PRACK arrives (RFC 3262 §3);
+    /// answers the PRACK with 200. Without a PRACK within 64·T1 the INVITE
+    /// is refused with 504; a CANCEL ends it with 487.
+    async fn reliable_183(
+        &self,
+        invite: &Message,
+        from: Peer,
+        local_tag: &str,
+        dialled: &str,
+        answer_sdp: &[u8],
+        rx: &mut mpsc::UnboundedReceiver<(Message, Peer)>,
+    ) -> Result<(), HangupCause> {
+        const RSEQ: u32 = 1;
+        let invite_cseq = invite.cseq().map(|c| c.0).unwrap_or(1);
+        let mut p = invite.response(183, reason_phrase(183), Some(local_tag));
+        p.push("Contact", self.contact(dialled));
+        p.push("Server", self.inner.config.user_agent.clone());
+        p.push("Require", "100rel");
+        p.push("RSeq", RSEQ.to_string());
+        p.push("Allow", ALLOW);
+        p.push("Content-Type", "application/sdp");
+        p.body = answer_sdp.to_vec();
+        let bytes = p.to_bytes();
+        self.send_bytes(&bytes, from).await;
+        let deadline = Instant::now() + TIMER_B;
+        let mut interval = T1;
+        let mut next = Instant::now() + interval;
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    None => return Err(HangupCause::TransportClosed),
+                    Some((m, p)) => match m.method() {
+                        Some("PRACK") => {
+                            if rack_matches(&m, RSEQ, invite_cseq) {
+                                self.respond(&m, 200, p, None).await;
+                                return Ok(());
+                            }
+                            // RFC 3262 §3: a PRACK that matches nothing gets 481.
+                            self.respond(&m, 481, p, None).await;
+                        }
+                        Some("INVITE") if m.tag("To").is_none() => self.send_bytes(&bytes, p).await,
+                        Some("CANCEL") => {
+                            self.respond(&m, 200, p, None).await;
+                            self.final_to_invite(invite, 487, from, local_tag, rx).await;
+                            return Err(HangupCause::Cancelled);
+                        }
+                        Some("BYE") => {
+                            self.respond(&m, 200, p, None).await;
+                            self.final_to_invite(invite, 487, from, local_tag, rx).await;
+                            return Err(HangupCause::RemoteBye);
+                        }
+                        Some("ACK") | None => {}
+                        Some(_) => self.respond(&m, 491, p, None).await,
+                    },
+                },
+                _ = tokio::time::sleep_until(next) => {
+                    self.send_bytes(&bytes, from).await;
+                    interval *= 2;
+                    next = Instant::now() + interval;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::info!(call_id = invite.call_id(), "reliable 183 never PRACKed; refusing the call");
+                    self.final_to_invite(invite, 504, from, local_tag, rx).await;
+                    return Err(HangupCause::PrackTimeout);
+                }
+            }
+        }
     }
 
     /// Sends a final non-2xx response and absorbs its ACK (and retransmitted INVITEs).
@@ -1185,20 +1281,29 @@ impl Agent {
             inv.push("Contact", self.contact(&from_user));
             inv.push("User-Agent", self.inner.config.user_agent.clone());
             inv.push("Allow", ALLOW);
-            inv.push("Supported", "timer");
+            inv.push("Supported", "timer, 100rel");
             if let Some((name, value)) = &auth {
                 inv.push(name, value.clone());
             }
             inv.push("Content-Type", "application/sdp");
             let ring_deadline = Instant::now() + call.ring_timeout;
+            let mut early = EarlyDialog {
+                local: format!("<{}>;tag={local_tag}", call.from),
+                local_user: from_user.clone(),
+                invite_cseq: cseq,
+                last_cseq: cseq,
+                last_rseq: None,
+            };
             let outcome = self
-                .invite_transaction(&inv, &branch, peer, ring_deadline)
+                .invite_transaction(&inv, &branch, peer, ring_deadline, &mut early)
                 .await;
+            // PRACKs took CSeq numbers of this dialog: later requests go above them.
+            let prack_cseq = early.last_cseq;
             match outcome {
                 InviteResult::Final(r) => {
                     let code = r.code().unwrap_or(500);
                     if (200..300).contains(&code) {
-                        break Ok(r);
+                        break Ok((r, prack_cseq));
                     }
                     if (code == 401 || code == 407) && attempts == 1 {
                         let header = if code == 401 {
@@ -1222,7 +1327,7 @@ impl Agent {
                                     "Proxy-Authorization"
                                 };
                                 auth = Some((name.to_string(), value));
-                                cseq += 1;
+                                cseq = prack_cseq + 1;
                                 continue;
                             }
                             (None, _) => {
@@ -1273,7 +1378,7 @@ impl Agent {
                 }
             }
         };
-        let ok = match result {
+        let (ok, last_cseq) = match result {
             Ok(ok) => ok,
             Err(e) => {
                 lock(&self.inner.dialogs).remove(&call_id);
@@ -1319,7 +1424,7 @@ impl Agent {
         // ACK for the 2xx is its own transaction; sent to the same next hop.
         let ack = self.ack_for(&dialog, cseq);
         self.send(&ack, peer).await;
-        dialog.cseq = cseq;
+        dialog.cseq = last_cseq;
         let (etx, erx) = mpsc::unbounded_channel();
         let (ctx, crx) = mpsc::unbounded_channel();
         let agent = self.clone();
@@ -1396,6 +1501,7 @@ impl Agent {
         branch: &str,
         peer: Peer,
         ring_deadline: Instant,
+        early: &mut EarlyDialog,
     ) -> InviteResult {
         let mut provisional = false;
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -1415,7 +1521,12 @@ impl Agent {
                 r = rx.recv() => match r {
                     None => break InviteResult::Timeout { provisional },
                     Some(r) => match r.code() {
-                        Some(c) if c < 200 => provisional = true,
+                        Some(c) if c < 200 => {
+                            provisional = true;
+                            if c > 100 && r.lists("Require", "100rel") {
+                                self.prack(&r, inv, peer, early);
+                            }
+                        }
                         Some(c) => {
                             if c >= 300 {
                                 // ACK for a non-2xx final is part of the INVITE transaction.
@@ -1437,6 +1548,67 @@ impl Agent {
         };
         lock(&self.inner.clients).remove(branch);
         result
+    }
+
+    /// Acknowledges a reliable provisional response (RFC 3262 §4): a PRACK in
+    /// the early dialog the 18x created, `RAck: <RSeq> <INVITE CSeq> INVITE`,
+    /// as its own (retransmitted) transaction. Retransmissions of a 18x already
+    /// acknowledged, and 18x without a usable RSeq, are not PRACKed.
+    fn prack(&self, provisional: &Message, inv: &Message, peer: Peer, early: &mut EarlyDialog) {
+        let Some(rseq) = provisional
+            .header("RSeq")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        else {
+            tracing::info!(
+                call_id = provisional.call_id(),
+                "reliable provisional response without a usable RSeq; not acknowledged"
+            );
+            return;
+        };
+        if early.last_rseq.is_some_and(|last| rseq <= last) {
+            return;
+        }
+        early.last_rseq = Some(rseq);
+        early.last_cseq += 1;
+        let branch = format!("z9hG4bK{}", random_token());
+        let target = provisional
+            .header("Contact")
+            .map(uri_of)
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| request_uri(inv));
+        let mut m = Message {
+            start: StartLine::Request {
+                method: "PRACK".into(),
+                uri: target,
+            },
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        m.push("Via", self.via(peer.transport(), &branch));
+        let mut routes: Vec<&str> = provisional.headers_named("Record-Route").collect();
+        routes.reverse();
+        for r in routes {
+            m.push("Route", r.to_string());
+        }
+        m.push("Max-Forwards", "70");
+        m.push("From", early.local.clone());
+        m.push(
+            "To",
+            provisional.header("To").unwrap_or_default().to_string(),
+        );
+        m.push("Call-ID", provisional.call_id().to_string());
+        m.push("CSeq", format!("{} PRACK", early.last_cseq));
+        m.push("RAck", format!("{rseq} {} INVITE", early.invite_cseq));
+        m.push("Contact", self.contact(&early.local_user));
+        m.push("User-Agent", self.inner.config.user_agent.clone());
+        let agent = self.clone();
+        tokio::spawn(async move {
+            let code = agent
+                .transact(&m, &branch, peer, false, |_| {})
+                .await
+                .and_then(|r| r.code());
+            tracing::debug!(call_id = m.call_id(), ?code, "PRACK answered");
+        });
     }
 
     async fn cancel(&self, inv: &Message, branch: &str, peer: Peer) {
@@ -1632,6 +1804,17 @@ fn request_uri(m: &Message) -> String {
     }
 }
 
+/// Whether a PRACK's `RAck: <rseq> <cseq> INVITE` acknowledges our reliable response.
+fn rack_matches(prack: &Message, rseq: u32, invite_cseq: u32) -> bool {
+    let Some(rack) = prack.header("RAck") else {
+        return false;
+    };
+    let mut f = rack.split_whitespace();
+    f.next().and_then(|n| n.parse::<u32>().ok()) == Some(rseq)
+        && f.next().and_then(|n| n.parse::<u32>().ok()) == Some(invite_cseq)
+        && f.next().is_some_and(|m| m.eq_ignore_ascii_case("INVITE"))
+}
+
 /// Extensions a request requires that we do not support (RFC 3261 §8.2.2.3).
 fn unsupported_extensions(msg: &Message) -> Vec<String> {
     msg.headers_named("Require")
@@ -1641,6 +1824,18 @@ fn unsupported_extensions(msg: &Message) -> Vec<String> {
             !o.is_empty() && !["100rel", "timer"].contains(&o.to_ascii_lowercase().as_str())
         })
         .collect()
+}
+
+/// What a PRACK needs to know about the early dialog of an outbound INVITE.
+struct EarlyDialog {
+    /// Our From value, with our tag.
+    local: String,
+    local_user: String,
+    invite_cseq: u32,
+    /// The highest CSeq used so far (the INVITE's, then each PRACK's).
+    last_cseq: u32,
+    /// The RSeq of the last reliable provisional response acknowledged.
+    last_rseq: Option<u32>,
 }
 
 enum InviteResult {
@@ -1742,6 +1937,22 @@ mod tests {
         assert_eq!(CallOutcome::from_status(480), CallOutcome::NoAnswer);
         assert_eq!(CallOutcome::from_status(603), CallOutcome::Rejected);
         assert_eq!(CallOutcome::from_status(503), CallOutcome::Unreachable);
+    }
+
+    #[test]
+    fn rack_must_name_our_rseq_and_the_invite() {
+        let prack = |rack: &str| {
+            message::parse(
+                format!("PRACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 2 PRACK\r\n{rack}Content-Length: 0\r\n\r\n").as_bytes(),
+            )
+            .expect("parses")
+        };
+        assert!(rack_matches(&prack("RAck: 1 1 INVITE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: 2 1 INVITE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: 1 3 INVITE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: 1 1 BYE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: x\r\n"), 1, 1));
+        assert!(!rack_matches(&prack(""), 1, 1));
     }
 
     #[test]
