@@ -128,6 +128,7 @@ impl Telephony {
         let config = state.config().clone();
         let mut agent_config = AgentConfig::new(config.sip);
         agent_config.advertise = config.telephony.advertise;
+        agent_config.tls = config.telephony.tls.agent_config(config.sip.ip());
         let (agent, mut incoming) = Agent::start(agent_config).await?;
         let t = Telephony {
             agent,
@@ -391,6 +392,10 @@ impl Telephony {
         let mut listener = voice::ListenerConfig::default();
         // Barge-in must stop the robot within 200 ms of the caller's onset.
         listener.barge_in.min_speech_ms = 120;
+        listener.endpoint.speaking_pause_ms = config.speaking_pause_ms;
+        listener.endpoint.thinking_pause_ms = config.thinking_pause_ms;
+        listener.speculate_after_ms =
+            (config.speculate_after_ms > 0).then_some(config.speculate_after_ms);
         let media = call::media::start(
             MediaParams {
                 socket,
@@ -524,7 +529,8 @@ impl Telephony {
         let target = if request.number.starts_with("sip:") {
             request.number.clone()
         } else {
-            format!("sip:{}@{}", request.number, trunk.host)
+            let transport = if trunk.tls { ";transport=tls" } else { "" };
+            format!("sip:{}@{}{transport}", request.number, trunk.host)
         };
         let fail = |outcome, status, detail: String| {
             (
@@ -704,7 +710,10 @@ pub fn engines(config: &crate::config::Config) -> Engines {
     #[cfg(feature = "whisper")]
     match voice::whisper::WhisperAsr::load(
         &config.models,
-        &voice::whisper::WhisperConfig::default(),
+        &voice::whisper::WhisperConfig {
+            beam_size: config.telephony.asr_beam_size,
+            ..voice::whisper::WhisperConfig::default()
+        },
     ) {
         Ok(w) => {
             engines.asr = Arc::new(move || Ok(Box::new(w.clone()) as Box<dyn voice::Asr>));

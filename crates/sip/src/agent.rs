@@ -29,6 +29,7 @@ use crate::message::{
     self, Message, StartLine, frame_stream, param, reason_phrase, uri_of, user_of,
 };
 use crate::sdp::{self, MediaDescription};
+use crate::tls::{Tls, TlsConfig};
 
 /// RFC 3261 timer T1.
 const T1: Duration = Duration::from_millis(500);
@@ -49,6 +50,8 @@ pub struct AgentConfig {
     pub user_agent: String,
     /// Smallest session interval accepted (RFC 4028 Min-SE; 90 s unless testing).
     pub min_session_secs: u32,
+    /// SIP over TLS: a listener, and outbound calls to `transport=tls`/`sips:` targets.
+    pub tls: Option<TlsConfig>,
 }
 
 impl AgentConfig {
@@ -58,6 +61,7 @@ impl AgentConfig {
             advertise: None,
             user_agent: format!("tonghua/{}", env!("CARGO_PKG_VERSION")),
             min_session_secs: MIN_SE,
+            tls: None,
         }
     }
 }
@@ -67,18 +71,20 @@ impl AgentConfig {
 pub enum Peer {
     Udp(SocketAddr),
     Tcp(SocketAddr),
+    Tls(SocketAddr),
 }
 
 impl Peer {
     pub fn addr(self) -> SocketAddr {
         match self {
-            Peer::Udp(a) | Peer::Tcp(a) => a,
+            Peer::Udp(a) | Peer::Tcp(a) | Peer::Tls(a) => a,
         }
     }
     fn transport(self) -> &'static str {
         match self {
             Peer::Udp(_) => "UDP",
             Peer::Tcp(_) => "TCP",
+            Peer::Tls(_) => "TLS",
         }
     }
 }
@@ -327,7 +333,14 @@ struct Inner {
     local: SocketAddr,
     dialogs: Mutex<HashMap<String, mpsc::UnboundedSender<(Message, Peer)>>>,
     clients: Mutex<HashMap<String, mpsc::UnboundedSender<Message>>>,
-    tcp: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Open stream connections (TCP and TLS), by peer.
+    tcp: Mutex<HashMap<Peer, mpsc::UnboundedSender<Vec<u8>>>>,
+    tls: Option<Tls>,
+    /// Where the TLS listener is reached (when TLS is configured).
+    tls_local: Option<SocketAddr>,
+    /// The host name to check in a TLS peer's certificate, by address
+    /// (outbound calls to a named host); an address not here is checked by IP.
+    tls_names: Mutex<HashMap<SocketAddr, String>>,
     incoming: mpsc::Sender<IncomingCall>,
     stats: AgentStats,
 }
@@ -374,6 +387,18 @@ impl Agent {
             (None, ip) => ip,
         };
         let local = SocketAddr::new(ip, bound.port());
+        let (tls, tls_listener) = match &config.tls {
+            Some(c) => {
+                let tls = Tls::load(c)?;
+                let listener = TcpListener::bind(c.bind).await?;
+                (Some(tls), Some(listener))
+            }
+            None => (None, None),
+        };
+        let tls_local = match &tls_listener {
+            Some(l) => Some(SocketAddr::new(ip, l.local_addr()?.port())),
+            None => None,
+        };
         let (tx, rx) = mpsc::channel(1024);
         let agent = Agent {
             inner: Arc::new(Inner {
@@ -383,6 +408,9 @@ impl Agent {
                 dialogs: Mutex::default(),
                 clients: Mutex::default(),
                 tcp: Mutex::default(),
+                tls,
+                tls_local,
+                tls_names: Mutex::default(),
                 incoming: tx,
                 stats: AgentStats::default(),
             }),
@@ -391,12 +419,21 @@ impl Agent {
         tokio::spawn(async move { a.udp_loop().await });
         let a = agent.clone();
         tokio::spawn(async move { a.tcp_accept_loop(tcp).await });
+        if let Some(listener) = tls_listener {
+            let a = agent.clone();
+            tokio::spawn(async move { a.tls_accept_loop(listener).await });
+        }
         Ok((agent, rx))
     }
 
     /// The address peers reach us at (UDP and TCP).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
+    }
+
+    /// The address peers reach our TLS listener at, when TLS is configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.inner.tls_local
     }
 
     /// The address to advertise for media.
@@ -436,8 +473,7 @@ impl Agent {
         loop {
             match listener.accept().await {
                 Ok((stream, from)) => {
-                    let a = self.clone();
-                    tokio::spawn(async move { a.tcp_connection(stream, from).await });
+                    self.attach(stream, Peer::Tcp(from));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "tcp accept failed");
@@ -447,23 +483,66 @@ impl Agent {
         }
     }
 
-    // Boxed: the connection task and the senders refer to each other.
-    fn tcp_connection(
+    async fn tls_accept_loop(self, listener: TcpListener) {
+        let Some(tls) = self.inner.tls.clone() else {
+            return;
+        };
+        loop {
+            match listener.accept().await {
+                Ok((stream, from)) => {
+                    let a = self.clone();
+                    let acceptor = tls.acceptor.clone();
+                    tokio::spawn(async move {
+                        // A handshake that fails or stalls costs this task only.
+                        match timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => {
+                                a.attach(s, Peer::Tls(from));
+                            }
+                            Ok(Err(e)) => {
+                                tracing::info!(peer = %from, error = %e, "TLS handshake failed")
+                            }
+                            Err(_) => tracing::info!(peer = %from, "TLS handshake timed out"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "tls accept failed");
+                    sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// Serves a stream connection (TCP or TLS): registers its writer under
+    /// `peer` at once (so a send right after sees it) and reads messages
+    /// from it on a task of its own.
+    fn attach<S>(&self, stream: S, peer: Peer) -> mpsc::UnboundedSender<Vec<u8>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let (read, mut write) = tokio::io::split(stream);
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+        lock(&self.inner.tcp).insert(peer, wtx.clone());
+        let writer = tokio::spawn(async move {
+            while let Some(bytes) = wrx.recv().await {
+                if write.write_all(&bytes).await.is_err() || write.flush().await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(self.clone().read_stream(Box::new(read), peer, writer));
+        wtx
+    }
+
+    // Boxed: the reading task and the senders refer to each other.
+    fn read_stream(
         self,
-        stream: TcpStream,
-        from: SocketAddr,
+        mut read: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+        peer: Peer,
+        writer: tokio::task::JoinHandle<()>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let (mut read, mut write) = stream.into_split();
-            let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
-            lock(&self.inner.tcp).insert(from, wtx);
-            let writer = tokio::spawn(async move {
-                while let Some(bytes) = wrx.recv().await {
-                    if write.write_all(&bytes).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            let from = peer.addr();
             let mut buf: Vec<u8> = Vec::new();
             let mut chunk = vec![0u8; 16 * 1024];
             'conn: loop {
@@ -478,12 +557,12 @@ impl Agent {
                         Ok(Some((start, end))) => {
                             let msg: Vec<u8> = buf.get(start..end).unwrap_or_default().to_vec();
                             buf.drain(..end.min(buf.len()));
-                            self.on_bytes(&msg, Peer::Tcp(from)).await;
+                            self.on_bytes(&msg, peer).await;
                         }
                         Ok(None) => break,
                         Err(e) => {
                             // Cannot find message boundaries: answer if possible, then close.
-                            tracing::info!(peer = %from, reason = %e.reason, "unframeable TCP stream; closing");
+                            tracing::info!(peer = %from, reason = %e.reason, "unframeable stream; closing");
                             self.inner
                                 .stats
                                 .malformed_dropped
@@ -493,7 +572,7 @@ impl Agent {
                     }
                 }
             }
-            lock(&self.inner.tcp).remove(&from);
+            lock(&self.inner.tcp).remove(&peer);
             writer.abort();
         })
     }
@@ -506,33 +585,53 @@ impl Agent {
                     tracing::debug!(error = %e, %addr, "udp send failed");
                 }
             }
-            Peer::Tcp(addr) => {
-                let conn = lock(&self.inner.tcp).get(&addr).cloned();
+            Peer::Tcp(addr) | Peer::Tls(addr) => {
+                let conn = lock(&self.inner.tcp).get(&to).cloned();
+                let conn = match conn {
+                    Some(c) => Some(c),
+                    // Open a connection for requests towards a stream peer.
+                    None => self.connect(to).await,
+                };
                 match conn {
                     Some(c) => {
                         let _ = c.send(bytes.to_vec());
                     }
-                    None => {
-                        // Open a connection for requests towards a TCP peer.
-                        if let Ok(Ok(stream)) =
-                            timeout(Duration::from_secs(5), TcpStream::connect(addr)).await
-                        {
-                            let a = self.clone();
-                            let (tx, rx) = oneshot::channel();
-                            tokio::spawn(async move {
-                                let _ = tx.send(());
-                                a.tcp_connection(stream, addr).await
-                            });
-                            let _ = rx.await;
-                            sleep(Duration::from_millis(5)).await;
-                            let conn = lock(&self.inner.tcp).get(&addr).cloned();
-                            if let Some(c) = conn {
-                                let _ = c.send(bytes.to_vec());
-                            }
-                        }
-                    }
+                    None => tracing::info!(%addr, transport = to.transport(), "cannot connect"),
                 }
             }
+        }
+    }
+
+    /// Opens a TCP or TLS connection to `to` and serves it.
+    async fn connect(&self, to: Peer) -> Option<mpsc::UnboundedSender<Vec<u8>>> {
+        let addr = to.addr();
+        let stream = match timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            _ => return None,
+        };
+        match to {
+            Peer::Tls(_) => {
+                let tls = self.inner.tls.as_ref()?;
+                let name = lock(&self.inner.tls_names)
+                    .get(&addr)
+                    .cloned()
+                    .unwrap_or_else(|| addr.ip().to_string());
+                let server_name = rustls::pki_types::ServerName::try_from(name).ok()?;
+                match timeout(
+                    Duration::from_secs(10),
+                    tls.connector.connect(server_name, stream),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => Some(self.attach(s, to)),
+                    Ok(Err(e)) => {
+                        tracing::info!(%addr, error = %e, "TLS handshake failed");
+                        None
+                    }
+                    Err(_) => None,
+                }
+            }
+            _ => Some(self.attach(stream, to)),
         }
     }
 
@@ -712,18 +811,33 @@ impl Agent {
         });
     }
 
+    /// Where a peer on `transport` reaches us: the TLS listener for TLS.
+    fn local_for(&self, transport: &str) -> SocketAddr {
+        match (transport, self.inner.tls_local) {
+            ("TLS", Some(tls)) => tls,
+            _ => self.inner.local,
+        }
+    }
+
     fn via(&self, transport: &str, branch: &str) -> String {
         format!(
             "SIP/2.0/{transport} {};branch={branch};rport",
-            self.inner.local
+            self.local_for(transport)
         )
     }
 
-    fn contact(&self, user: &str) -> String {
-        if user.is_empty() {
-            format!("<sip:{}>", self.inner.local)
+    /// Our Contact for a dialog with `peer` (TLS dialogs name the TLS listener).
+    fn contact(&self, user: &str, peer: Peer) -> String {
+        let local = self.local_for(peer.transport());
+        let params = if matches!(peer, Peer::Tls(_)) {
+            ";transport=tls"
         } else {
-            format!("<sip:{user}@{}>", self.inner.local)
+            ""
+        };
+        if user.is_empty() {
+            format!("<sip:{local}{params}>")
+        } else {
+            format!("<sip:{user}@{local}{params}>")
         }
     }
 
@@ -826,7 +940,7 @@ impl Agent {
             }
         }
         let mut ok = invite.response(200, "OK", Some(&local_tag));
-        ok.push("Contact", self.contact(&dialled));
+        ok.push("Contact", self.contact(&dialled, from));
         ok.push("Server", self.inner.config.user_agent.clone());
         ok.push("Allow", ALLOW);
         ok.push("Supported", "timer, 100rel");
@@ -925,7 +1039,7 @@ impl Agent {
         const RSEQ: u32 = 1;
         let invite_cseq = invite.cseq().map(|c| c.0).unwrap_or(1);
         let mut p = invite.response(183, reason_phrase(183), Some(local_tag));
-        p.push("Contact", self.contact(dialled));
+        p.push("Contact", self.contact(dialled, from));
         p.push("Server", self.inner.config.user_agent.clone());
         p.push("Require", "100rel");
         p.push("RSeq", RSEQ.to_string());
@@ -1100,7 +1214,7 @@ impl Agent {
                 }
                 dialog.sdp_version += 1;
                 let mut ok = m.response(200, "OK", None);
-                ok.push("Contact", self.contact(&dialog.local_user));
+                ok.push("Contact", self.contact(&dialog.local_user, dialog.peer));
                 if let Some(se) = m.header("Session-Expires") {
                     let n = se.split(';').next().unwrap_or_default().trim().to_string();
                     ok.push("Session-Expires", format!("{n};refresher=uac"));
@@ -1160,7 +1274,7 @@ impl Agent {
         m.push("To", dialog.remote.clone());
         m.push("Call-ID", dialog.call_id.clone());
         m.push("CSeq", format!("{} {method}", dialog.cseq));
-        m.push("Contact", self.contact(&dialog.local_user));
+        m.push("Contact", self.contact(&dialog.local_user, dialog.peer));
         m.push("User-Agent", self.inner.config.user_agent.clone());
         (m, branch)
     }
@@ -1242,17 +1356,42 @@ impl Agent {
             status,
             detail: detail.to_string(),
         };
+        let tls = crate::tls::wants_tls(&call.target);
+        if tls && self.inner.tls.is_none() {
+            return Err(fail(
+                CallOutcome::Failed,
+                None,
+                "the target asks for TLS but SIP over TLS is not configured",
+            ));
+        }
         let dest = match call.proxy {
             Some(p) => p,
-            None => resolve_uri(&call.target).await.ok_or_else(|| {
-                fail(
-                    CallOutcome::Unreachable,
-                    None,
-                    "cannot resolve the target host",
-                )
-            })?,
+            None => {
+                let default_port = if tls { 5061 } else { 5060 };
+                let dest = resolve_uri_port(&call.target, default_port)
+                    .await
+                    .ok_or_else(|| {
+                        fail(
+                            CallOutcome::Unreachable,
+                            None,
+                            "cannot resolve the target host",
+                        )
+                    })?;
+                if tls
+                    && let Some((host, _)) = message::host_port_of(&call.target)
+                    && host.parse::<IpAddr>().is_err()
+                {
+                    // Check the certificate against the name we dialled.
+                    lock(&self.inner.tls_names).insert(dest, host);
+                }
+                dest
+            }
         };
-        let peer = Peer::Udp(dest);
+        let peer = if tls {
+            Peer::Tls(dest)
+        } else {
+            Peer::Udp(dest)
+        };
         let call_id = format!("{}@tonghua", random_token());
         let local_tag = random_token();
         let from_user = user_of(&call.from).unwrap_or_default();
@@ -1272,13 +1411,13 @@ impl Agent {
                 headers: Vec::new(),
                 body: call.offer.clone(),
             };
-            inv.push("Via", self.via("UDP", &branch));
+            inv.push("Via", self.via(peer.transport(), &branch));
             inv.push("Max-Forwards", "70");
             inv.push("From", format!("<{}>;tag={local_tag}", call.from));
             inv.push("To", format!("<{}>", call.target));
             inv.push("Call-ID", call_id.clone());
             inv.push("CSeq", format!("{cseq} INVITE"));
-            inv.push("Contact", self.contact(&from_user));
+            inv.push("Contact", self.contact(&from_user, peer));
             inv.push("User-Agent", self.inner.config.user_agent.clone());
             inv.push("Allow", ALLOW);
             inv.push("Supported", "timer, 100rel");
@@ -1482,7 +1621,10 @@ impl Agent {
         };
         m.push(
             "Via",
-            self.via("UDP", &format!("z9hG4bK{}", random_token())),
+            self.via(
+                dialog.peer.transport(),
+                &format!("z9hG4bK{}", random_token()),
+            ),
         );
         for r in &dialog.route {
             m.push("Route", r.clone());
@@ -1599,7 +1741,7 @@ impl Agent {
         m.push("Call-ID", provisional.call_id().to_string());
         m.push("CSeq", format!("{} PRACK", early.last_cseq));
         m.push("RAck", format!("{rseq} {} INVITE", early.invite_cseq));
-        m.push("Contact", self.contact(&early.local_user));
+        m.push("Contact", self.contact(&early.local_user, peer));
         m.push("User-Agent", self.inner.config.user_agent.clone());
         let agent = self.clone();
         tokio::spawn(async move {
@@ -1730,7 +1872,7 @@ impl Agent {
             m.push("To", format!("<{aor}>"));
             m.push("Call-ID", call_id.clone());
             m.push("CSeq", format!("{cseq} REGISTER"));
-            m.push("Contact", self.contact(&credentials.user));
+            m.push("Contact", self.contact(&credentials.user, Peer::Udp(dest)));
             m.push("Expires", expires.to_string());
             if let Some((n, v)) = &auth {
                 m.push(n, v.clone());
@@ -1918,8 +2060,12 @@ fn info_digit(body: &[u8]) -> Option<char> {
 }
 
 async fn resolve_uri(uri: &str) -> Option<SocketAddr> {
+    resolve_uri_port(uri, 5060).await
+}
+
+async fn resolve_uri_port(uri: &str, default_port: u16) -> Option<SocketAddr> {
     let (host, port) = message::host_port_of(uri)?;
-    let port = port.unwrap_or(5060);
+    let port = port.unwrap_or(default_port);
     tokio::net::lookup_host((host.as_str(), port))
         .await
         .ok()?

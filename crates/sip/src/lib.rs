@@ -5,7 +5,8 @@
 //! * [`sdp`] — offer/answer for PCMU/PCMA + telephone-event, ptime 20. Sans-IO.
 //! * [`rtp`] — RTP packets, RTCP sender reports, RFC 4733 DTMF. Sans-IO.
 //! * [`digest`] — MD5 digest authentication (RFC 2617 / 3261 §22). Sans-IO.
-//! * [`agent`] — the tokio driver: UDP + TCP transports, inbound and outbound
+//! * [`tls`] — SIP over TLS: the rustls configurations (ring provider).
+//! * [`agent`] — the tokio driver: UDP, TCP and TLS transports, inbound and outbound
 //!   INVITE dialogs, CANCEL/BYE both ways, re-INVITE/UPDATE, OPTIONS, INFO,
 //!   REFER (blind transfer), REGISTER with digest auth, session timers.
 //!
@@ -23,8 +24,10 @@ pub mod digest;
 pub mod message;
 pub mod rtp;
 pub mod sdp;
+pub mod tls;
 
 pub use agent::{
     Agent, AgentConfig, CallController, CallEvent, CallFailure, CallLeg, CallOutcome, Credentials,
     HangupCause, IncomingCall, Originate, Peer,
 };
+pub use tls::TlsConfig;
