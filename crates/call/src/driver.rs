@@ -468,6 +468,16 @@ pub async fn run<B: Brain>(
         }
     }
     let stats = media.stop().await;
+    let r = &stats.rtcp;
+    brain
+        .log(
+            "call.rtcp",
+            json!({"reports_received": r.reports_received, "blocks_about_us": r.blocks_about_us,
+                   "packets_lost": r.packets_lost, "fraction_lost_pct": r.fraction_lost_pct,
+                   "max_fraction_lost_pct": r.max_fraction_lost_pct, "jitter_ms": r.jitter_ms,
+                   "rtt_ms": r.rtt_ms, "our_jitter_ms": r.our_jitter_ms}),
+        )
+        .await;
     summary.cause = cause.clone();
     summary.duration_ms = clock();
     brain

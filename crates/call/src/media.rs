@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sip::rtp::{DtmfReceiver, RtcpStats, RtpPacket, is_rtcp, rtcp_sender_report};
+use sip::rtp::{
+    DtmfReceiver, RtcpStats, RtpPacket, is_rtcp, parse_rtcp, round_trip_ms, rtcp_sender_report,
+};
 use sip::sdp::Codec;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -158,6 +160,30 @@ pub struct MediaStats {
     pub max_tick_lateness_us: u64,
     /// Tick lateness histogram: `lateness_ms[i]` ticks were i ms late (last bucket: ≥ 99).
     pub lateness_ms: Vec<u64>,
+    /// RTCP both ways: what the peer reported about our stream, and the
+    /// jitter we measured on theirs.
+    pub rtcp: RtcpSummary,
+}
+
+/// The call's RTCP, summed up at hang-up (logged as `call.rtcp`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RtcpSummary {
+    /// Sender/receiver reports received from the peer (on RTP port + 1, or muxed).
+    pub reports_received: u64,
+    /// Report blocks about our stream among them.
+    pub blocks_about_us: u64,
+    /// The peer's latest count of our packets lost (cumulative).
+    pub packets_lost: Option<i32>,
+    /// The peer's latest fraction of our packets lost, in percent.
+    pub fraction_lost_pct: Option<f64>,
+    /// Largest fraction lost the peer reported, in percent.
+    pub max_fraction_lost_pct: Option<f64>,
+    /// The peer's latest interarrival jitter of our stream, in ms.
+    pub jitter_ms: Option<f64>,
+    /// Round-trip times from the peer's LSR/DLSR (RFC 3550 §6.4.1), in ms.
+    pub rtt_ms: Vec<u32>,
+    /// Interarrival jitter of the peer's stream as we measured it, in ms.
+    pub our_jitter_ms: f64,
 }
 
 impl MediaStats {
@@ -344,6 +370,20 @@ async fn run(
         lateness_ms: vec![0; 100],
         ..MediaStats::default()
     };
+    // The peer's RTCP arrives on RTP port + 1 (no rtcp-mux offered); when
+    // that port cannot be had, only muxed reports are read.
+    let rtcp_socket = match socket.local_addr() {
+        Ok(a) => UdpSocket::bind(SocketAddr::new(a.ip(), a.port().wrapping_add(1)))
+            .await
+            .map_err(|e| tracing::debug!(error = %e, "no RTCP port; reading muxed RTCP only"))
+            .ok(),
+        Err(_) => None,
+    };
+    let mut rtcp_buf = vec![0u8; 2048];
+    let mut last_sr_at: Option<Instant> = None;
+    // RFC 3550 §6.4.1 / A.8: interarrival jitter in timestamp units.
+    let mut transit_prev: Option<i64> = None;
+    let mut jitter_ts = 0.0f64;
     let mut last_rx = Instant::now();
     let mut timed_out = false;
     let mut held = false;
@@ -364,6 +404,7 @@ async fn run(
                 let Ok((n, from)) = r else { continue };
                 let data = buf.get(..n).unwrap_or_default();
                 if is_rtcp(data) {
+                    on_rtcp(data, ssrc_out, &mut rtcp, &mut last_sr_at, &mut stats.rtcp);
                     continue;
                 }
                 let Some(p) = RtpPacket::parse(data) else { continue };
@@ -382,7 +423,23 @@ async fn run(
                         let _ = events.send(MediaEvent::Dtmf { digit, at_ms: now_ms() });
                     }
                 } else if p.payload_type == pt {
+                    let arrival = (start.elapsed().as_micros() as i64) * 8 / 1000;
+                    let transit = arrival - i64::from(p.timestamp);
+                    if let Some(prev) = transit_prev {
+                        // Wrapping timestamps make a huge step: skip it.
+                        let d = (transit - prev).abs();
+                        if d < 8000 * 10 {
+                            jitter_ts += (d as f64 - jitter_ts) / 16.0;
+                        }
+                    }
+                    transit_prev = Some(transit);
                     jitter.push(p.sequence, p.payload);
+                }
+            }
+            r = async { match &rtcp_socket { Some(s) => s.recv_from(&mut rtcp_buf).await, None => std::future::pending().await } } => {
+                if let Ok((n, _)) = r {
+                    let data = rtcp_buf.get(..n).unwrap_or_default();
+                    on_rtcp(data, ssrc_out, &mut rtcp, &mut last_sr_at, &mut stats.rtcp);
                 }
             }
             c = commands.recv() => match c {
@@ -562,10 +619,16 @@ async fn run(
                 if ticks.is_multiple_of(250) {
                     rtcp.highest_seq = jitter.highest();
                     rtcp.lost = jitter.lost as u32;
+                    rtcp.jitter = jitter_ts as u32;
+                    // DLSR: how long ago the peer's last SR arrived, in 1/65536 s.
+                    rtcp.delay_since_last_sr = last_sr_at
+                        .map(|t| ((t.elapsed().as_micros() as u64) * 65536 / 1_000_000) as u32)
+                        .unwrap_or(0);
                     let ntp = ntp_now();
                     let sr = rtcp_sender_report(ssrc_out, ntp, ts, &rtcp, "tonghua");
                     let rtcp_addr = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
-                    let _ = socket.send_to(&sr, rtcp_addr).await;
+                    let from = rtcp_socket.as_ref().unwrap_or(&socket);
+                    let _ = from.send_to(&sr, rtcp_addr).await;
                 }
                 let silent = last_rx.elapsed();
                 if !timed_out && !held && silent >= params.rtp_timeout {
@@ -577,6 +640,7 @@ async fn run(
     }
     stats.packets_lost = jitter.lost;
     stats.packets_late = jitter.late;
+    stats.rtcp.our_jitter_ms = jitter_ts / 8.0;
     if let Some(r) = recorder.as_mut() {
         r.finish();
     }
@@ -606,6 +670,40 @@ fn flush(
     let mut cut: Vec<(u64, u64)> = says.drain().map(|(id, s)| (id, s.played_ms)).collect();
     cut.sort_unstable();
     cut
+}
+
+/// Reads one RTCP compound packet from the peer: remembers its sender
+/// report (for our LSR/DLSR) and what its report blocks say about our stream.
+fn on_rtcp(
+    data: &[u8],
+    our_ssrc: u32,
+    rtcp: &mut RtcpStats,
+    last_sr_at: &mut Option<Instant>,
+    summary: &mut RtcpSummary,
+) {
+    let arrival = ntp_now();
+    for report in parse_rtcp(data) {
+        if report.ssrc == our_ssrc {
+            continue; // our own report looped back
+        }
+        summary.reports_received += 1;
+        if let Some(ntp) = report.sender_ntp {
+            rtcp.last_sr = (ntp >> 16) as u32;
+            *last_sr_at = Some(Instant::now());
+        }
+        for block in report.blocks.iter().filter(|b| b.ssrc == our_ssrc) {
+            summary.blocks_about_us += 1;
+            let pct = f64::from(block.fraction_lost) * 100.0 / 256.0;
+            summary.packets_lost = Some(block.cumulative_lost);
+            summary.fraction_lost_pct = Some(pct);
+            summary.max_fraction_lost_pct =
+                Some(summary.max_fraction_lost_pct.map_or(pct, |m| m.max(pct)));
+            summary.jitter_ms = Some(f64::from(block.jitter) / 8.0);
+            if let Some(rtt) = round_trip_ms(block, arrival) {
+                summary.rtt_ms.push(rtt);
+            }
+        }
+    }
 }
 
 fn ntp_now() -> u64 {

@@ -79,6 +79,19 @@ pub struct TelephonyConfig {
     pub transfer_mode: TransferMode,
     /// Agents' SIP phones (registrar, handoff of calls to them).
     pub agent_phones: AgentPhonesConfig,
+    /// End-of-turn pause for quick answers, in ms (nodes that expect the
+    /// caller to think use `thinking_pause_ms`).
+    pub speaking_pause_ms: u32,
+    /// End-of-turn pause for open questions, in ms.
+    pub thinking_pause_ms: u32,
+    /// Start decoding the caller's utterance after this much pause inside a
+    /// turn, and use that result if the turn ends without more speech
+    /// (0 = decode only at the end of the turn).
+    pub speculate_after_ms: u32,
+    /// Whisper's beam width (1 = greedy).
+    pub asr_beam_size: usize,
+    /// SIP over TLS (a listener; outbound to `trunk.tls` trunks).
+    pub tls: SipTlsConfig,
 }
 
 /// How a transfer to a configured SIP URI is carried out.
@@ -132,6 +145,35 @@ impl Default for AgentPhonesConfig {
     }
 }
 
+/// SIP over TLS: off unless `port` is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipTlsConfig {
+    /// TLS listen port on the SIP address's IP (conventionally 5061); 0 = no TLS.
+    pub port: u16,
+    /// PEM certificate chain presented to peers.
+    pub cert: Option<std::path::PathBuf>,
+    /// PEM private key of that certificate.
+    pub key: Option<std::path::PathBuf>,
+    /// PEM CA certificates trusted for outgoing TLS besides the Mozilla roots.
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl SipTlsConfig {
+    /// The agent's TLS settings (listening on `ip`, the SIP address's), when TLS is on.
+    pub fn agent_config(&self, ip: std::net::IpAddr) -> Option<sip::TlsConfig> {
+        if self.port == 0 {
+            return None;
+        }
+        Some(sip::TlsConfig {
+            bind: std::net::SocketAddr::new(ip, self.port),
+            cert: self.cert.clone().unwrap_or_default(),
+            key: self.key.clone().unwrap_or_default(),
+            ca: self.ca.clone(),
+        })
+    }
+}
+
 /// One inbound number.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +207,8 @@ pub struct TrunkConfig {
     pub register: bool,
     /// Seconds a call may ring before it counts as no answer.
     pub ring_timeout_secs: u64,
+    /// Reach the trunk over TLS (`transport=tls`; needs `telephony.tls`).
+    pub tls: bool,
 }
 
 impl Default for TelephonyConfig {
@@ -184,6 +228,11 @@ impl Default for TelephonyConfig {
             max_calls: 500,
             transfer_mode: TransferMode::Refer,
             agent_phones: AgentPhonesConfig::default(),
+            speaking_pause_ms: 700,
+            thinking_pause_ms: 1600,
+            speculate_after_ms: 200,
+            asr_beam_size: 5,
+            tls: SipTlsConfig::default(),
         }
     }
 }
@@ -433,6 +482,29 @@ impl Config {
                 "demo.tenant '{}' must be 1-63 lowercase letters, digits or '-'",
                 self.demo.tenant
             )));
+        }
+        let t = &self.telephony;
+        if !(200..=5000).contains(&t.speaking_pause_ms)
+            || !(200..=10_000).contains(&t.thinking_pause_ms)
+        {
+            return Err(ConfigError::Invalid(
+                "telephony.speaking_pause_ms must be 200–5000 and telephony.thinking_pause_ms 200–10000".into(),
+            ));
+        }
+        if t.speculate_after_ms != 0 && t.speculate_after_ms < 100 {
+            return Err(ConfigError::Invalid(
+                "telephony.speculate_after_ms must be 0 (off) or at least 100".into(),
+            ));
+        }
+        if t.tls.port != 0 && (t.tls.cert.is_none() || t.tls.key.is_none()) {
+            return Err(ConfigError::Invalid(
+                "telephony.tls.port is set: telephony.tls.cert and telephony.tls.key are needed too".into(),
+            ));
+        }
+        if !(1..=10).contains(&t.asr_beam_size) {
+            return Err(ConfigError::Invalid(
+                "telephony.asr_beam_size must be 1–10".into(),
+            ));
         }
         if self.telephony.rtp_timeout_secs == 0 {
             return Err(ConfigError::Invalid(

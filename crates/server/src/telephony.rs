@@ -169,6 +169,7 @@ impl Telephony {
         // Agents' phones register here (crate::phones).
         let (registrations, mut register_requests) = tokio::sync::mpsc::channel(256);
         agent_config.registrations = Some(registrations);
+        agent_config.tls = config.telephony.tls.agent_config(config.sip.ip());
         let (agent, mut incoming) = Agent::start(agent_config).await?;
         {
             let state = state.clone();
@@ -621,6 +622,10 @@ impl Telephony {
         let mut listener = voice::ListenerConfig::default();
         // Barge-in must stop the robot within 200 ms of the caller's onset.
         listener.barge_in.min_speech_ms = 120;
+        listener.endpoint.speaking_pause_ms = config.speaking_pause_ms;
+        listener.endpoint.thinking_pause_ms = config.thinking_pause_ms;
+        listener.speculate_after_ms =
+            (config.speculate_after_ms > 0).then_some(config.speculate_after_ms);
         let media = call::media::start(
             MediaParams {
                 socket,
@@ -792,7 +797,8 @@ impl Telephony {
         let target = if request.number.starts_with("sip:") {
             request.number.clone()
         } else {
-            format!("sip:{}@{}", request.number, trunk.host)
+            let transport = if trunk.tls { ";transport=tls" } else { "" };
+            format!("sip:{}@{}{transport}", request.number, trunk.host)
         };
         let fail = |outcome, status, detail: String| {
             (
@@ -977,7 +983,10 @@ pub fn engines(config: &crate::config::Config) -> Engines {
     #[cfg(feature = "whisper")]
     match voice::whisper::WhisperAsr::load(
         &config.models,
-        &voice::whisper::WhisperConfig::default(),
+        &voice::whisper::WhisperConfig {
+            beam_size: config.telephony.asr_beam_size,
+            ..voice::whisper::WhisperConfig::default()
+        },
     ) {
         Ok(w) => {
             engines.asr = Arc::new(move || Ok(Box::new(w.clone()) as Box<dyn voice::Asr>));

@@ -45,6 +45,9 @@ pub struct TrunkSettings {
     /// REGISTER with the carrier and keep the registration fresh.
     #[serde(default)]
     pub register: bool,
+    /// Reach the carrier over TLS (`transport=tls`; needs `telephony.tls`).
+    #[serde(default)]
+    pub tls: bool,
     /// Seconds an outbound call may ring before it is no answer.
     #[serde(default = "default_ring_timeout")]
     pub ring_timeout_secs: u64,
@@ -206,6 +209,7 @@ impl TrunkSettings {
             password: self.password.clone().unwrap_or_default(),
             register: self.register,
             ring_timeout_secs: self.ring_timeout_secs,
+            tls: self.tls,
         }
     }
 }

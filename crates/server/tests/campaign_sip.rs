@@ -67,7 +67,7 @@ impl Callees {
             .stderr(Stdio::null())
             .spawn()
             .expect("sipp");
-        std::thread::sleep(Duration::from_millis(400));
+        wait_for_sipp(port);
         (Callees(child), port)
     }
 }
@@ -387,4 +387,17 @@ async fn a_trunk_that_is_not_configured_is_a_failed_call_with_the_reason() {
         "{detail}"
     );
     assert!(r.conversation_id.is_none());
+}
+
+/// Waits until sipp has bound its UDP port (a fixed sleep is not enough on
+/// a loaded machine: an INVITE sent too early meets a closed port).
+fn wait_for_sipp(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sipp did not bind port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -77,7 +77,7 @@ fn trunk() -> (std::process::Child, u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp");
-    std::thread::sleep(Duration::from_millis(400));
+    wait_for_sipp(port);
     (child, port)
 }
 
@@ -234,7 +234,7 @@ async fn a_database_trunk_registers_and_an_edit_re_registers_it() {
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp (run scripts/install-deps.sh test)");
-    std::thread::sleep(Duration::from_millis(400));
+    wait_for_sipp(port);
     let dir = tempfile::tempdir().expect("tmp");
     let (state, t) = telephony(port, "unused", dir.path()).await;
     let settings = |password: &str| {
@@ -337,4 +337,17 @@ async fn a_number_on_a_database_trunk_routes_its_calls_to_the_trunks_script() {
         "{}",
         call.metadata
     );
+}
+
+/// Waits until sipp has bound its UDP port (a fixed sleep is not enough on
+/// a loaded machine: an INVITE sent too early meets a closed port).
+fn wait_for_sipp(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sipp did not bind port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -29,6 +29,7 @@ use crate::message::{
     self, Message, StartLine, frame_stream, param, reason_phrase, uri_of, user_of,
 };
 use crate::sdp::{self, MediaDescription};
+use crate::tls::{Tls, TlsConfig};
 
 /// RFC 3261 timer T1.
 const T1: Duration = Duration::from_millis(500);
@@ -52,6 +53,8 @@ pub struct AgentConfig {
     /// Where REGISTER requests go (the application's registrar); `None`:
     /// REGISTER is answered 405.
     pub registrations: Option<mpsc::Sender<crate::registrar::RegisterRequest>>,
+    /// SIP over TLS: a listener, and outbound calls to `transport=tls`/`sips:` targets.
+    pub tls: Option<TlsConfig>,
 }
 
 impl AgentConfig {
@@ -62,6 +65,7 @@ impl AgentConfig {
             user_agent: format!("tonghua/{}", env!("CARGO_PKG_VERSION")),
             min_session_secs: MIN_SE,
             registrations: None,
+            tls: None,
         }
     }
 }
@@ -71,18 +75,20 @@ impl AgentConfig {
 pub enum Peer {
     Udp(SocketAddr),
     Tcp(SocketAddr),
+    Tls(SocketAddr),
 }
 
 impl Peer {
     pub fn addr(self) -> SocketAddr {
         match self {
-            Peer::Udp(a) | Peer::Tcp(a) => a,
+            Peer::Udp(a) | Peer::Tcp(a) | Peer::Tls(a) => a,
         }
     }
     fn transport(self) -> &'static str {
         match self {
             Peer::Udp(_) => "UDP",
             Peer::Tcp(_) => "TCP",
+            Peer::Tls(_) => "TLS",
         }
     }
 }
@@ -112,6 +118,8 @@ pub enum HangupCause {
     Transferred,
     /// The peer did not refresh the session in time (RFC 4028).
     SessionExpired,
+    /// The caller required 100rel but never acknowledged our reliable 183 (RFC 3262).
+    PrackTimeout,
 }
 
 impl HangupCause {
@@ -124,6 +132,7 @@ impl HangupCause {
             HangupCause::TransportClosed => "transport_closed",
             HangupCause::Transferred => "transferred",
             HangupCause::SessionExpired => "session_expired",
+            HangupCause::PrackTimeout => "prack_timeout",
         }
     }
 }
@@ -328,7 +337,14 @@ struct Inner {
     local: SocketAddr,
     dialogs: Mutex<HashMap<String, mpsc::UnboundedSender<(Message, Peer)>>>,
     clients: Mutex<HashMap<String, mpsc::UnboundedSender<Message>>>,
-    tcp: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Open stream connections (TCP and TLS), by peer.
+    tcp: Mutex<HashMap<Peer, mpsc::UnboundedSender<Vec<u8>>>>,
+    tls: Option<Tls>,
+    /// Where the TLS listener is reached (when TLS is configured).
+    tls_local: Option<SocketAddr>,
+    /// The host name to check in a TLS peer's certificate, by address
+    /// (outbound calls to a named host); an address not here is checked by IP.
+    tls_names: Mutex<HashMap<SocketAddr, String>>,
     incoming: mpsc::Sender<IncomingCall>,
     stats: AgentStats,
 }
@@ -375,6 +391,18 @@ impl Agent {
             (None, ip) => ip,
         };
         let local = SocketAddr::new(ip, bound.port());
+        let (tls, tls_listener) = match &config.tls {
+            Some(c) => {
+                let tls = Tls::load(c)?;
+                let listener = TcpListener::bind(c.bind).await?;
+                (Some(tls), Some(listener))
+            }
+            None => (None, None),
+        };
+        let tls_local = match &tls_listener {
+            Some(l) => Some(SocketAddr::new(ip, l.local_addr()?.port())),
+            None => None,
+        };
         let (tx, rx) = mpsc::channel(1024);
         let agent = Agent {
             inner: Arc::new(Inner {
@@ -384,6 +412,9 @@ impl Agent {
                 dialogs: Mutex::default(),
                 clients: Mutex::default(),
                 tcp: Mutex::default(),
+                tls,
+                tls_local,
+                tls_names: Mutex::default(),
                 incoming: tx,
                 stats: AgentStats::default(),
             }),
@@ -392,12 +423,21 @@ impl Agent {
         tokio::spawn(async move { a.udp_loop().await });
         let a = agent.clone();
         tokio::spawn(async move { a.tcp_accept_loop(tcp).await });
+        if let Some(listener) = tls_listener {
+            let a = agent.clone();
+            tokio::spawn(async move { a.tls_accept_loop(listener).await });
+        }
         Ok((agent, rx))
     }
 
     /// The address peers reach us at (UDP and TCP).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
+    }
+
+    /// The address peers reach our TLS listener at, when TLS is configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.inner.tls_local
     }
 
     /// The address to advertise for media.
@@ -437,8 +477,7 @@ impl Agent {
         loop {
             match listener.accept().await {
                 Ok((stream, from)) => {
-                    let a = self.clone();
-                    tokio::spawn(async move { a.tcp_connection(stream, from).await });
+                    self.attach(stream, Peer::Tcp(from));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "tcp accept failed");
@@ -448,23 +487,66 @@ impl Agent {
         }
     }
 
-    // Boxed: the connection task and the senders refer to each other.
-    fn tcp_connection(
+    async fn tls_accept_loop(self, listener: TcpListener) {
+        let Some(tls) = self.inner.tls.clone() else {
+            return;
+        };
+        loop {
+            match listener.accept().await {
+                Ok((stream, from)) => {
+                    let a = self.clone();
+                    let acceptor = tls.acceptor.clone();
+                    tokio::spawn(async move {
+                        // A handshake that fails or stalls costs this task only.
+                        match timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => {
+                                a.attach(s, Peer::Tls(from));
+                            }
+                            Ok(Err(e)) => {
+                                tracing::info!(peer = %from, error = %e, "TLS handshake failed")
+                            }
+                            Err(_) => tracing::info!(peer = %from, "TLS handshake timed out"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "tls accept failed");
+                    sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// Serves a stream connection (TCP or TLS): registers its writer under
+    /// `peer` at once (so a send right after sees it) and reads messages
+    /// from it on a task of its own.
+    fn attach<S>(&self, stream: S, peer: Peer) -> mpsc::UnboundedSender<Vec<u8>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let (read, mut write) = tokio::io::split(stream);
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+        lock(&self.inner.tcp).insert(peer, wtx.clone());
+        let writer = tokio::spawn(async move {
+            while let Some(bytes) = wrx.recv().await {
+                if write.write_all(&bytes).await.is_err() || write.flush().await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(self.clone().read_stream(Box::new(read), peer, writer));
+        wtx
+    }
+
+    // Boxed: the reading task and the senders refer to each other.
+    fn read_stream(
         self,
-        stream: TcpStream,
-        from: SocketAddr,
+        mut read: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+        peer: Peer,
+        writer: tokio::task::JoinHandle<()>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let (mut read, mut write) = stream.into_split();
-            let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
-            lock(&self.inner.tcp).insert(from, wtx);
-            let writer = tokio::spawn(async move {
-                while let Some(bytes) = wrx.recv().await {
-                    if write.write_all(&bytes).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            let from = peer.addr();
             let mut buf: Vec<u8> = Vec::new();
             let mut chunk = vec![0u8; 16 * 1024];
             'conn: loop {
@@ -479,12 +561,12 @@ impl Agent {
                         Ok(Some((start, end))) => {
                             let msg: Vec<u8> = buf.get(start..end).unwrap_or_default().to_vec();
                             buf.drain(..end.min(buf.len()));
-                            self.on_bytes(&msg, Peer::Tcp(from)).await;
+                            self.on_bytes(&msg, peer).await;
                         }
                         Ok(None) => break,
                         Err(e) => {
                             // Cannot find message boundaries: answer if possible, then close.
-                            tracing::info!(peer = %from, reason = %e.reason, "unframeable TCP stream; closing");
+                            tracing::info!(peer = %from, reason = %e.reason, "unframeable stream; closing");
                             self.inner
                                 .stats
                                 .malformed_dropped
@@ -494,7 +576,7 @@ impl Agent {
                     }
                 }
             }
-            lock(&self.inner.tcp).remove(&from);
+            lock(&self.inner.tcp).remove(&peer);
             writer.abort();
         })
     }
@@ -507,33 +589,53 @@ impl Agent {
                     tracing::debug!(error = %e, %addr, "udp send failed");
                 }
             }
-            Peer::Tcp(addr) => {
-                let conn = lock(&self.inner.tcp).get(&addr).cloned();
+            Peer::Tcp(addr) | Peer::Tls(addr) => {
+                let conn = lock(&self.inner.tcp).get(&to).cloned();
+                let conn = match conn {
+                    Some(c) => Some(c),
+                    // Open a connection for requests towards a stream peer.
+                    None => self.connect(to).await,
+                };
                 match conn {
                     Some(c) => {
                         let _ = c.send(bytes.to_vec());
                     }
-                    None => {
-                        // Open a connection for requests towards a TCP peer.
-                        if let Ok(Ok(stream)) =
-                            timeout(Duration::from_secs(5), TcpStream::connect(addr)).await
-                        {
-                            let a = self.clone();
-                            let (tx, rx) = oneshot::channel();
-                            tokio::spawn(async move {
-                                let _ = tx.send(());
-                                a.tcp_connection(stream, addr).await
-                            });
-                            let _ = rx.await;
-                            sleep(Duration::from_millis(5)).await;
-                            let conn = lock(&self.inner.tcp).get(&addr).cloned();
-                            if let Some(c) = conn {
-                                let _ = c.send(bytes.to_vec());
-                            }
-                        }
-                    }
+                    None => tracing::info!(%addr, transport = to.transport(), "cannot connect"),
                 }
             }
+        }
+    }
+
+    /// Opens a TCP or TLS connection to `to` and serves it.
+    async fn connect(&self, to: Peer) -> Option<mpsc::UnboundedSender<Vec<u8>>> {
+        let addr = to.addr();
+        let stream = match timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            _ => return None,
+        };
+        match to {
+            Peer::Tls(_) => {
+                let tls = self.inner.tls.as_ref()?;
+                let name = lock(&self.inner.tls_names)
+                    .get(&addr)
+                    .cloned()
+                    .unwrap_or_else(|| addr.ip().to_string());
+                let server_name = rustls::pki_types::ServerName::try_from(name).ok()?;
+                match timeout(
+                    Duration::from_secs(10),
+                    tls.connector.connect(server_name, stream),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => Some(self.attach(s, to)),
+                    Ok(Err(e)) => {
+                        tracing::info!(%addr, error = %e, "TLS handshake failed");
+                        None
+                    }
+                    Err(_) => None,
+                }
+            }
+            _ => Some(self.attach(stream, to)),
         }
     }
 
@@ -747,18 +849,33 @@ impl Agent {
         });
     }
 
+    /// Where a peer on `transport` reaches us: the TLS listener for TLS.
+    fn local_for(&self, transport: &str) -> SocketAddr {
+        match (transport, self.inner.tls_local) {
+            ("TLS", Some(tls)) => tls,
+            _ => self.inner.local,
+        }
+    }
+
     fn via(&self, transport: &str, branch: &str) -> String {
         format!(
             "SIP/2.0/{transport} {};branch={branch};rport",
-            self.inner.local
+            self.local_for(transport)
         )
     }
 
-    fn contact(&self, user: &str) -> String {
-        if user.is_empty() {
-            format!("<sip:{}>", self.inner.local)
+    /// Our Contact for a dialog with `peer` (TLS dialogs name the TLS listener).
+    fn contact(&self, user: &str, peer: Peer) -> String {
+        let local = self.local_for(peer.transport());
+        let params = if matches!(peer, Peer::Tls(_)) {
+            ";transport=tls"
         } else {
-            format!("<sip:{user}@{}>", self.inner.local)
+            ""
+        };
+        if user.is_empty() {
+            format!("<sip:{local}{params}>")
+        } else {
+            format!("<sip:{user}@{local}{params}>")
         }
     }
 
@@ -842,8 +959,26 @@ impl Agent {
                 control,
             } => (sdp, events, control),
         };
+        // RFC 3262: a caller that requires 100rel gets the answer in a reliable
+        // 183 first, and the 2xx only after that 183 is PRACKed (a reliable
+        // provisional response carrying an answer must be acknowledged before
+        // the 2xx, §3). Callers that merely support it get no 18x from us (we
+        // play no early media), so nothing needs to be reliable for them.
+        let answered_early = invite.lists("Require", "100rel");
+        if answered_early {
+            match self
+                .reliable_183(&invite, from, &local_tag, &dialled, &answer_sdp, &mut rx)
+                .await
+            {
+                Ok(()) => {}
+                Err(cause) => {
+                    let _ = events.send(CallEvent::Ended(cause));
+                    return;
+                }
+            }
+        }
         let mut ok = invite.response(200, "OK", Some(&local_tag));
-        ok.push("Contact", self.contact(&dialled));
+        ok.push("Contact", self.contact(&dialled, from));
         ok.push("Server", self.inner.config.user_agent.clone());
         ok.push("Allow", ALLOW);
         ok.push("Supported", "timer, 100rel");
@@ -854,8 +989,11 @@ impl Agent {
                 ok.push("Require", "timer");
             }
         }
-        ok.push("Content-Type", "application/sdp");
-        ok.body = answer_sdp.clone();
+        if !answered_early {
+            // After a reliable answer the 2xx carries no second one (RFC 6337 §3.1).
+            ok.push("Content-Type", "application/sdp");
+            ok.body = answer_sdp.clone();
+        }
         let dialog = Dialog {
             call_id: invite.call_id().to_string(),
             local: format!(
@@ -899,6 +1037,8 @@ impl Agent {
                             return;
                         }
                         Some("CANCEL") => self.respond(&m, 200, p, None).await,
+                        // A retransmitted PRACK of our reliable 183.
+                        Some("PRACK") => self.respond(&m, 200, p, None).await,
                         Some(_) => self.respond(&m, 491, p, None).await,
                         None => {}
                     },
@@ -919,6 +1059,76 @@ impl Agent {
             return;
         }
         self.confirmed(dialog, rx, events, control).await;
+    }
+
+    /// Sends the SDP answer in a reliable 183 (RSeq 1, `Require: 100rel`),
+    /// retransmitted from T1 doubling until its PRACK arrives (RFC 3262 §3);
+    /// answers the PRACK with 200. Without a PRACK within 64·T1 the INVITE
+    /// is refused with 504; a CANCEL ends it with 487.
+    async fn reliable_183(
+        &self,
+        invite: &Message,
+        from: Peer,
+        local_tag: &str,
+        dialled: &str,
+        answer_sdp: &[u8],
+        rx: &mut mpsc::UnboundedReceiver<(Message, Peer)>,
+    ) -> Result<(), HangupCause> {
+        const RSEQ: u32 = 1;
+        let invite_cseq = invite.cseq().map(|c| c.0).unwrap_or(1);
+        let mut p = invite.response(183, reason_phrase(183), Some(local_tag));
+        p.push("Contact", self.contact(dialled, from));
+        p.push("Server", self.inner.config.user_agent.clone());
+        p.push("Require", "100rel");
+        p.push("RSeq", RSEQ.to_string());
+        p.push("Allow", ALLOW);
+        p.push("Content-Type", "application/sdp");
+        p.body = answer_sdp.to_vec();
+        let bytes = p.to_bytes();
+        self.send_bytes(&bytes, from).await;
+        let deadline = Instant::now() + TIMER_B;
+        let mut interval = T1;
+        let mut next = Instant::now() + interval;
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    None => return Err(HangupCause::TransportClosed),
+                    Some((m, p)) => match m.method() {
+                        Some("PRACK") => {
+                            if rack_matches(&m, RSEQ, invite_cseq) {
+                                self.respond(&m, 200, p, None).await;
+                                return Ok(());
+                            }
+                            // RFC 3262 §3: a PRACK that matches nothing gets 481.
+                            self.respond(&m, 481, p, None).await;
+                        }
+                        Some("INVITE") if m.tag("To").is_none() => self.send_bytes(&bytes, p).await,
+                        Some("CANCEL") => {
+                            self.respond(&m, 200, p, None).await;
+                            self.final_to_invite(invite, 487, from, local_tag, rx).await;
+                            return Err(HangupCause::Cancelled);
+                        }
+                        Some("BYE") => {
+                            self.respond(&m, 200, p, None).await;
+                            self.final_to_invite(invite, 487, from, local_tag, rx).await;
+                            return Err(HangupCause::RemoteBye);
+                        }
+                        Some("ACK") | None => {}
+                        Some(_) => self.respond(&m, 491, p, None).await,
+                    },
+                },
+                _ = tokio::time::sleep_until(next) => {
+                    self.send_bytes(&bytes, from).await;
+                    interval *= 2;
+                    next = Instant::now() + interval;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::info!(call_id = invite.call_id(), "reliable 183 never PRACKed; refusing the call");
+                    self.final_to_invite(invite, 504, from, local_tag, rx).await;
+                    return Err(HangupCause::PrackTimeout);
+                }
+            }
+        }
     }
 
     /// Sends a final non-2xx response and absorbs its ACK (and retransmitted INVITEs).
@@ -1042,7 +1252,7 @@ impl Agent {
                 }
                 dialog.sdp_version += 1;
                 let mut ok = m.response(200, "OK", None);
-                ok.push("Contact", self.contact(&dialog.local_user));
+                ok.push("Contact", self.contact(&dialog.local_user, dialog.peer));
                 if let Some(se) = m.header("Session-Expires") {
                     let n = se.split(';').next().unwrap_or_default().trim().to_string();
                     ok.push("Session-Expires", format!("{n};refresher=uac"));
@@ -1102,7 +1312,7 @@ impl Agent {
         m.push("To", dialog.remote.clone());
         m.push("Call-ID", dialog.call_id.clone());
         m.push("CSeq", format!("{} {method}", dialog.cseq));
-        m.push("Contact", self.contact(&dialog.local_user));
+        m.push("Contact", self.contact(&dialog.local_user, dialog.peer));
         m.push("User-Agent", self.inner.config.user_agent.clone());
         (m, branch)
     }
@@ -1184,17 +1394,42 @@ impl Agent {
             status,
             detail: detail.to_string(),
         };
+        let tls = crate::tls::wants_tls(&call.target);
+        if tls && self.inner.tls.is_none() {
+            return Err(fail(
+                CallOutcome::Failed,
+                None,
+                "the target asks for TLS but SIP over TLS is not configured",
+            ));
+        }
         let dest = match call.proxy {
             Some(p) => p,
-            None => resolve_uri(&call.target).await.ok_or_else(|| {
-                fail(
-                    CallOutcome::Unreachable,
-                    None,
-                    "cannot resolve the target host",
-                )
-            })?,
+            None => {
+                let default_port = if tls { 5061 } else { 5060 };
+                let dest = resolve_uri_port(&call.target, default_port)
+                    .await
+                    .ok_or_else(|| {
+                        fail(
+                            CallOutcome::Unreachable,
+                            None,
+                            "cannot resolve the target host",
+                        )
+                    })?;
+                if tls
+                    && let Some((host, _)) = message::host_port_of(&call.target)
+                    && host.parse::<IpAddr>().is_err()
+                {
+                    // Check the certificate against the name we dialled.
+                    lock(&self.inner.tls_names).insert(dest, host);
+                }
+                dest
+            }
         };
-        let peer = Peer::Udp(dest);
+        let peer = if tls {
+            Peer::Tls(dest)
+        } else {
+            Peer::Udp(dest)
+        };
         let call_id = format!("{}@tonghua", random_token());
         let local_tag = random_token();
         let from_user = user_of(&call.from).unwrap_or_default();
@@ -1214,29 +1449,38 @@ impl Agent {
                 headers: Vec::new(),
                 body: call.offer.clone(),
             };
-            inv.push("Via", self.via("UDP", &branch));
+            inv.push("Via", self.via(peer.transport(), &branch));
             inv.push("Max-Forwards", "70");
             inv.push("From", format!("<{}>;tag={local_tag}", call.from));
             inv.push("To", format!("<{}>", call.target));
             inv.push("Call-ID", call_id.clone());
             inv.push("CSeq", format!("{cseq} INVITE"));
-            inv.push("Contact", self.contact(&from_user));
+            inv.push("Contact", self.contact(&from_user, peer));
             inv.push("User-Agent", self.inner.config.user_agent.clone());
             inv.push("Allow", ALLOW);
-            inv.push("Supported", "timer");
+            inv.push("Supported", "timer, 100rel");
             if let Some((name, value)) = &auth {
                 inv.push(name, value.clone());
             }
             inv.push("Content-Type", "application/sdp");
             let ring_deadline = Instant::now() + call.ring_timeout;
+            let mut early = EarlyDialog {
+                local: format!("<{}>;tag={local_tag}", call.from),
+                local_user: from_user.clone(),
+                invite_cseq: cseq,
+                last_cseq: cseq,
+                last_rseq: None,
+            };
             let outcome = self
-                .invite_transaction(&inv, &branch, peer, ring_deadline)
+                .invite_transaction(&inv, &branch, peer, ring_deadline, &mut early)
                 .await;
+            // PRACKs took CSeq numbers of this dialog: later requests go above them.
+            let prack_cseq = early.last_cseq;
             match outcome {
                 InviteResult::Final(r) => {
                     let code = r.code().unwrap_or(500);
                     if (200..300).contains(&code) {
-                        break Ok(r);
+                        break Ok((r, prack_cseq));
                     }
                     if (code == 401 || code == 407) && attempts == 1 {
                         let header = if code == 401 {
@@ -1260,7 +1504,7 @@ impl Agent {
                                     "Proxy-Authorization"
                                 };
                                 auth = Some((name.to_string(), value));
-                                cseq += 1;
+                                cseq = prack_cseq + 1;
                                 continue;
                             }
                             (None, _) => {
@@ -1311,7 +1555,7 @@ impl Agent {
                 }
             }
         };
-        let ok = match result {
+        let (ok, last_cseq) = match result {
             Ok(ok) => ok,
             Err(e) => {
                 lock(&self.inner.dialogs).remove(&call_id);
@@ -1357,7 +1601,7 @@ impl Agent {
         // ACK for the 2xx is its own transaction; sent to the same next hop.
         let ack = self.ack_for(&dialog, cseq);
         self.send(&ack, peer).await;
-        dialog.cseq = cseq;
+        dialog.cseq = last_cseq;
         let (etx, erx) = mpsc::unbounded_channel();
         let (ctx, crx) = mpsc::unbounded_channel();
         let agent = self.clone();
@@ -1415,7 +1659,10 @@ impl Agent {
         };
         m.push(
             "Via",
-            self.via("UDP", &format!("z9hG4bK{}", random_token())),
+            self.via(
+                dialog.peer.transport(),
+                &format!("z9hG4bK{}", random_token()),
+            ),
         );
         for r in &dialog.route {
             m.push("Route", r.clone());
@@ -1434,6 +1681,7 @@ impl Agent {
         branch: &str,
         peer: Peer,
         ring_deadline: Instant,
+        early: &mut EarlyDialog,
     ) -> InviteResult {
         let mut provisional = false;
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -1453,7 +1701,12 @@ impl Agent {
                 r = rx.recv() => match r {
                     None => break InviteResult::Timeout { provisional },
                     Some(r) => match r.code() {
-                        Some(c) if c < 200 => provisional = true,
+                        Some(c) if c < 200 => {
+                            provisional = true;
+                            if c > 100 && r.lists("Require", "100rel") {
+                                self.prack(&r, inv, peer, early);
+                            }
+                        }
                         Some(c) => {
                             if c >= 300 {
                                 // ACK for a non-2xx final is part of the INVITE transaction.
@@ -1475,6 +1728,67 @@ impl Agent {
         };
         lock(&self.inner.clients).remove(branch);
         result
+    }
+
+    /// Acknowledges a reliable provisional response (RFC 3262 §4): a PRACK in
+    /// the early dialog the 18x created, `RAck: <RSeq> <INVITE CSeq> INVITE`,
+    /// as its own (retransmitted) transaction. Retransmissions of a 18x already
+    /// acknowledged, and 18x without a usable RSeq, are not PRACKed.
+    fn prack(&self, provisional: &Message, inv: &Message, peer: Peer, early: &mut EarlyDialog) {
+        let Some(rseq) = provisional
+            .header("RSeq")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        else {
+            tracing::info!(
+                call_id = provisional.call_id(),
+                "reliable provisional response without a usable RSeq; not acknowledged"
+            );
+            return;
+        };
+        if early.last_rseq.is_some_and(|last| rseq <= last) {
+            return;
+        }
+        early.last_rseq = Some(rseq);
+        early.last_cseq += 1;
+        let branch = format!("z9hG4bK{}", random_token());
+        let target = provisional
+            .header("Contact")
+            .map(uri_of)
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| request_uri(inv));
+        let mut m = Message {
+            start: StartLine::Request {
+                method: "PRACK".into(),
+                uri: target,
+            },
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        m.push("Via", self.via(peer.transport(), &branch));
+        let mut routes: Vec<&str> = provisional.headers_named("Record-Route").collect();
+        routes.reverse();
+        for r in routes {
+            m.push("Route", r.to_string());
+        }
+        m.push("Max-Forwards", "70");
+        m.push("From", early.local.clone());
+        m.push(
+            "To",
+            provisional.header("To").unwrap_or_default().to_string(),
+        );
+        m.push("Call-ID", provisional.call_id().to_string());
+        m.push("CSeq", format!("{} PRACK", early.last_cseq));
+        m.push("RAck", format!("{rseq} {} INVITE", early.invite_cseq));
+        m.push("Contact", self.contact(&early.local_user, peer));
+        m.push("User-Agent", self.inner.config.user_agent.clone());
+        let agent = self.clone();
+        tokio::spawn(async move {
+            let code = agent
+                .transact(&m, &branch, peer, false, |_| {})
+                .await
+                .and_then(|r| r.code());
+            tracing::debug!(call_id = m.call_id(), ?code, "PRACK answered");
+        });
     }
 
     async fn cancel(&self, inv: &Message, branch: &str, peer: Peer) {
@@ -1596,7 +1910,7 @@ impl Agent {
             m.push("To", format!("<{aor}>"));
             m.push("Call-ID", call_id.clone());
             m.push("CSeq", format!("{cseq} REGISTER"));
-            m.push("Contact", self.contact(&credentials.user));
+            m.push("Contact", self.contact(&credentials.user, Peer::Udp(dest)));
             m.push("Expires", expires.to_string());
             if let Some((n, v)) = &auth {
                 m.push(n, v.clone());
@@ -1670,6 +1984,17 @@ fn request_uri(m: &Message) -> String {
     }
 }
 
+/// Whether a PRACK's `RAck: <rseq> <cseq> INVITE` acknowledges our reliable response.
+fn rack_matches(prack: &Message, rseq: u32, invite_cseq: u32) -> bool {
+    let Some(rack) = prack.header("RAck") else {
+        return false;
+    };
+    let mut f = rack.split_whitespace();
+    f.next().and_then(|n| n.parse::<u32>().ok()) == Some(rseq)
+        && f.next().and_then(|n| n.parse::<u32>().ok()) == Some(invite_cseq)
+        && f.next().is_some_and(|m| m.eq_ignore_ascii_case("INVITE"))
+}
+
 /// Extensions a request requires that we do not support (RFC 3261 §8.2.2.3).
 fn unsupported_extensions(msg: &Message) -> Vec<String> {
     msg.headers_named("Require")
@@ -1679,6 +2004,18 @@ fn unsupported_extensions(msg: &Message) -> Vec<String> {
             !o.is_empty() && !["100rel", "timer"].contains(&o.to_ascii_lowercase().as_str())
         })
         .collect()
+}
+
+/// What a PRACK needs to know about the early dialog of an outbound INVITE.
+struct EarlyDialog {
+    /// Our From value, with our tag.
+    local: String,
+    local_user: String,
+    invite_cseq: u32,
+    /// The highest CSeq used so far (the INVITE's, then each PRACK's).
+    last_cseq: u32,
+    /// The RSeq of the last reliable provisional response acknowledged.
+    last_rseq: Option<u32>,
 }
 
 enum InviteResult {
@@ -1761,8 +2098,12 @@ fn info_digit(body: &[u8]) -> Option<char> {
 }
 
 async fn resolve_uri(uri: &str) -> Option<SocketAddr> {
+    resolve_uri_port(uri, 5060).await
+}
+
+async fn resolve_uri_port(uri: &str, default_port: u16) -> Option<SocketAddr> {
     let (host, port) = message::host_port_of(uri)?;
-    let port = port.unwrap_or(5060);
+    let port = port.unwrap_or(default_port);
     tokio::net::lookup_host((host.as_str(), port))
         .await
         .ok()?
@@ -1780,6 +2121,22 @@ mod tests {
         assert_eq!(CallOutcome::from_status(480), CallOutcome::NoAnswer);
         assert_eq!(CallOutcome::from_status(603), CallOutcome::Rejected);
         assert_eq!(CallOutcome::from_status(503), CallOutcome::Unreachable);
+    }
+
+    #[test]
+    fn rack_must_name_our_rseq_and_the_invite() {
+        let prack = |rack: &str| {
+            message::parse(
+                format!("PRACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 2 PRACK\r\n{rack}Content-Length: 0\r\n\r\n").as_bytes(),
+            )
+            .expect("parses")
+        };
+        assert!(rack_matches(&prack("RAck: 1 1 INVITE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: 2 1 INVITE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: 1 3 INVITE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: 1 1 BYE\r\n"), 1, 1));
+        assert!(!rack_matches(&prack("RAck: x\r\n"), 1, 1));
+        assert!(!rack_matches(&prack(""), 1, 1));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! * [`registrar`] — the registrar's side of REGISTER: digest challenges and
 //!   their verification against a stored HA1, self-checking nonces, bindings
 //!   with expiry. Sans-IO.
-//! * [`agent`] — the tokio driver: UDP + TCP transports, inbound and outbound
+//! * [`tls`] — SIP over TLS: the rustls configurations (ring provider).
+//! * [`agent`] — the tokio driver: UDP, TCP and TLS transports, inbound and outbound
 //!   INVITE dialogs, CANCEL/BYE both ways, re-INVITE/UPDATE, OPTIONS, INFO,
 //!   REFER (blind transfer), REGISTER with digest auth (as a client, and
 //!   handed to the application's registrar as a server), session timers.
@@ -28,8 +29,10 @@ pub mod message;
 pub mod registrar;
 pub mod rtp;
 pub mod sdp;
+pub mod tls;
 
 pub use agent::{
     Agent, AgentConfig, CallController, CallEvent, CallFailure, CallLeg, CallOutcome, Credentials,
     HangupCause, IncomingCall, Originate, Peer,
 };
+pub use tls::TlsConfig;

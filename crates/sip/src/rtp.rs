@@ -144,6 +144,123 @@ pub struct RtcpStats {
     pub highest_seq: u32,
     pub lost: u32,
     pub remote_ssrc: u32,
+    /// Interarrival jitter of the peer's stream, in timestamp units (RFC 3550 §6.4.1).
+    pub jitter: u32,
+    /// The middle 32 bits of the NTP time in the peer's last sender report (LSR).
+    pub last_sr: u32,
+    /// Delay since that report arrived, in 1/65536 s (DLSR); 0 without one.
+    pub delay_since_last_sr: u32,
+}
+
+/// One reception report block: how a receiver hears a sender's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportBlock {
+    /// The stream this block is about.
+    pub ssrc: u32,
+    /// Fraction of packets lost since the previous report, in 1/256.
+    pub fraction_lost: u8,
+    /// Packets lost since the start (may be negative with duplicates).
+    pub cumulative_lost: i32,
+    pub highest_seq: u32,
+    /// Interarrival jitter, in timestamp units.
+    pub jitter: u32,
+    /// Middle 32 bits of the NTP time of the last SR received (0: none).
+    pub last_sr: u32,
+    /// Delay since that SR, in 1/65536 s.
+    pub delay_since_last_sr: u32,
+}
+
+/// A sender or receiver report read from an RTCP compound packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtcpReport {
+    /// Who sent it.
+    pub ssrc: u32,
+    /// For a sender report: its NTP timestamp (to answer with LSR/DLSR).
+    pub sender_ntp: Option<u64>,
+    pub blocks: Vec<ReportBlock>,
+}
+
+/// The sender and receiver reports in an RTCP compound packet (RFC 3550
+/// §6.4). Other packet types (SDES, BYE, APP, feedback) are skipped; a
+/// truncated or malformed packet ends the walk and keeps what was read.
+pub fn parse_rtcp(b: &[u8]) -> Vec<RtcpReport> {
+    let mut out = Vec::new();
+    let mut rest = b;
+    while rest.len() >= 4 {
+        let (Some(&first), Some(&kind)) = (rest.first(), rest.get(1)) else {
+            break;
+        };
+        if first >> 6 != 2 {
+            break;
+        }
+        let count = usize::from(first & 0x1f);
+        let words = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let len = (words + 1) * 4;
+        let Some(packet) = rest.get(..len) else {
+            break;
+        };
+        rest = rest.get(len..).unwrap_or_default();
+        let word = |at: usize| -> Option<u32> {
+            Some(u32::from_be_bytes(packet.get(at..at + 4)?.try_into().ok()?))
+        };
+        let (sender_ntp, blocks_at) = match kind {
+            200 => {
+                let (Some(hi), Some(lo)) = (word(8), word(12)) else {
+                    break;
+                };
+                (Some((u64::from(hi) << 32) | u64::from(lo)), 28)
+            }
+            201 => (None, 8),
+            _ => continue,
+        };
+        let Some(ssrc) = word(4) else { break };
+        let mut blocks = Vec::new();
+        for i in 0..count {
+            let at = blocks_at + i * 24;
+            let (Some(bssrc), Some(loss), Some(seq), Some(jitter), Some(lsr), Some(dlsr)) = (
+                word(at),
+                word(at + 4),
+                word(at + 8),
+                word(at + 12),
+                word(at + 16),
+                word(at + 20),
+            ) else {
+                break;
+            };
+            // 24-bit two's complement.
+            let cumulative = ((loss & 0x00ff_ffff) << 8) as i32 >> 8;
+            blocks.push(ReportBlock {
+                ssrc: bssrc,
+                fraction_lost: (loss >> 24) as u8,
+                cumulative_lost: cumulative,
+                highest_seq: seq,
+                jitter,
+                last_sr: lsr,
+                delay_since_last_sr: dlsr,
+            });
+        }
+        out.push(RtcpReport {
+            ssrc,
+            sender_ntp,
+            blocks,
+        });
+    }
+    out
+}
+
+/// The round-trip time a report block implies (RFC 3550 §6.4.1: arrival −
+/// LSR − DLSR), in milliseconds; `None` when the peer has not seen our SR.
+/// `arrival_ntp` is the NTP time the report arrived.
+pub fn round_trip_ms(block: &ReportBlock, arrival_ntp: u64) -> Option<u32> {
+    if block.last_sr == 0 {
+        return None;
+    }
+    let arrival = (arrival_ntp >> 16) as u32;
+    let rtt = arrival
+        .wrapping_sub(block.last_sr)
+        .wrapping_sub(block.delay_since_last_sr);
+    // More than a minute is a clock or wrap problem, not a round trip.
+    (rtt < 60 << 16).then(|| ((u64::from(rtt) * 1000) >> 16) as u32)
 }
 
 /// An RTCP compound packet: a sender report with one reception report block
@@ -175,9 +292,9 @@ pub fn rtcp_sender_report(
         let lost = stats.lost.min(0x7f_ffff).to_be_bytes();
         out.extend_from_slice(&lost[1..4]);
         out.extend_from_slice(&stats.highest_seq.to_be_bytes());
-        out.extend_from_slice(&0u32.to_be_bytes()); // jitter
-        out.extend_from_slice(&0u32.to_be_bytes()); // LSR
-        out.extend_from_slice(&0u32.to_be_bytes()); // DLSR
+        out.extend_from_slice(&stats.jitter.to_be_bytes());
+        out.extend_from_slice(&stats.last_sr.to_be_bytes());
+        out.extend_from_slice(&stats.delay_since_last_sr.to_be_bytes());
     }
     // SDES with CNAME, padded to a 32-bit boundary.
     let name = cname.as_bytes();
@@ -241,6 +358,91 @@ mod tests {
         let star = TelephoneEvent { event: 10, ..five };
         assert_eq!(rx.push(2000, &star.to_bytes()), Some('*'));
         assert_eq!(rx.push(3000, &[1, 2]), None);
+    }
+
+    #[test]
+    fn our_sender_report_reads_back() {
+        let stats = RtcpStats {
+            packets_received: 90,
+            lost: 10,
+            remote_ssrc: 77,
+            highest_seq: 1234,
+            jitter: 40,
+            last_sr: 0x1234_5678,
+            delay_since_last_sr: 65536,
+            ..Default::default()
+        };
+        let sr = rtcp_sender_report(9, 0xaaaa_bbbb_cccc_dddd, 3, &stats, "tonghua");
+        let reports = parse_rtcp(&sr);
+        assert_eq!(reports.len(), 1, "the SDES is skipped");
+        assert_eq!(reports[0].ssrc, 9);
+        assert_eq!(reports[0].sender_ntp, Some(0xaaaa_bbbb_cccc_dddd));
+        assert_eq!(
+            reports[0].blocks,
+            vec![ReportBlock {
+                ssrc: 77,
+                fraction_lost: 25, // 10 of 100, in 1/256
+                cumulative_lost: 10,
+                highest_seq: 1234,
+                jitter: 40,
+                last_sr: 0x1234_5678,
+                delay_since_last_sr: 65536,
+            }]
+        );
+    }
+
+    #[test]
+    fn receiver_reports_negative_loss_and_junk() {
+        // RR from SSRC 5 with one block: fraction 0, cumulative −1.
+        let mut rr = vec![0x81, 201, 0, 7];
+        rr.extend_from_slice(&5u32.to_be_bytes());
+        rr.extend_from_slice(&9u32.to_be_bytes());
+        rr.extend_from_slice(&[0x00, 0xff, 0xff, 0xff]);
+        rr.extend_from_slice(&[0; 16]);
+        let r = parse_rtcp(&rr);
+        assert_eq!(r[0].ssrc, 5);
+        assert_eq!(r[0].blocks[0].cumulative_lost, -1);
+        // The block count promises more blocks than the packet holds.
+        let mut two = rr.clone();
+        two[0] = 0x82;
+        assert_eq!(parse_rtcp(&two)[0].blocks.len(), 1);
+        // Shorter than its length field says: nothing is read.
+        assert!(parse_rtcp(&rr[..20]).is_empty());
+        for junk in [
+            &[][..],
+            &[0x80],
+            &[0x80, 200, 0xff, 0xff, 1, 2, 3, 4],
+            &[0u8; 64],
+        ] {
+            let _ = parse_rtcp(junk);
+        }
+    }
+
+    #[test]
+    fn round_trip_from_lsr_and_dlsr() {
+        let block = ReportBlock {
+            ssrc: 1,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            highest_seq: 0,
+            jitter: 0,
+            last_sr: 0x0001_0000,             // 1 s
+            delay_since_last_sr: 0x0000_8000, // 0.5 s
+        };
+        // Arrival at 1.75 s (middle 32 bits 0x0001_c000): RTT 250 ms.
+        assert_eq!(round_trip_ms(&block, 0x0001_c000u64 << 16), Some(250));
+        let none = ReportBlock {
+            last_sr: 0,
+            ..block
+        };
+        assert_eq!(round_trip_ms(&none, 0x0001_c000u64 << 16), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rtcp_parser_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_rtcp(&bytes);
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn uas(scenario: &str) -> (std::process::Child, u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn sipp");
-    std::thread::sleep(Duration::from_millis(400));
+    wait_for_sipp(port);
     (child, port)
 }
 
@@ -239,4 +239,17 @@ async fn a_blind_transfer_refers_the_caller_and_leaves() {
         "sipp: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Waits until sipp has bound its UDP port (a fixed sleep is not enough on
+/// a loaded machine: an INVITE sent too early meets a closed port).
+fn wait_for_sipp(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sipp did not bind port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -16,7 +16,9 @@
 //!
 //! Options: `--set tuning|held-out|all` (default all), `--beam N` (5),
 //! `--prompt TEXT|none`, `--fallback 0.2,0.4,…` (temperature fallback), `--padding S` (seconds of padding after the utterance in the encoder window; 30 = Whisper's full window; default 10), `--denoise none|rnnoise|gtcrn` (none), `--keep F` (mix F of the line back into the denoised audio, default 0), `--wide` (also 16 kHz
-//! without a phone line), `--verbose` (every sentence), `--threads N`.
+//! without a phone line), `--verbose` (every sentence), `--threads N`,
+//! `--trail MS` (cut each clip after its last sound and add MS of pause: what
+//! a decode MS into the caller's pause hears).
 //! Synthesised audio is cached in `$TMPDIR/tonghua-bench-tts` (the TTS RTF
 //! line counts only prompts rendered in this run).
 
@@ -151,6 +153,23 @@ fn phone_line(
     Audio::new(8000, heard)
 }
 
+/// The clip cut after its last sound and followed by `ms` of silence: what
+/// the recogniser hears when a turn is decoded `ms` into the caller's pause
+/// (a speculative decode at 200 ms, the end of the turn at 700 ms).
+fn with_trailing_pause(a: &Audio, ms: u32) -> Audio {
+    let last = a
+        .samples
+        .iter()
+        .rposition(|x| x.abs() > 0.01)
+        .map_or(0, |i| i + 1);
+    let mut samples = a.samples[..last].to_vec();
+    samples.extend(std::iter::repeat_n(
+        0.0,
+        (a.sample_rate as usize) * ms as usize / 1000,
+    ));
+    Audio::new(a.sample_rate, samples)
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -275,6 +294,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let request = TtsRequest::new(*s).voice(voice);
         let t = Instant::now();
         let (spoken, hit) = cache.get_or_synthesize(&mut tts, &request)?;
+        let spoken = match arg("--trail").and_then(|v| v.parse::<u32>().ok()) {
+            Some(ms) => with_trailing_pause(&spoken, ms),
+            None => spoken,
+        };
         if !hit {
             tts_secs += t.elapsed().as_secs_f64();
             tts_audio += spoken.duration_secs();

@@ -89,7 +89,18 @@ pub trait Asr: Send {
     fn finish(&mut self) -> Result<Transcript, EngineError>;
     /// Drops the current utterance without decoding it.
     fn reset(&mut self);
+    /// A decode of the utterance so far, to run on another thread while
+    /// audio keeps arriving, leaving the utterance as it is (speculative
+    /// end-of-turn decoding: the listener starts it when the caller pauses
+    /// and uses it if the turn ends without more speech). `None` (the
+    /// default) when the engine cannot decode a copy on its own.
+    fn snapshot(&self) -> Option<Decode> {
+        None
+    }
 }
+
+/// A recognition job detached from its engine (see [`Asr::snapshot`]).
+pub type Decode = Box<dyn FnOnce() -> Result<Transcript, EngineError> + Send>;
 
 /// What to synthesise and how.
 #[derive(Debug, Clone, PartialEq)]

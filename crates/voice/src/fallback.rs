@@ -92,6 +92,12 @@ impl Asr for FallbackAsr {
         self.primary.reset();
         self.fallback.reset();
     }
+
+    /// The primary's: if that decode fails, the listener calls `finish`,
+    /// which falls back as usual.
+    fn snapshot(&self) -> Option<crate::engine::Decode> {
+        self.primary.snapshot()
+    }
 }
 
 /// A [`Tts`] that synthesises sentence by sentence with the primary and

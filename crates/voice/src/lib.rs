@@ -103,10 +103,10 @@ pub use endpoint::{
     EndpointEvent, Endpointer, IgnoreReason, PauseKind,
 };
 pub use engine::{
-    Asr, AudioStream, Denoiser, EngineError, Segment, Transcript, Tts, TtsRequest, Vad,
+    Asr, AudioStream, Decode, Denoiser, EngineError, Segment, Transcript, Tts, TtsRequest, Vad,
 };
 pub use engines::{CallVoice, Engines};
 pub use g711::Law;
-pub use listener::{Listener, ListenerConfig, ListenerEvent};
+pub use listener::{Listener, ListenerConfig, ListenerEvent, SpeculationStats};
 pub use playout::{Playout, PlayoutEvent};
 pub use vad::{EnergyVad, EnergyVadConfig};

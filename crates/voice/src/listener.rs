@@ -35,6 +35,14 @@ pub struct ListenerConfig {
     /// the endpointer; Whisper recognises the noisy original better than
     /// RNNoise's or GTCRN's output (docs/benchmarks.md), so it gets that.
     pub denoise_for_asr: bool,
+    /// Speculative decoding: once the caller has paused this long inside a
+    /// turn, the recogniser starts decoding the utterance so far on another
+    /// thread; if the turn then ends without more speech, that result is
+    /// used at once instead of decoding after the end-of-turn pause (the
+    /// pause and the decode overlap). Speech before the end discards it.
+    /// `None`: decode only at the end. Engines without
+    /// [`Asr::snapshot`] never speculate.
+    pub speculate_after_ms: Option<u32>,
 }
 
 impl Default for ListenerConfig {
@@ -44,6 +52,7 @@ impl Default for ListenerConfig {
             barge_in: BargeInConfig::default(),
             pre_roll_ms: 300,
             denoise_for_asr: false,
+            speculate_after_ms: Some(200),
         }
     }
 }
@@ -108,6 +117,22 @@ pub struct Listener {
     interrupted: bool,
     robot_speaking: bool,
     t_ms: u64,
+    /// Silence since the last speech frame of the open turn.
+    pause_ms: u32,
+    /// The decode started in the current pause, if any.
+    speculation: Option<std::sync::mpsc::Receiver<Result<Transcript, EngineError>>>,
+    stats: SpeculationStats,
+}
+
+/// How speculative decoding went on this listener (for logs and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpeculationStats {
+    /// Decodes started in a pause.
+    pub started: u64,
+    /// Turns whose transcript came from a speculative decode.
+    pub used: u64,
+    /// Decodes thrown away because the caller spoke again.
+    pub discarded: u64,
 }
 
 impl std::fmt::Debug for Listener {
@@ -155,6 +180,9 @@ impl Listener {
             interrupted: false,
             robot_speaking: false,
             t_ms: 0,
+            pause_ms: 0,
+            speculation: None,
+            stats: SpeculationStats::default(),
         })
     }
 
@@ -208,6 +236,7 @@ impl Listener {
         let for_asr = self.to_asr.push(heard).unwrap_or_else(|_| heard.to_vec());
         if self.in_turn {
             self.accept(&for_asr, events);
+            self.speculate(speech);
         } else {
             self.pre_roll.push_back(for_asr);
             while self.pre_roll.len() > self.pre_roll_frames {
@@ -218,6 +247,8 @@ impl Listener {
         match self.endpointer.push(t, FRAME_MS, speech) {
             Some(EndpointEvent::SpeechStarted { start_ms }) => {
                 self.in_turn = true;
+                self.pause_ms = 0;
+                self.speculation = None;
                 self.turn_during_robot = self.robot_speaking;
                 self.interrupted = false;
                 let pre: Vec<Vec<f32>> = self.pre_roll.drain(..).collect();
@@ -230,7 +261,7 @@ impl Listener {
                 start_ms, end_ms, ..
             }) => {
                 self.in_turn = false;
-                match self.asr.finish() {
+                match self.decode_turn() {
                     Ok(t) => {
                         let ack = self.turn_during_robot && !self.interrupted;
                         if ack && (t.text.trim().is_empty() || is_backchannel(&t.text)) {
@@ -263,6 +294,60 @@ impl Listener {
         }
     }
 
+    /// Inside a turn: starts a speculative decode once the pause is long
+    /// enough, and discards it when the caller speaks again.
+    fn speculate(&mut self, speech: bool) {
+        let Some(after) = self.config.speculate_after_ms else {
+            return;
+        };
+        if speech {
+            self.pause_ms = 0;
+            if self.speculation.take().is_some() {
+                self.stats.discarded += 1;
+            }
+            return;
+        }
+        self.pause_ms = self.pause_ms.saturating_add(FRAME_MS);
+        if self.pause_ms < after || self.speculation.is_some() {
+            return;
+        }
+        let Some(decode) = self.asr.snapshot() else {
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("asr-speculative".into())
+            .spawn(move || {
+                // The receiver is gone when the caller spoke again: nothing to do.
+                let _ = tx.send(decode());
+            });
+        if spawned.is_ok() {
+            self.stats.started += 1;
+            self.speculation = Some(rx);
+        }
+    }
+
+    /// The transcript of the turn that just ended: the speculative decode
+    /// when one covers it (no speech since it started), else a decode now.
+    fn decode_turn(&mut self) -> Result<Transcript, EngineError> {
+        self.pause_ms = 0;
+        if let Some(rx) = self.speculation.take()
+            && let Ok(Ok(t)) = rx.recv()
+        {
+            self.stats.used += 1;
+            self.asr.reset();
+            return Ok(t);
+        }
+        // No speculation, or it failed: decode normally (a fallback engine
+        // gets its chance there).
+        self.asr.finish()
+    }
+
+    /// Speculative decoding so far.
+    pub fn speculation_stats(&self) -> SpeculationStats {
+        self.stats
+    }
+
     fn accept(&mut self, samples: &[f32], events: &mut Vec<ListenerEvent>) {
         if let Err(e) = self.asr.accept(samples) {
             events.push(ListenerEvent::AsrFailed {
@@ -285,7 +370,7 @@ impl Listener {
             return Ok(None);
         }
         self.in_turn = false;
-        self.asr.finish().map(Some)
+        self.decode_turn().map(Some)
     }
 
     /// The configuration in force.
@@ -466,6 +551,134 @@ mod tests {
             );
             assert!(l.finish().expect("finish").is_none());
         }
+    }
+
+    /// Decodes speculatively: the snapshot's text says so and how much it heard.
+    struct Snap {
+        heard: usize,
+    }
+
+    impl Asr for Snap {
+        fn id(&self) -> &str {
+            "snap"
+        }
+        fn sample_rate(&self) -> u32 {
+            16000
+        }
+        fn accept(&mut self, f: &[f32]) -> Result<(), EngineError> {
+            self.heard += f.len();
+            Ok(())
+        }
+        fn partial(&mut self) -> Option<Transcript> {
+            None
+        }
+        fn finish(&mut self) -> Result<Transcript, EngineError> {
+            let ms = std::mem::take(&mut self.heard) / 16;
+            Ok(Transcript {
+                text: format!("end {ms}"),
+                is_final: true,
+                ..Transcript::default()
+            })
+        }
+        fn reset(&mut self) {
+            self.heard = 0;
+        }
+        fn snapshot(&self) -> Option<crate::engine::Decode> {
+            let ms = self.heard / 16;
+            Some(Box::new(move || {
+                Ok(Transcript {
+                    text: format!("spec {ms}"),
+                    is_final: true,
+                    ..Transcript::default()
+                })
+            }))
+        }
+    }
+
+    fn snap_listener(speculate_after_ms: Option<u32>) -> Listener {
+        let config = ListenerConfig {
+            speculate_after_ms,
+            ..ListenerConfig::default()
+        };
+        Listener::new(
+            8000,
+            config,
+            None,
+            Box::new(EnergyVad::new(8000)),
+            Box::new(Snap { heard: 0 }),
+        )
+        .expect("listener")
+    }
+
+    fn final_text(ev: &[ListenerEvent]) -> Vec<String> {
+        ev.iter()
+            .filter_map(|e| match e {
+                ListenerEvent::Final { transcript, .. } => Some(transcript.text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_decode_started_in_the_pause_is_the_transcript_when_no_speech_follows() {
+        let mut l = snap_listener(Some(200));
+        let ev = feed(&mut l, &caller_turn());
+        let texts = final_text(&ev);
+        assert_eq!(texts.len(), 1, "{ev:?}");
+        assert!(texts[0].starts_with("spec "), "{texts:?}");
+        assert_eq!(
+            l.speculation_stats(),
+            SpeculationStats {
+                started: 1,
+                used: 1,
+                discarded: 0
+            }
+        );
+        // The next turn starts clean: the speculated audio was dropped.
+        let texts = final_text(&feed(&mut l, &caller_turn()));
+        let first: u64 = texts[0]["spec ".len()..].parse().expect("ms");
+        assert!(first < 3000, "{texts:?}");
+    }
+
+    #[test]
+    fn speech_after_the_pause_discards_the_speculation() {
+        let mut l = snap_listener(Some(200));
+        let mut s = white_noise(8000, 600, 0.002, 4);
+        s.extend(speech_like(8000, 4, 220, 60, 0.3));
+        s.extend(white_noise(8000, 400, 0.002, 6));
+        s.extend(speech_like(8000, 4, 220, 60, 0.3));
+        s.extend(white_noise(8000, 1500, 0.002, 5));
+        let ev = feed(&mut l, &s);
+        let texts = final_text(&ev);
+        assert_eq!(
+            texts.len(),
+            1,
+            "one turn: the 400 ms pause is not an end: {ev:?}"
+        );
+        // The transcript is the second speculation's, which heard both halves
+        // (4 syllables ≈ 1.1 s each, plus the pause).
+        let heard: u64 = texts[0]
+            .strip_prefix("spec ")
+            .expect("speculative")
+            .parse()
+            .expect("ms");
+        assert!(heard > 2400, "{heard}");
+        assert_eq!(
+            l.speculation_stats(),
+            SpeculationStats {
+                started: 2,
+                used: 1,
+                discarded: 1
+            }
+        );
+    }
+
+    #[test]
+    fn without_speculation_the_turn_is_decoded_at_its_end() {
+        let mut l = snap_listener(None);
+        let texts = final_text(&feed(&mut l, &caller_turn()));
+        assert!(texts[0].starts_with("end "), "{texts:?}");
+        assert_eq!(l.speculation_stats(), SpeculationStats::default());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use mel_spec::mel::{log_mel_spectrogram, mel};
 use mel_spec::stft::Spectrogram;
 use ndarray::{Array2, Array3, s};
 
-use crate::engine::{Asr, EngineError, Segment, Transcript};
+use crate::engine::{Asr, Decode, EngineError, Segment, Transcript};
 use crate::models::{WHISPER_BASE, check_model};
 
 /// Whisper's input rate.
@@ -409,6 +409,15 @@ impl Asr for WhisperAsr {
 
     fn reset(&mut self) {
         self.buffer.clear();
+    }
+
+    fn snapshot(&self) -> Option<Decode> {
+        let copy = WhisperAsr {
+            model: Arc::clone(&self.model),
+            buffer: Vec::new(),
+        };
+        let samples = self.buffer.clone();
+        Some(Box::new(move || copy.transcribe(&samples)))
     }
 }
 
