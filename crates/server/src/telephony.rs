@@ -552,7 +552,11 @@ impl Telephony {
             SocketAddr::new(self.agent.media_ip(), rtp_port),
             rand::random::<u32>().into(),
             1,
-            &[Codec::Pcma, Codec::Pcmu],
+            &[
+                Codec::Pcma,
+                Codec::Pcmu,
+                Codec::Opus(sdp::OPUS_PAYLOAD_TYPE),
+            ],
             Some(101),
         );
         let from_user =
