@@ -13,6 +13,7 @@ run_packages=(
   pkg-config        # finds system libraries for -sys crates
   ca-certificates   # cargo talks to crates.io over TLS
   cmake             # ct2rs's tokenizer dependency (sentencepiece-sys) builds with CMake (local Whisper)
+  libopus-dev       # Opus for phone calls where the peer offers it (audiopus, via pkg-config)
 )
 test_packages=(
   "${run_packages[@]}"

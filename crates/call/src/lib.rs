@@ -1,5 +1,6 @@
 //! One phone call, from RTP packets to conversation turns.
 //!
+//! * [`codec`] — the call's codec: G.711, or Opus (narrowband) when offered.
 //! * [`jitter`] — reorders packets, reports losses (sans-IO).
 //! * [`recorder`] — the stereo call recording (caller left, robot right).
 //! * [`inband`] — DTMF tones in the audio, for peers without RFC 4733.
@@ -17,12 +18,14 @@
 //! Invariants:
 //! * The media tick owns timing: one frame in, one packet out per 20 ms;
 //!   RTP sequence numbers and timestamps advance by exactly 1 and 160 per
-//!   packet; the marker bit starts each talkspurt.
+//!   packet (960 for Opus, whose clock is 48 kHz); the marker bit starts
+//!   each talkspurt.
 //! * Engines run on threads of their own, never on async workers.
 //! * A barge-in flushes playout on the tick it is detected, before the core
 //!   is told; what was actually played is reported with the cut.
 
 pub mod bridge;
+pub mod codec;
 pub mod driver;
 pub mod engines;
 pub mod inband;

@@ -263,13 +263,6 @@ pub fn start(params: MediaParams, engines: Option<Engines>) -> MediaHandle {
     }
 }
 
-fn law(codec: Codec) -> Law {
-    match codec {
-        Codec::Pcmu => Law::Ulaw,
-        Codec::Pcma => Law::Alaw,
-    }
-}
-
 fn voice_policy(p: SayPolicy) -> BargeInPolicy {
     match p {
         SayPolicy::Never => BargeInPolicy::Disabled,
@@ -287,7 +280,17 @@ async fn run(
 ) -> MediaStats {
     let start = Instant::now();
     let now_ms = move || start.elapsed().as_millis() as u64;
-    let law = law(params.codec);
+    let mut coder = match crate::codec::Coder::new(params.codec) {
+        Ok(c) => c,
+        Err(e) => {
+            // libopus refused (cannot happen with a sane build): keep the call
+            // up on G.711 A-law rather than drop it, and say so.
+            tracing::warn!(error = %e, "codec unavailable");
+            crate::codec::Coder::G711(Law::Alaw)
+        }
+    };
+    let ts_step = coder.timestamp_step();
+    let ts_per_ms = f64::from(ts_step) / 20.0;
     let pt = params.codec.payload_type();
     let socket = params.socket;
     let mut remote = params.remote;
@@ -404,7 +407,7 @@ async fn run(
                 let Ok((n, from)) = r else { continue };
                 let data = buf.get(..n).unwrap_or_default();
                 if is_rtcp(data) {
-                    on_rtcp(data, ssrc_out, &mut rtcp, &mut last_sr_at, &mut stats.rtcp);
+                    on_rtcp(data, ssrc_out, ts_per_ms, &mut rtcp, &mut last_sr_at, &mut stats.rtcp);
                     continue;
                 }
                 let Some(p) = RtpPacket::parse(data) else { continue };
@@ -423,12 +426,13 @@ async fn run(
                         let _ = events.send(MediaEvent::Dtmf { digit, at_ms: now_ms() });
                     }
                 } else if p.payload_type == pt {
-                    let arrival = (start.elapsed().as_micros() as i64) * 8 / 1000;
+                    // Arrival on the stream's RTP clock (8 kHz, or 48 kHz for Opus).
+                    let arrival = (start.elapsed().as_micros() as i64) * i64::from(ts_step) / 20_000;
                     let transit = arrival - i64::from(p.timestamp);
                     if let Some(prev) = transit_prev {
                         // Wrapping timestamps make a huge step: skip it.
                         let d = (transit - prev).abs();
-                        if d < 8000 * 10 {
+                        if d < i64::from(ts_step) * 500 {
                             jitter_ts += (d as f64 - jitter_ts) / 16.0;
                         }
                     }
@@ -439,7 +443,7 @@ async fn run(
             r = async { match &rtcp_socket { Some(s) => s.recv_from(&mut rtcp_buf).await, None => std::future::pending().await } } => {
                 if let Ok((n, _)) = r {
                     let data = rtcp_buf.get(..n).unwrap_or_default();
-                    on_rtcp(data, ssrc_out, &mut rtcp, &mut last_sr_at, &mut stats.rtcp);
+                    on_rtcp(data, ssrc_out, ts_per_ms, &mut rtcp, &mut last_sr_at, &mut stats.rtcp);
                 }
             }
             c = commands.recv() => match c {
@@ -529,7 +533,7 @@ async fn run(
                 // Caller side: one frame from the jitter buffer.
                 let caller: Vec<i16> = match jitter.pop() {
                     Slot::Frame(p) => {
-                        let mut s = law.decode(&p);
+                        let mut s = coder.decode(&p);
                         s.resize(FRAME, 0);
                         last_caller.copy_from_slice(&s[..FRAME]);
                         s
@@ -595,7 +599,7 @@ async fn run(
                 if let Some(b) = &bridge {
                     b.mix_into(&mut robot);
                 }
-                let payload = law.encode(&robot);
+                let payload = coder.encode(&robot);
                 // Marker on the first packet and on the first packet of each talkspurt.
                 let marker = first_packet || (was_idle && !idle_frame(&robot));
                 was_idle = idle_frame(&robot);
@@ -605,10 +609,10 @@ async fn run(
                 if socket.send_to(&bytes, remote).await.is_ok() {
                     stats.packets_sent += 1;
                     rtcp.packets_sent = rtcp.packets_sent.wrapping_add(1);
-                    rtcp.octets_sent = rtcp.octets_sent.wrapping_add(FRAME as u32);
+                    rtcp.octets_sent = rtcp.octets_sent.wrapping_add(bytes.len().saturating_sub(12) as u32);
                 }
                 seq = seq.wrapping_add(1);
-                ts = ts.wrapping_add(FRAME as u32);
+                ts = ts.wrapping_add(ts_step);
                 if let Some(r) = recorder.as_mut() { r.push(&caller, &robot); }
                 if let Some(t) = tap.as_ref().filter(|t| t.receiver_count() > 0) {
                     let mix: Arc<[i16]> = caller.iter().zip(robot.iter()).map(|(a, b)| a.saturating_add(*b)).collect();
@@ -640,7 +644,7 @@ async fn run(
     }
     stats.packets_lost = jitter.lost;
     stats.packets_late = jitter.late;
-    stats.rtcp.our_jitter_ms = jitter_ts / 8.0;
+    stats.rtcp.our_jitter_ms = jitter_ts / ts_per_ms;
     if let Some(r) = recorder.as_mut() {
         r.finish();
     }
@@ -677,6 +681,7 @@ fn flush(
 fn on_rtcp(
     data: &[u8],
     our_ssrc: u32,
+    ts_per_ms: f64,
     rtcp: &mut RtcpStats,
     last_sr_at: &mut Option<Instant>,
     summary: &mut RtcpSummary,
@@ -698,7 +703,7 @@ fn on_rtcp(
             summary.fraction_lost_pct = Some(pct);
             summary.max_fraction_lost_pct =
                 Some(summary.max_fraction_lost_pct.map_or(pct, |m| m.max(pct)));
-            summary.jitter_ms = Some(f64::from(block.jitter) / 8.0);
+            summary.jitter_ms = Some(f64::from(block.jitter) / ts_per_ms);
             if let Some(rtt) = round_trip_ms(block, arrival) {
                 summary.rtt_ms.push(rtt);
             }

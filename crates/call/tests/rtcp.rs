@@ -40,9 +40,7 @@ fn tone_wav(path: &Path) {
     w.extend_from_slice(b"RIFF");
     w.extend_from_slice(&(36 + samples * 2).to_le_bytes());
     w.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
+    w.extend_from_slice(&16u32.to_le_bytes());
     for v in [1u16, 1] {
         w.extend_from_slice(&v.to_le_bytes());
     }

@@ -820,7 +820,11 @@ impl Telephony {
             SocketAddr::new(self.agent.media_ip(), rtp_port),
             rand::random::<u32>().into(),
             1,
-            &[Codec::Pcma, Codec::Pcmu],
+            &[
+                Codec::Pcma,
+                Codec::Pcmu,
+                Codec::Opus(sdp::OPUS_PAYLOAD_TYPE),
+            ],
             Some(101),
         );
         let from_user = if let Some(caller_id) = options

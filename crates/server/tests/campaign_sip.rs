@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use campaign::control::{self, CampaignSpec};
 use campaign::{DialRequest, Dialer, Outcome, Runner, ScriptBinding};

@@ -178,3 +178,47 @@ fn telephony_hotlines_trunk_and_the_sip_flag() {
     let e = Config::load_with_env(&sources(Some(bad.path())), &[]).expect_err("typo");
     assert!(e.to_string().contains("hotline"), "{e}");
 }
+
+#[test]
+fn telephony_tls_and_turn_taking_keys_are_read_and_checked() {
+    let f = file(
+        "[telephony]\nspeaking_pause_ms = 500\nspeculate_after_ms = 0\nasr_beam_size = 1\n[telephony.tls]\nport = 5061\ncert = \"/etc/tonghua/sip.pem\"\nkey = \"/etc/tonghua/sip.key\"\n[telephony.trunk]\ntls = true\n",
+    );
+    let c = Config::load_with_env(&sources(Some(f.path())), &[]).expect("load");
+    assert_eq!(c.telephony.speaking_pause_ms, 500);
+    assert_eq!(c.telephony.speculate_after_ms, 0);
+    assert_eq!(c.telephony.asr_beam_size, 1);
+    assert!(c.telephony.trunk.tls);
+    let tls = c
+        .telephony
+        .tls
+        .agent_config("127.0.0.1".parse().expect("ip"))
+        .expect("TLS on");
+    assert_eq!(tls.bind.to_string(), "127.0.0.1:5061");
+    assert_eq!(tls.cert, std::path::PathBuf::from("/etc/tonghua/sip.pem"));
+    let defaults = Config::load_with_env(&Sources::default(), &[]).expect("defaults");
+    assert_eq!(defaults.telephony.speculate_after_ms, 200);
+    assert_eq!(defaults.telephony.speaking_pause_ms, 700);
+    assert!(
+        defaults
+            .telephony
+            .tls
+            .agent_config("127.0.0.1".parse().expect("ip"))
+            .is_none()
+    );
+    for (bad, says) in [
+        ("[telephony.tls]\nport = 5061\n", "telephony.tls.cert"),
+        (
+            "[telephony]\nspeculate_after_ms = 50\n",
+            "speculate_after_ms",
+        ),
+        ("[telephony]\nspeaking_pause_ms = 50\n", "speaking_pause_ms"),
+        ("[telephony]\nasr_beam_size = 0\n", "asr_beam_size"),
+    ] {
+        let f = file(bad);
+        let e = Config::load_with_env(&sources(Some(f.path())), &[])
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+}

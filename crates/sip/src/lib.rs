@@ -2,7 +2,7 @@
 //!
 //! * [`message`] — SIP message parser (strict: what must be refused is
 //!   refused, with the response code to send) and serializer. Sans-IO.
-//! * [`sdp`] — offer/answer for PCMU/PCMA + telephone-event, ptime 20. Sans-IO.
+//! * [`sdp`] — offer/answer for PCMU/PCMA/Opus + telephone-event, ptime 20. Sans-IO.
 //! * [`rtp`] — RTP packets, RTCP sender reports, RFC 4733 DTMF. Sans-IO.
 //! * [`digest`] — MD5 digest authentication (RFC 2617 / 3261 §22). Sans-IO.
 //! * [`registrar`] — the registrar's side of REGISTER: digest challenges and

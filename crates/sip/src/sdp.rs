@@ -1,6 +1,7 @@
 //! SDP offer/answer for G.711 audio (RFC 3264, RFC 4566), sans-IO.
 //!
-//! We speak PCMU (0) and PCMA (8) at 8 kHz with 20 ms packets, and RFC 4733
+//! We speak PCMU (0) and PCMA (8) at 8 kHz with 20 ms packets, Opus (RFC 7587,
+//! a dynamic payload type, `opus/48000/2`) when the peer offers it, and RFC 4733
 //! telephone-event for DTMF. An answer picks the first of the offer's codecs
 //! we support, keeps the offer's telephone-event payload type, and names our
 //! RTP address; media is symmetric (we send to where the peer's packets come
@@ -14,19 +15,34 @@ use std::net::{IpAddr, SocketAddr};
 pub enum Codec {
     Pcmu,
     Pcma,
+    /// Opus with its (dynamic) payload type: the peer's in an answer.
+    Opus(u8),
 }
+
+/// The payload type we offer Opus under.
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 
 impl Codec {
     pub fn payload_type(self) -> u8 {
         match self {
             Codec::Pcmu => 0,
             Codec::Pcma => 8,
+            Codec::Opus(pt) => pt,
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
+            Codec::Opus(_) => "opus",
+        }
+    }
+    /// The `a=rtpmap` encoding: name/clock[/channels] (RFC 7587 says
+    /// `opus/48000/2` whatever is actually sent).
+    fn rtpmap(self) -> String {
+        match self {
+            Codec::Opus(_) => "opus/48000/2".into(),
+            c => format!("{}/8000", c.name()),
         }
     }
 }
@@ -63,7 +79,7 @@ pub enum SdpError {
     NoAudio,
     #[error("SDP has no usable connection address")]
     NoAddress,
-    #[error("no common codec (we support PCMU and PCMA)")]
+    #[error("no common codec (we support PCMU, PCMA and Opus)")]
     NoCommonCodec,
     #[error("bad SDP line: {0}")]
     BadLine(String),
@@ -163,6 +179,7 @@ pub fn parse(sdp: &[u8]) -> Result<MediaDescription, SdpError> {
         match name_of(pt).as_deref() {
             Some("pcmu/8000") => codecs.push(Codec::Pcmu),
             Some("pcma/8000") => codecs.push(Codec::Pcma),
+            Some("opus/48000/2") | Some("opus/48000") => codecs.push(Codec::Opus(pt)),
             Some(n) if n.starts_with("telephone-event/8000") && telephone_event.is_none() => {
                 telephone_event = Some(pt)
             }
@@ -224,7 +241,14 @@ pub fn build(
         pts.join(" ")
     );
     for c in codecs {
-        let _ = write!(s, "a=rtpmap:{} {}/8000\r\n", c.payload_type(), c.name());
+        let _ = write!(s, "a=rtpmap:{} {}\r\n", c.payload_type(), c.rtpmap());
+        if let Codec::Opus(pt) = c {
+            // Mono, narrowband: what our 8 kHz line carries.
+            let _ = write!(
+                s,
+                "a=fmtp:{pt} maxplaybackrate=8000;sprop-maxcapturerate=8000;stereo=0;sprop-stereo=0\r\n"
+            );
+        }
     }
     if let Some(te) = telephone_event {
         let _ = write!(
@@ -264,12 +288,49 @@ mod tests {
     }
 
     #[test]
-    fn refuses_without_common_codec_or_audio() {
-        let opus = SIPP
-            .replace("RTP/AVP 8 101", "RTP/AVP 96")
-            .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:96 opus/48000/2");
+    fn opus_is_taken_under_the_peers_payload_type_and_offered_after_g711() {
+        let opus = SIPP.replace("RTP/AVP 8 101", "RTP/AVP 96 8 101").replace(
+            "a=rtpmap:8 PCMA/8000",
+            "a=rtpmap:96 opus/48000/2\r\na=rtpmap:8 PCMA/8000",
+        );
+        let offer = parse(opus.as_bytes()).expect("parses");
+        assert_eq!(offer.codecs, vec![Codec::Opus(96), Codec::Pcma]);
+        let n = negotiate(&offer).expect("common codec");
+        assert_eq!(n.codec, Codec::Opus(96));
+        let answer = build(
+            "127.0.0.1:7000".parse().expect("addr"),
+            1,
+            1,
+            &[n.codec],
+            None,
+        );
+        let text = String::from_utf8(answer.clone()).expect("text");
+        assert!(text.contains("m=audio 7000 RTP/AVP 96\r\n"), "{text}");
+        assert!(text.contains("a=rtpmap:96 opus/48000/2\r\n"), "{text}");
         assert_eq!(
-            negotiate(&parse(opus.as_bytes()).expect("parses")),
+            parse(&answer).expect("parses").codecs,
+            vec![Codec::Opus(96)]
+        );
+        let ours = build(
+            "127.0.0.1:7000".parse().expect("addr"),
+            1,
+            1,
+            &[Codec::Pcma, Codec::Pcmu, Codec::Opus(OPUS_PAYLOAD_TYPE)],
+            Some(101),
+        );
+        assert_eq!(
+            parse(&ours).expect("parses").codecs,
+            vec![Codec::Pcma, Codec::Pcmu, Codec::Opus(111)]
+        );
+    }
+
+    #[test]
+    fn refuses_without_common_codec_or_audio() {
+        let g722 = SIPP
+            .replace("RTP/AVP 8 101", "RTP/AVP 9")
+            .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:9 G722/8000");
+        assert_eq!(
+            negotiate(&parse(g722.as_bytes()).expect("parses")),
             Err(SdpError::NoCommonCodec)
         );
         assert_eq!(parse(b"v=0\r\n"), Err(SdpError::NoAudio));
