@@ -209,6 +209,7 @@ fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
 /// Turn latency, end of the caller's speech → first RTP of the reply, over
 /// several knowledge-base questions asked by baresip (docs/benchmarks.md):
 /// `cargo test --release -p tonghua --features kokoro,whisper --test voicecall -- --ignored --nocapture`
+/// (`TONGHUA_BENCH_ROUNDS=N` repeats the questions N times)
 #[test]
 #[ignore = "benchmark: run explicitly"]
 fn turn_latency_benchmark() {
@@ -258,9 +259,22 @@ fn turn_latency_benchmark() {
     let conf = tmp.path().join("baresip");
     std::fs::create_dir_all(&conf).expect("mkdir");
     std::fs::write(conf.join("accounts"), "<sip:caller@127.0.0.1>;regint=0\n").expect("accounts");
-    for (i, q) in questions.iter().enumerate() {
-        let wav = tmp.path().join(format!("q{i}.wav"));
-        caller_wav_of(&wav, q);
+    // TONGHUA_BENCH_ROUNDS=9 asks the six questions nine times (54 turns).
+    let rounds: usize = std::env::var("TONGHUA_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    for (i, q) in questions
+        .iter()
+        .cycle()
+        .take(questions.len() * rounds)
+        .enumerate()
+    {
+        let wav = tmp.path().join(format!("q{}.wav", i % questions.len()));
+        if i < questions.len() {
+            caller_wav_of(&wav, q);
+        }
         std::fs::write(
             conf.join("config"),
             format!(
