@@ -867,10 +867,10 @@ impl Agent {
     /// Our Contact for a dialog with `peer` (TLS dialogs name the TLS listener).
     fn contact(&self, user: &str, peer: Peer) -> String {
         let local = self.local_for(peer.transport());
-        let params = if matches!(peer, Peer::Tls(_)) {
-            ";transport=tls"
-        } else {
-            ""
+        let params = match peer {
+            Peer::Tls(_) => ";transport=tls",
+            Peer::Tcp(_) => ";transport=tcp",
+            Peer::Udp(_) => "",
         };
         if user.is_empty() {
             format!("<sip:{local}{params}>")
@@ -1427,6 +1427,8 @@ impl Agent {
         };
         let peer = if tls {
             Peer::Tls(dest)
+        } else if wants_tcp(&call.target) {
+            Peer::Tcp(dest)
         } else {
             Peer::Udp(dest)
         };
@@ -1887,6 +1889,12 @@ impl Agent {
                 .await
                 .ok_or_else(|| fail(None, "cannot resolve the registrar"))?,
         };
+        // The registration travels over TCP when the registrar URI asks for it.
+        let peer = if wants_tcp(registrar) {
+            Peer::Tcp(dest)
+        } else {
+            Peer::Udp(dest)
+        };
         let host = message::host_port_of(registrar)
             .map(|(h, _)| h)
             .unwrap_or_default();
@@ -1904,19 +1912,19 @@ impl Agent {
                 headers: Vec::new(),
                 body: Vec::new(),
             };
-            m.push("Via", self.via("UDP", &branch));
+            m.push("Via", self.via(peer.transport(), &branch));
             m.push("Max-Forwards", "70");
             m.push("From", format!("<{aor}>;tag={tag}"));
             m.push("To", format!("<{aor}>"));
             m.push("Call-ID", call_id.clone());
             m.push("CSeq", format!("{cseq} REGISTER"));
-            m.push("Contact", self.contact(&credentials.user, Peer::Udp(dest)));
+            m.push("Contact", self.contact(&credentials.user, peer));
             m.push("Expires", expires.to_string());
             if let Some((n, v)) = &auth {
                 m.push(n, v.clone());
             }
             let r = self
-                .transact(&m, &branch, Peer::Udp(dest), false, |_| {})
+                .transact(&m, &branch, peer, false, |_| {})
                 .await
                 .ok_or_else(|| fail(None, "no response from the registrar"))?;
             let code = r.code().unwrap_or(500);
@@ -2097,6 +2105,17 @@ fn info_digit(body: &[u8]) -> Option<char> {
     })
 }
 
+/// Whether a SIP URI asks for TCP (`;transport=tcp`, RFC 3261 §19.1.1).
+fn wants_tcp(uri: &str) -> bool {
+    uri.trim()
+        .split(['>', '?'])
+        .next()
+        .unwrap_or_default()
+        .split(';')
+        .skip(1)
+        .any(|p| p.trim().eq_ignore_ascii_case("transport=tcp"))
+}
+
 async fn resolve_uri(uri: &str) -> Option<SocketAddr> {
     resolve_uri_port(uri, 5060).await
 }
@@ -2137,6 +2156,15 @@ mod tests {
         assert!(!rack_matches(&prack("RAck: 1 1 BYE\r\n"), 1, 1));
         assert!(!rack_matches(&prack("RAck: x\r\n"), 1, 1));
         assert!(!rack_matches(&prack(""), 1, 1));
+    }
+
+    #[test]
+    fn tcp_uris() {
+        assert!(wants_tcp("sip:1@10.0.0.1;transport=tcp"));
+        assert!(wants_tcp("sip:1@10.0.0.1:5070;lr;Transport=TCP"));
+        assert!(!wants_tcp("sip:1@10.0.0.1"));
+        assert!(!wants_tcp("sip:1@10.0.0.1;transport=udp"));
+        assert!(!wants_tcp("sip:1@10.0.0.1?x=;transport=tcp"));
     }
 
     #[test]
