@@ -1798,8 +1798,8 @@ impl Agent {
         m.push("Via", self.via(peer.transport(), &branch));
         let mut routes = record_route(provisional);
         routes.reverse();
-        for r in routes {
-            m.push("Route", r);
+        for r in &routes {
+            m.push("Route", r.clone());
         }
         m.push("Max-Forwards", "70");
         m.push("From", early.local.clone());
@@ -1814,8 +1814,10 @@ impl Agent {
         m.push("User-Agent", self.inner.config.user_agent.clone());
         let agent = self.clone();
         tokio::spawn(async move {
+            // The early dialog's route set decides the next hop, as for BYE.
+            let hop = agent.route_next_hop(&routes, peer).await;
             let code = agent
-                .transact(&m, &branch, peer, false, |_| {})
+                .transact(&m, &branch, hop, false, |_| {})
                 .await
                 .and_then(|r| r.code());
             tracing::debug!(call_id = m.call_id(), ?code, "PRACK answered");
