@@ -1307,12 +1307,13 @@ impl Agent {
         } else {
             5060
         };
+        let default_port = if crate::tls::wants_tls(&uri) {
+            5061
+        } else {
+            default_port
+        };
         match resolve_uri_port(&uri, default_port).await {
-            Some(addr) => match peer {
-                Peer::Udp(_) => Peer::Udp(addr),
-                Peer::Tcp(_) => Peer::Tcp(addr),
-                Peer::Tls(_) => Peer::Tls(addr),
-            },
+            Some(addr) => hop_peer(&uri, addr, peer, self.inner.tls.is_some()),
             None => {
                 tracing::info!(route = %uri, "cannot resolve the first route; using the peer");
                 peer
@@ -2180,6 +2181,33 @@ fn strip_uri_params(uri: &str) -> String {
     uri.split('?').next().unwrap_or_default().to_string()
 }
 
+/// The transport towards a route's `addr`: the one its URI names
+/// (`;transport=udp|tcp|tls`, `sips:`; TLS only when configured), else the
+/// dialog's own (`peer`'s).
+fn hop_peer(uri: &str, addr: SocketAddr, peer: Peer, tls_configured: bool) -> Peer {
+    if crate::tls::wants_tls(uri) && tls_configured {
+        return Peer::Tls(addr);
+    }
+    if wants_tcp(uri) {
+        return Peer::Tcp(addr);
+    }
+    let names_udp = uri
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .split(';')
+        .skip(1)
+        .any(|p| p.trim().eq_ignore_ascii_case("transport=udp"));
+    if names_udp {
+        return Peer::Udp(addr);
+    }
+    match peer {
+        Peer::Udp(_) => Peer::Udp(addr),
+        Peer::Tcp(_) => Peer::Tcp(addr),
+        Peer::Tls(_) => Peer::Tls(addr),
+    }
+}
+
 /// Whether a SIP URI asks for TCP (`;transport=tcp`, RFC 3261 §19.1.1).
 fn wants_tcp(uri: &str) -> bool {
     uri.trim()
@@ -2290,6 +2318,32 @@ mod tests {
         assert_eq!(
             record_route(&m),
             vec!["<sip:a;lr>", "<sip:b;lr>", "<sip:c;lr>"]
+        );
+    }
+
+    #[test]
+    fn a_route_may_name_its_transport() {
+        let addr: SocketAddr = "10.0.0.9:5060".parse().expect("addr");
+        let udp = Peer::Udp("127.0.0.1:5060".parse().expect("addr"));
+        let tcp = Peer::Tcp("127.0.0.1:5060".parse().expect("addr"));
+        assert_eq!(hop_peer("sip:p;lr", addr, udp, false), Peer::Udp(addr));
+        assert_eq!(hop_peer("sip:p;lr", addr, tcp, false), Peer::Tcp(addr));
+        assert_eq!(
+            hop_peer("sip:p;transport=tcp;lr", addr, udp, false),
+            Peer::Tcp(addr)
+        );
+        assert_eq!(
+            hop_peer("sip:p;transport=UDP;lr", addr, tcp, false),
+            Peer::Udp(addr)
+        );
+        assert_eq!(
+            hop_peer("sip:p;transport=tls;lr", addr, udp, true),
+            Peer::Tls(addr)
+        );
+        // Without TLS configured a TLS route cannot be used as such.
+        assert_eq!(
+            hop_peer("sip:p;transport=tls;lr", addr, udp, false),
+            Peer::Udp(addr)
         );
     }
 
