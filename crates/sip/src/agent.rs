@@ -1333,7 +1333,8 @@ impl Agent {
             headers: Vec::new(),
             body: Vec::new(),
         };
-        m.push("Via", self.via(dialog.peer.transport(), &branch));
+        // The Via names the transport the request leaves on (RFC 3261 §18.1.1).
+        m.push("Via", self.via(dialog.next_hop.transport(), &branch));
         for r in routes {
             m.push("Route", r);
         }
@@ -1692,7 +1693,7 @@ impl Agent {
         m.push(
             "Via",
             self.via(
-                dialog.peer.transport(),
+                dialog.next_hop.transport(),
                 &format!("z9hG4bK{}", random_token()),
             ),
         );
@@ -1796,7 +1797,6 @@ impl Agent {
             headers: Vec::new(),
             body: Vec::new(),
         };
-        m.push("Via", self.via(peer.transport(), &branch));
         let mut routes = record_route(provisional);
         routes.reverse();
         for r in &routes {
@@ -1817,6 +1817,13 @@ impl Agent {
         tokio::spawn(async move {
             // The early dialog's route set decides the next hop, as for BYE.
             let hop = agent.route_next_hop(&routes, peer).await;
+            m.headers.insert(
+                0,
+                message::Header {
+                    name: "Via".into(),
+                    value: agent.via(hop.transport(), &branch),
+                },
+            );
             let code = agent
                 .transact(&m, &branch, hop, false, |_| {})
                 .await
