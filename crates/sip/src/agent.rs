@@ -867,10 +867,10 @@ impl Agent {
     /// Our Contact for a dialog with `peer` (TLS dialogs name the TLS listener).
     fn contact(&self, user: &str, peer: Peer) -> String {
         let local = self.local_for(peer.transport());
-        let params = if matches!(peer, Peer::Tls(_)) {
-            ";transport=tls"
-        } else {
-            ""
+        let params = match peer {
+            Peer::Tls(_) => ";transport=tls",
+            Peer::Tcp(_) => ";transport=tcp",
+            Peer::Udp(_) => "",
         };
         if user.is_empty() {
             format!("<sip:{local}{params}>")
@@ -994,6 +994,9 @@ impl Agent {
             ok.push("Content-Type", "application/sdp");
             ok.body = answer_sdp.clone();
         }
+        // The UAS route set is the INVITE's Record-Route in order (RFC 3261 §12.1.1).
+        let uas_route = record_route(&invite);
+        let next_hop = self.route_next_hop(&uas_route, from).await;
         let dialog = Dialog {
             call_id: invite.call_id().to_string(),
             local: format!(
@@ -1006,12 +1009,10 @@ impl Agent {
                 .map(uri_of)
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| uri_of(invite.header("From").unwrap_or_default())),
-            route: invite
-                .headers_named("Record-Route")
-                .map(str::to_string)
-                .collect(),
+            route: uas_route,
             cseq: 1,
             peer: from,
+            next_hop,
             local_user: dialled,
             sdp: answer_sdp,
             sdp_version: 1,
@@ -1292,20 +1293,50 @@ impl Agent {
         }
     }
 
+    /// Where in-dialog requests go (RFC 3261 §12.2.1.1, §8.1.2): the first
+    /// route's host and port over the dialog's transport, or `peer` (where the
+    /// dialog's messages came from) when the route set is empty or the first
+    /// route cannot be resolved.
+    async fn route_next_hop(&self, route: &[String], peer: Peer) -> Peer {
+        let Some(first) = route.first() else {
+            return peer;
+        };
+        let uri = uri_of(first);
+        let default_port = if matches!(peer, Peer::Tls(_)) {
+            5061
+        } else {
+            5060
+        };
+        let default_port = if crate::tls::wants_tls(&uri) {
+            5061
+        } else {
+            default_port
+        };
+        match resolve_uri_port(&uri, default_port).await {
+            Some(addr) => hop_peer(&uri, addr, peer, self.inner.tls.is_some()),
+            None => {
+                tracing::info!(route = %uri, "cannot resolve the first route; using the peer");
+                peer
+            }
+        }
+    }
+
     fn in_dialog_request(&self, dialog: &mut Dialog, method: &str) -> (Message, String) {
         dialog.cseq += 1;
         let branch = format!("z9hG4bK{}", random_token());
+        let (uri, routes) = dialog.request_target();
         let mut m = Message {
             start: StartLine::Request {
                 method: method.to_string(),
-                uri: dialog.remote_target.clone(),
+                uri,
             },
             headers: Vec::new(),
             body: Vec::new(),
         };
-        m.push("Via", self.via(dialog.peer.transport(), &branch));
-        for r in &dialog.route {
-            m.push("Route", r.clone());
+        // The Via names the transport the request leaves on (RFC 3261 §18.1.1).
+        m.push("Via", self.via(dialog.next_hop.transport(), &branch));
+        for r in routes {
+            m.push("Route", r);
         }
         m.push("Max-Forwards", "70");
         m.push("From", dialog.local.clone());
@@ -1319,7 +1350,7 @@ impl Agent {
 
     async fn bye(&self, dialog: &mut Dialog) -> Option<u16> {
         let (m, branch) = self.in_dialog_request(dialog, "BYE");
-        self.transact(&m, &branch, dialog.peer, false, |_| {})
+        self.transact(&m, &branch, dialog.next_hop, false, |_| {})
             .await
             .and_then(|r| r.code())
     }
@@ -1336,7 +1367,7 @@ impl Agent {
                 .unwrap_or_default()
                 .to_string(),
         );
-        self.transact(&m, &branch, dialog.peer, false, |_| {})
+        self.transact(&m, &branch, dialog.next_hop, false, |_| {})
             .await
             .and_then(|r| r.code())
             .unwrap_or(408)
@@ -1427,6 +1458,8 @@ impl Agent {
         };
         let peer = if tls {
             Peer::Tls(dest)
+        } else if wants_tcp(&call.target) {
+            Peer::Tcp(dest)
         } else {
             Peer::Udp(dest)
         };
@@ -1583,15 +1616,13 @@ impl Agent {
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| call.target.clone()),
             route: {
-                let mut r: Vec<String> = ok
-                    .headers_named("Record-Route")
-                    .map(str::to_string)
-                    .collect();
+                let mut r = record_route(&ok);
                 r.reverse();
                 r
             },
             cseq,
             peer,
+            next_hop: peer,
             local_user: from_user,
             sdp: call.offer.clone(),
             sdp_version: 1,
@@ -1599,8 +1630,9 @@ impl Agent {
             session_deadline: None,
         };
         // ACK for the 2xx is its own transaction; sent to the same next hop.
+        dialog.next_hop = self.route_next_hop(&dialog.route, peer).await;
         let ack = self.ack_for(&dialog, cseq);
-        self.send(&ack, peer).await;
+        self.send(&ack, dialog.next_hop).await;
         dialog.cseq = last_cseq;
         let (etx, erx) = mpsc::unbounded_channel();
         let (ctx, crx) = mpsc::unbounded_channel();
@@ -1632,7 +1664,7 @@ impl Agent {
     ) {
         // Forward requests to the generic loop, answering retransmitted 200s with the ACK.
         let (ftx, frx) = mpsc::unbounded_channel();
-        let peer = dialog.peer;
+        let peer = dialog.next_hop;
         let fwd = async {
             while let Some((m, p)) = rx.recv().await {
                 if m.code().is_some() {
@@ -1649,10 +1681,11 @@ impl Agent {
     }
 
     fn ack_for(&self, dialog: &Dialog, cseq: u32) -> Message {
+        let (uri, routes) = dialog.request_target();
         let mut m = Message {
             start: StartLine::Request {
                 method: "ACK".into(),
-                uri: dialog.remote_target.clone(),
+                uri,
             },
             headers: Vec::new(),
             body: Vec::new(),
@@ -1660,12 +1693,12 @@ impl Agent {
         m.push(
             "Via",
             self.via(
-                dialog.peer.transport(),
+                dialog.next_hop.transport(),
                 &format!("z9hG4bK{}", random_token()),
             ),
         );
-        for r in &dialog.route {
-            m.push("Route", r.clone());
+        for r in routes {
+            m.push("Route", r);
         }
         m.push("Max-Forwards", "70");
         m.push("From", dialog.local.clone());
@@ -1764,11 +1797,10 @@ impl Agent {
             headers: Vec::new(),
             body: Vec::new(),
         };
-        m.push("Via", self.via(peer.transport(), &branch));
-        let mut routes: Vec<&str> = provisional.headers_named("Record-Route").collect();
+        let mut routes = record_route(provisional);
         routes.reverse();
-        for r in routes {
-            m.push("Route", r.to_string());
+        for r in &routes {
+            m.push("Route", r.clone());
         }
         m.push("Max-Forwards", "70");
         m.push("From", early.local.clone());
@@ -1783,8 +1815,17 @@ impl Agent {
         m.push("User-Agent", self.inner.config.user_agent.clone());
         let agent = self.clone();
         tokio::spawn(async move {
+            // The early dialog's route set decides the next hop, as for BYE.
+            let hop = agent.route_next_hop(&routes, peer).await;
+            m.headers.insert(
+                0,
+                message::Header {
+                    name: "Via".into(),
+                    value: agent.via(hop.transport(), &branch),
+                },
+            );
             let code = agent
-                .transact(&m, &branch, peer, false, |_| {})
+                .transact(&m, &branch, hop, false, |_| {})
                 .await
                 .and_then(|r| r.code());
             tracing::debug!(call_id = m.call_id(), ?code, "PRACK answered");
@@ -1887,6 +1928,12 @@ impl Agent {
                 .await
                 .ok_or_else(|| fail(None, "cannot resolve the registrar"))?,
         };
+        // The registration travels over TCP when the registrar URI asks for it.
+        let peer = if wants_tcp(registrar) {
+            Peer::Tcp(dest)
+        } else {
+            Peer::Udp(dest)
+        };
         let host = message::host_port_of(registrar)
             .map(|(h, _)| h)
             .unwrap_or_default();
@@ -1904,19 +1951,19 @@ impl Agent {
                 headers: Vec::new(),
                 body: Vec::new(),
             };
-            m.push("Via", self.via("UDP", &branch));
+            m.push("Via", self.via(peer.transport(), &branch));
             m.push("Max-Forwards", "70");
             m.push("From", format!("<{aor}>;tag={tag}"));
             m.push("To", format!("<{aor}>"));
             m.push("Call-ID", call_id.clone());
             m.push("CSeq", format!("{cseq} REGISTER"));
-            m.push("Contact", self.contact(&credentials.user, Peer::Udp(dest)));
+            m.push("Contact", self.contact(&credentials.user, peer));
             m.push("Expires", expires.to_string());
             if let Some((n, v)) = &auth {
                 m.push(n, v.clone());
             }
             let r = self
-                .transact(&m, &branch, Peer::Udp(dest), false, |_| {})
+                .transact(&m, &branch, peer, false, |_| {})
                 .await
                 .ok_or_else(|| fail(None, "no response from the registrar"))?;
             let code = r.code().unwrap_or(500);
@@ -2033,9 +2080,15 @@ struct Dialog {
     /// Their From/To header value, with their tag.
     remote: String,
     remote_target: String,
+    /// The route set (RFC 3261 §12.1): Record-Route values, in the order our
+    /// requests traverse them (reversed from the 2xx on the UAC side).
     route: Vec<String>,
     cseq: u32,
+    /// Where the dialog's messages came from (responses go back there).
     peer: Peer,
+    /// Where our in-dialog requests go: the first Route's address, or `peer`
+    /// when the route set is empty.
+    next_hop: Peer,
     local_user: String,
     sdp: Vec<u8>,
     sdp_version: u64,
@@ -2046,6 +2099,21 @@ struct Dialog {
 }
 
 impl Dialog {
+    /// Request-URI and Route headers of an in-dialog request (RFC 3261
+    /// §12.2.1.1): with a loose-routing first hop (`;lr`) the remote target
+    /// and the route set as is; with a strict router the first route becomes
+    /// the Request-URI and the remote target goes last in the Route set.
+    fn request_target(&self) -> (String, Vec<String>) {
+        match self.route.first() {
+            Some(first) if !is_loose_route(first) => {
+                let mut routes: Vec<String> = self.route.iter().skip(1).cloned().collect();
+                routes.push(format!("<{}>", self.remote_target));
+                (strip_uri_params(&uri_of(first)), routes)
+            }
+            _ => (self.remote_target.clone(), self.route.clone()),
+        }
+    }
+
     /// (Re)starts the session timer: BYE if no refresh arrives before
     /// interval − min(32 s, interval / 3) (RFC 4028 §10).
     fn refresh_session(&mut self) {
@@ -2097,6 +2165,67 @@ fn info_digit(body: &[u8]) -> Option<char> {
     })
 }
 
+/// The Record-Route values of `m` in order, one per URI (a header line may
+/// carry several, comma-separated).
+fn record_route(m: &Message) -> Vec<String> {
+    m.headers_named("Record-Route")
+        .flat_map(|v| message::split_top_level(v, ','))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Whether a Route/Record-Route value names a loose router (`;lr` in its URI).
+fn is_loose_route(value: &str) -> bool {
+    uri_of(value).split(';').skip(1).any(|p| {
+        p.trim().eq_ignore_ascii_case("lr") || p.trim().to_ascii_lowercase().starts_with("lr=")
+    })
+}
+
+/// A strict router's URI as a Request-URI: copied as is (RFC 3261
+/// §12.2.1.1), less any header part, which a Request-URI may not carry.
+fn strip_uri_params(uri: &str) -> String {
+    uri.split('?').next().unwrap_or_default().to_string()
+}
+
+/// The transport towards a route's `addr`: the one its URI names
+/// (`;transport=udp|tcp|tls`, `sips:`; TLS only when configured), else the
+/// dialog's own (`peer`'s).
+fn hop_peer(uri: &str, addr: SocketAddr, peer: Peer, tls_configured: bool) -> Peer {
+    if crate::tls::wants_tls(uri) && tls_configured {
+        return Peer::Tls(addr);
+    }
+    if wants_tcp(uri) {
+        return Peer::Tcp(addr);
+    }
+    let names_udp = uri
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .split(';')
+        .skip(1)
+        .any(|p| p.trim().eq_ignore_ascii_case("transport=udp"));
+    if names_udp {
+        return Peer::Udp(addr);
+    }
+    match peer {
+        Peer::Udp(_) => Peer::Udp(addr),
+        Peer::Tcp(_) => Peer::Tcp(addr),
+        Peer::Tls(_) => Peer::Tls(addr),
+    }
+}
+
+/// Whether a SIP URI asks for TCP (`;transport=tcp`, RFC 3261 §19.1.1).
+fn wants_tcp(uri: &str) -> bool {
+    uri.trim()
+        .split(['>', '?'])
+        .next()
+        .unwrap_or_default()
+        .split(';')
+        .skip(1)
+        .any(|p| p.trim().eq_ignore_ascii_case("transport=tcp"))
+}
+
 async fn resolve_uri(uri: &str) -> Option<SocketAddr> {
     resolve_uri_port(uri, 5060).await
 }
@@ -2137,6 +2266,101 @@ mod tests {
         assert!(!rack_matches(&prack("RAck: 1 1 BYE\r\n"), 1, 1));
         assert!(!rack_matches(&prack("RAck: x\r\n"), 1, 1));
         assert!(!rack_matches(&prack(""), 1, 1));
+    }
+
+    fn dialog_with_route(route: &[&str]) -> Dialog {
+        let peer = Peer::Udp("127.0.0.1:5060".parse().expect("addr"));
+        Dialog {
+            call_id: "c".into(),
+            local: "<sip:a@x>;tag=1".into(),
+            remote: "<sip:b@y>;tag=2".into(),
+            remote_target: "sip:b@10.0.0.2:5070".into(),
+            route: route.iter().map(|r| r.to_string()).collect(),
+            cseq: 1,
+            peer,
+            next_hop: peer,
+            local_user: "a".into(),
+            sdp: Vec::new(),
+            sdp_version: 1,
+            session_interval: None,
+            session_deadline: None,
+        }
+    }
+
+    #[test]
+    fn loose_and_strict_routing() {
+        // No route set: the remote target, no Route headers.
+        let d = dialog_with_route(&[]);
+        assert_eq!(d.request_target(), ("sip:b@10.0.0.2:5070".into(), vec![]));
+        // Loose router first: remote target as Request-URI, routes as they are.
+        let d = dialog_with_route(&["<sip:p1.test;lr>", "<sip:p2.test>"]);
+        assert_eq!(
+            d.request_target(),
+            (
+                "sip:b@10.0.0.2:5070".into(),
+                vec!["<sip:p1.test;lr>".into(), "<sip:p2.test>".into()]
+            )
+        );
+        // Strict router first: it becomes the Request-URI, the remote target goes last.
+        let d = dialog_with_route(&["<sip:p1.test;maddr=10.0.0.9>", "<sip:p2.test;lr>"]);
+        assert_eq!(
+            d.request_target(),
+            (
+                "sip:p1.test;maddr=10.0.0.9".into(),
+                vec!["<sip:p2.test;lr>".into(), "<sip:b@10.0.0.2:5070>".into()]
+            )
+        );
+        assert!(is_loose_route("<sip:p.test;LR>"));
+        assert!(is_loose_route("<sip:p.test;lr=on>"));
+        assert!(!is_loose_route("<sip:p.test;lrx>"));
+        assert!(!is_loose_route("<sip:lr.test>"));
+    }
+
+    #[test]
+    fn record_route_lines_split_at_commas() {
+        let m = message::parse(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nRecord-Route: <sip:a;lr>, <sip:b;lr>\r\nRecord-Route: <sip:c;lr>\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            record_route(&m),
+            vec!["<sip:a;lr>", "<sip:b;lr>", "<sip:c;lr>"]
+        );
+    }
+
+    #[test]
+    fn a_route_may_name_its_transport() {
+        let addr: SocketAddr = "10.0.0.9:5060".parse().expect("addr");
+        let udp = Peer::Udp("127.0.0.1:5060".parse().expect("addr"));
+        let tcp = Peer::Tcp("127.0.0.1:5060".parse().expect("addr"));
+        assert_eq!(hop_peer("sip:p;lr", addr, udp, false), Peer::Udp(addr));
+        assert_eq!(hop_peer("sip:p;lr", addr, tcp, false), Peer::Tcp(addr));
+        assert_eq!(
+            hop_peer("sip:p;transport=tcp;lr", addr, udp, false),
+            Peer::Tcp(addr)
+        );
+        assert_eq!(
+            hop_peer("sip:p;transport=UDP;lr", addr, tcp, false),
+            Peer::Udp(addr)
+        );
+        assert_eq!(
+            hop_peer("sip:p;transport=tls;lr", addr, udp, true),
+            Peer::Tls(addr)
+        );
+        // Without TLS configured a TLS route cannot be used as such.
+        assert_eq!(
+            hop_peer("sip:p;transport=tls;lr", addr, udp, false),
+            Peer::Udp(addr)
+        );
+    }
+
+    #[test]
+    fn tcp_uris() {
+        assert!(wants_tcp("sip:1@10.0.0.1;transport=tcp"));
+        assert!(wants_tcp("sip:1@10.0.0.1:5070;lr;Transport=TCP"));
+        assert!(!wants_tcp("sip:1@10.0.0.1"));
+        assert!(!wants_tcp("sip:1@10.0.0.1;transport=udp"));
+        assert!(!wants_tcp("sip:1@10.0.0.1?x=;transport=tcp"));
     }
 
     #[test]
