@@ -209,6 +209,22 @@ pub struct TrunkConfig {
     pub ring_timeout_secs: u64,
     /// Reach the trunk over TLS (`transport=tls`; needs `telephony.tls`).
     pub tls: bool,
+    /// Reach the trunk (calls and REGISTER) over TCP (`transport=tcp`);
+    /// `tls` wins when both are set.
+    pub tcp: bool,
+}
+
+impl TrunkConfig {
+    /// The `;transport=` parameter calls to this trunk carry ("" for UDP).
+    pub fn transport_param(&self) -> &'static str {
+        if self.tls {
+            ";transport=tls"
+        } else if self.tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        }
+    }
 }
 
 impl Default for TelephonyConfig {

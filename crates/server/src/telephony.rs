@@ -303,7 +303,16 @@ impl Telephony {
     /// Registers `trunk` with its carrier and refreshes the registration
     /// before it lapses, recording each result under `key`.
     async fn keep_registered(self, key: String, trunk: crate::config::TrunkConfig) {
-        let registrar = format!("sip:{}", trunk.host);
+        // REGISTER goes over UDP or TCP (not TLS).
+        let registrar = format!(
+            "sip:{}{}",
+            trunk.host,
+            if trunk.tcp && !trunk.tls {
+                ";transport=tcp"
+            } else {
+                ""
+            }
+        );
         let proxy = trunk.proxy.as_deref().and_then(|p| p.parse().ok());
         let creds = Credentials {
             user: trunk.user.clone(),
@@ -797,8 +806,12 @@ impl Telephony {
         let target = if request.number.starts_with("sip:") {
             request.number.clone()
         } else {
-            let transport = if trunk.tls { ";transport=tls" } else { "" };
-            format!("sip:{}@{}{transport}", request.number, trunk.host)
+            format!(
+                "sip:{}@{}{}",
+                request.number,
+                trunk.host,
+                trunk.transport_param()
+            )
         };
         let fail = |outcome, status, detail: String| {
             (

@@ -48,6 +48,9 @@ pub struct TrunkSettings {
     /// Reach the carrier over TLS (`transport=tls`; needs `telephony.tls`).
     #[serde(default)]
     pub tls: bool,
+    /// Reach the carrier over TCP (calls and REGISTER); `tls` wins.
+    #[serde(default)]
+    pub tcp: bool,
     /// Seconds an outbound call may ring before it is no answer.
     #[serde(default = "default_ring_timeout")]
     pub ring_timeout_secs: u64,
@@ -210,6 +213,7 @@ impl TrunkSettings {
             register: self.register,
             ring_timeout_secs: self.ring_timeout_secs,
             tls: self.tls,
+            tcp: self.tcp,
         }
     }
 }

@@ -294,6 +294,63 @@ async fn a_database_trunk_registers_and_an_edit_re_registers_it() {
     let _ = sipp.wait();
 }
 
+/// A carrier reached over TCP: the trunk's `tcp` setting makes its REGISTER
+/// go over TCP (sipp in TCP mode reads no UDP at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_trunk_with_tcp_registers_over_tcp() {
+    const REGISTRAR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/uas_register.xml");
+    let port = free_udp_port();
+    let mut sipp = Command::new("sipp")
+        .args([
+            "-sf",
+            REGISTRAR,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "t1",
+        ])
+        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp (run scripts/install-deps.sh test)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "sipp did not listen on TCP {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let (state, t) = telephony(port, "unused", dir.path()).await;
+    let (_, id) = put_trunk(
+        &state,
+        "carrier-tcp",
+        serde_json::json!({
+            "host": format!("127.0.0.1:{port}"), "username": "robot", "password": "s3cret",
+            "register": true, "tcp": true
+        }),
+    )
+    .await;
+    t.trunks_changed();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match t.registration(&id) {
+            Some(s) if s.state == "registered" => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "not registered over TCP: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = sipp.kill();
+    let _ = sipp.wait();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_on_a_database_trunk_routes_its_calls_to_the_trunks_script() {
     let dir = tempfile::tempdir().expect("tmp");
