@@ -4,7 +4,7 @@
 //! Peers come from `scripts/install-deps.sh test` (sip-tester, tcpdump).
 //! Capturing needs root (or CAP_NET_RAW), as in CI.
 
-use std::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,55 +12,12 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
+mod common;
+use common::{free_media_port, free_port, http_client, need};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tonghua");
 const ADMIN_PASSWORD: &str = "demo-admin-pass-1";
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
-
-/// An HTTP client builder. reqwest is built with rustls but no default
-/// crypto provider (the server installs ring, see server/src/tls.rs); this
-/// test process installs the same before building a client.
-fn http_client() -> reqwest::blocking::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-}
-
-/// A port free for both TCP and UDP on 127.0.0.1.
-fn free_port() -> u16 {
-    loop {
-        let t = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = t.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// An even free UDP port with the next one free too (RTP + RTCP).
-fn free_media_port() -> u16 {
-    loop {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let p = s.local_addr().expect("addr").port();
-        let p = p - p % 2;
-        drop(s);
-        if p > 1024
-            && UdpSocket::bind(("127.0.0.1", p)).is_ok()
-            && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
-        {
-            return p;
-        }
-    }
-}
-
-fn need(tool: &str, package: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{tool} is missing: run scripts/install-deps.sh test (Debian package {package})"
-    );
-}
 
 struct Server {
     child: Child,

@@ -6,7 +6,7 @@
 //! Peers come from `scripts/install-deps.sh test` (sip-tester, baresip).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,53 +14,13 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
+mod common;
+use common::{free_media_port, free_port, http_client, need};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tonghua");
 const ADMIN_PASSWORD: &str = "demo-admin-pass-1";
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
 const PHONE_PASSWORD: &str = "agent-phone-pw1";
-
-fn http_client() -> reqwest::blocking::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-}
-
-/// A port free for both TCP and UDP on 127.0.0.1.
-fn free_port() -> u16 {
-    loop {
-        let t = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = t.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// An even free UDP port with the next one free too (RTP + RTCP).
-fn free_media_port() -> u16 {
-    loop {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let p = s.local_addr().expect("addr").port();
-        let p = p - p % 2;
-        drop(s);
-        if p > 1024
-            && UdpSocket::bind(("127.0.0.1", p)).is_ok()
-            && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
-        {
-            return p;
-        }
-    }
-}
-
-fn need(tool: &str, package: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{tool} is missing: run scripts/install-deps.sh test (Debian package {package})"
-    );
-}
 
 struct Server {
     child: Child,

@@ -7,35 +7,18 @@
 //! `LD_LIBRARY_PATH` reaching libctranslate2 (see docs/telephony.md).
 #![cfg(all(feature = "kokoro", feature = "whisper"))]
 
-use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
+
+mod common;
+use common::{free_port, http_client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tonghua");
 const ADMIN_PASSWORD: &str = "demo-admin-pass-1";
 const QUESTION: &str = "请问快递一般要几天能到？";
-
-/// An HTTP client builder. reqwest is built with rustls but no default
-/// crypto provider (the server installs ring, see server/src/tls.rs); this
-/// test process installs the same before building a client.
-fn http_client() -> reqwest::blocking::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-}
-
-fn free_port() -> u16 {
-    loop {
-        let t = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = t.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 fn models() -> std::path::PathBuf {
     std::env::var_os("TONGHUA_MODELS")
