@@ -1,33 +1,14 @@
 //! The agent against a real sipp on loopback (Debian package sip-tester,
 //! installed by scripts/install-deps.sh test).
 
-use std::net::UdpSocket as StdUdp;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sip::sdp::{self, Codec};
 use sip::{Agent, AgentConfig, CallEvent, CallOutcome, Credentials, HangupCause, Originate};
 
-const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
-
-fn free_udp_port() -> u16 {
-    StdUdp::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn need_sipp() {
-    let found = Command::new("sh")
-        .args(["-c", "command -v sipp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "sipp is missing: run scripts/install-deps.sh test (Debian package sip-tester)"
-    );
-}
+mod common;
+use common::{SCENARIOS, free_udp_port, need_sipp, wait_for_sipp};
 
 /// sipp as a trunk demanding digest auth for user robot / password s3cret.
 fn trunk() -> (std::process::Child, u16) {
@@ -239,17 +220,4 @@ async fn a_blind_transfer_refers_the_caller_and_leaves() {
         "sipp: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-}
-
-/// Waits until sipp has bound its UDP port (a fixed sleep is not enough on
-/// a loaded machine: an INVITE sent too early meets a closed port).
-fn wait_for_sipp(port: u16) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sipp did not bind port {port}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
 }

@@ -3,33 +3,14 @@
 //! with a reliable 183 and waits for our PRACK (sipp fails its scenario when
 //! a step is missing or out of order).
 
-use std::net::UdpSocket as StdUdp;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sip::sdp::{self, Codec};
 use sip::{Agent, AgentConfig, CallEvent, HangupCause, Originate};
 
-const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
-
-fn free_udp_port() -> u16 {
-    StdUdp::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn need_sipp() {
-    let found = Command::new("sh")
-        .args(["-c", "command -v sipp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "sipp is missing: run scripts/install-deps.sh test (Debian package sip-tester)"
-    );
-}
+mod common;
+use common::{SCENARIOS, free_udp_port, need_sipp};
 
 fn answer() -> Vec<u8> {
     sdp::build(

@@ -13,37 +13,8 @@ use std::time::Duration;
 use sip::sdp::{self, Codec};
 use sip::{Agent, AgentConfig, CallEvent, HangupCause, Originate};
 
-const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp");
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn need_sipp() {
-    let found = Command::new("sh")
-        .args(["-c", "command -v sipp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "sipp is missing: run scripts/install-deps.sh test (Debian package sip-tester)"
-    );
-}
-
-fn wait_for_sipp(port: u16) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sipp did not bind port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod common;
+use common::{SCENARIOS, free_udp_port, need_sipp, wait_for_sipp};
 
 /// A stateless forwarding proxy: records `count` requests and passes every
 /// datagram on to `to`. Returns its address and the recorded requests.
