@@ -192,7 +192,7 @@ fn baresip_asks_a_question_by_voice_and_gets_the_knowledge_base_answer() {
 /// Turn latency, end of the caller's speech → first RTP of the reply, over
 /// several knowledge-base questions asked by baresip (docs/benchmarks.md):
 /// `cargo test --release -p tonghua --features kokoro,whisper --test voicecall -- --ignored --nocapture`
-/// (`TONGHUA_BENCH_ROUNDS=N` repeats the questions N times)
+/// (`VOICECALL_ROUNDS=N` repeats the questions N times)
 #[test]
 #[ignore = "benchmark: run explicitly"]
 fn turn_latency_benchmark() {
@@ -242,8 +242,9 @@ fn turn_latency_benchmark() {
     let conf = tmp.path().join("baresip");
     std::fs::create_dir_all(&conf).expect("mkdir");
     std::fs::write(conf.join("accounts"), "<sip:caller@127.0.0.1>;regint=0\n").expect("accounts");
-    // TONGHUA_BENCH_ROUNDS=9 asks the six questions nine times (54 turns).
-    let rounds: usize = std::env::var("TONGHUA_BENCH_ROUNDS")
+    // VOICECALL_ROUNDS=9 asks the six questions nine times (54 turns). Not a
+    // TONGHUA_* name: the server reads those as configuration.
+    let rounds: usize = std::env::var("VOICECALL_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1)
@@ -273,7 +274,7 @@ fn turn_latency_benchmark() {
             .arg("-4")
             .arg("-f")
             .arg(&conf)
-            .args(["-e", &format!("/dial sip:4001@127.0.0.1:{sip}"), "-t", "20"])
+            .args(["-e", &format!("/dial sip:4001@127.0.0.1:{sip}"), "-t", "14"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .output();
